@@ -1,0 +1,74 @@
+"""Organisation-level streams: the role policy (ROLE-04) and templates (TPL-01)."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+import msgspec
+from msgspec.structs import replace
+
+from ptw_domain.events import organisation as ev
+from ptw_domain.events.base import Recorded
+from ptw_domain.roles import DEFAULT_ROLE_POLICY, RolePolicy
+
+_TEMPLATES = uuid5(NAMESPACE_URL, "urn:ptw:template")
+
+
+def template_id(organisation_id: UUID, key: str) -> UUID:
+    """Template ids derive from (organisation, key): keys are unique by construction."""
+    return uuid5(_TEMPLATES, f"{organisation_id}:{key}")
+
+
+class OrganisationState(msgspec.Struct, frozen=True, kw_only=True):
+    organisation_id: UUID
+    version: int
+    policies: tuple[RolePolicy, ...] = ()
+
+    @property
+    def policy(self) -> RolePolicy:
+        return self.policies[-1] if self.policies else DEFAULT_ROLE_POLICY
+
+    def policy_version(self, version: int) -> RolePolicy:
+        return next((p for p in self.policies if p.version == version), DEFAULT_ROLE_POLICY)
+
+
+class TemplateVersion(msgspec.Struct, frozen=True, kw_only=True):
+    version: int
+    definition: dict[str, Any]
+    hash: str
+
+
+class TemplateState(msgspec.Struct, frozen=True, kw_only=True):
+    template_id: UUID
+    organisation_id: UUID
+    key: str
+    version: int
+    versions: tuple[TemplateVersion, ...] = ()
+    retired: bool = False
+
+    @property
+    def latest(self) -> TemplateVersion:
+        return self.versions[-1]
+
+    def at(self, version: int) -> TemplateVersion:
+        return next(v for v in self.versions if v.version == version)
+
+
+def evolve_organisation(state: OrganisationState | None, recorded: Recorded[Any]) -> OrganisationState:
+    e = recorded.payload
+    assert isinstance(e, ev.RolePolicyPublished)
+    if state is None:
+        state = OrganisationState(organisation_id=e.organisation_id, version=0)
+    return replace(state, version=recorded.version, policies=(*state.policies, e.policy))
+
+
+def evolve_template(state: TemplateState | None, recorded: Recorded[Any]) -> TemplateState:
+    e = recorded.payload
+    if isinstance(e, ev.TemplateVersionPublished):
+        if state is None:
+            state = TemplateState(template_id=e.template_id, organisation_id=e.organisation_id, key=e.key, version=0)
+        published = TemplateVersion(version=e.version, definition=e.definition, hash=e.hash)
+        return replace(state, version=recorded.version, versions=(*state.versions, published))
+    assert state is not None and isinstance(e, ev.TemplateRetired)
+    return replace(state, version=recorded.version, retired=True)

@@ -1,0 +1,1 @@
+"""The permit aggregate: content, state, evolve, readiness and the decision handlers."""

@@ -1,0 +1,95 @@
+"""Who may run which permit command from which status (section 4.3, SEC-04 roles, SEC-05 parties, ROLE-07)."""
+
+from __future__ import annotations
+
+from ptw_domain.errors import Forbidden, InvalidTransition
+from ptw_domain.findings import Finding
+from ptw_domain.permit.context import PermitContext
+from ptw_domain.permit.status import Status
+from ptw_domain.roles import Role
+
+S = Status
+ALLOWED_FROM: dict[str, frozenset[Status]] = {
+    "EditPermit": frozenset(set(S) - {S.COMPLETED, S.CLOSED, S.CANCELLED}),
+    "AmendPermit": frozenset({S.SUBMITTED, S.UNDER_REVIEW, S.APPROVED}),
+    "RebasePermitTemplate": frozenset({S.DRAFT, S.REJECTED}),
+    "NominateVerifier": frozenset({S.DRAFT, S.SUBMITTED}),
+    "SubmitPermit": frozenset({S.DRAFT}),
+    "ResubmitPermit": frozenset({S.REJECTED}),
+    "WithdrawPermit": frozenset({S.SUBMITTED, S.UNDER_REVIEW}),
+    "VerifyPermit": frozenset({S.SUBMITTED}),
+    "RejectPermit": frozenset({S.SUBMITTED, S.UNDER_REVIEW}),
+    "NominateApprovers": frozenset({S.UNDER_REVIEW}),
+    "ApprovePermit": frozenset({S.UNDER_REVIEW}),
+    "SendBackPermit": frozenset({S.UNDER_REVIEW}),
+    "ActivatePermit": frozenset({S.APPROVED}),
+    "SuspendPermit": frozenset({S.ACTIVE}),
+    "ResumePermit": frozenset({S.SUSPENDED}),
+    "RequestExtension": frozenset({S.APPROVED, S.ACTIVE, S.SUSPENDED}),
+    "DecideExtension": frozenset({S.APPROVED, S.ACTIVE, S.SUSPENDED}),
+    "CompletePermit": frozenset({S.ACTIVE, S.SUSPENDED, S.EXPIRED}),
+    "ClosePermit": frozenset({S.COMPLETED}),
+    "CancelPermit": frozenset({S.DRAFT, S.SUBMITTED, S.UNDER_REVIEW, S.REJECTED, S.APPROVED, S.EXPIRED}),
+}
+
+# Roles whose members may stop work on any permit; others only as a party (SEC-04 "suspend").
+STOP_WORK_ROLES = frozenset(
+    {Role.VERIFIER, Role.APPROVER, Role.AREA_AUTHORITY, Role.ISOLATING_AUTHORITY, Role.GAS_TESTER,
+     Role.SAFETY_OFFICER, Role.PROJECT_ADMIN}
+)
+
+
+def allowed_commands(status: Status) -> tuple[str, ...]:
+    """LIFE-02: the commands a permit in `status` accepts."""
+    return tuple(sorted(name for name, statuses in ALLOWED_FROM.items() if status in statuses))
+
+
+def check_status(ctx: PermitContext, command: str) -> None:
+    """LIFE-02: refuse a command from a status not listed for it."""
+    status = ctx.state.status
+    allowed = ALLOWED_FROM[command]
+    if status in allowed:
+        return
+    finding = Finding(
+        rule="LIFE-02", code="invalid_status",
+        message=f"{command} needs status {' or '.join(sorted(allowed))}; the permit is {status}",
+        facts={"status": status, "allowed_from": sorted(allowed)},
+    )
+    raise InvalidTransition(
+        f"{command} is not allowed from {status}",
+        blockers=(finding,),
+        current_status=status.value,
+        current_version=ctx.state.version,
+        allowed_commands=allowed_commands(status),
+    )
+
+
+def require_role(ctx: PermitContext, command: str, *roles: Role) -> None:
+    """SEC-04: the actor must hold one of the roles."""
+    actor = ctx.actor
+    assert actor is not None
+    if roles and not set(roles) & actor.member.roles:
+        raise Forbidden(
+            f"{command} needs one of the roles {', '.join(sorted(roles))}",
+            rule_ids=("SEC-04",),
+            facts={"needs_any_of": sorted(roles), "has": sorted(actor.member.roles)},
+        )
+
+
+def require_party(ctx: PermitContext, command: str, party: str | None, what: str) -> None:
+    """SEC-05: the actor (or the delegator they act for) must be the named party."""
+    if party is not None and ctx.task_owner == party:
+        return
+    raise Forbidden(
+        f"{command} is for {what} only",
+        rule_ids=("SEC-05",),
+        facts={"party": party, "actor": ctx.task_owner},
+    )
+
+
+def refuse_integration_signing(ctx: PermitContext, command: str) -> None:
+    """ROLE-07: an integration principal never signs."""
+    actor = ctx.actor
+    assert actor is not None
+    if Role.INTEGRATION in actor.member.roles or actor.kind == "service":
+        raise Forbidden(f"an integration principal cannot sign ({command})", rule_ids=("ROLE-07",))

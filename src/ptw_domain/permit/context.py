@@ -1,0 +1,64 @@
+"""Everything a permit decision may look at, gathered by the service; decisions read nothing else."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from ptw_domain.events.project import ProjectSettings
+from ptw_domain.permit.state import PermitState
+from ptw_domain.roles import Actor, Member, RolePolicy
+from ptw_domain.templates import ResolvedTemplate
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectFacts:
+    project_id: UUID
+    organisation_id: UUID
+    code: str
+    time_zone: str
+    settings: ProjectSettings
+
+
+@dataclass(frozen=True, slots=True)
+class ActingFor:
+    """A valid delegation the actor is using (DEL-02): the task is the delegator's."""
+
+    delegation_id: UUID
+    delegator: str
+    role: str
+
+
+@dataclass(frozen=True, slots=True)
+class PermitContext:
+    state: PermitState
+    template: ResolvedTemplate
+    template_retired: bool
+    policy: RolePolicy
+    project: ProjectFacts
+    now: datetime
+    actor: Actor | None = None
+    acting_for: ActingFor | None = None
+
+    @property
+    def person(self) -> str | None:
+        return self.actor.person_id if self.actor else None
+
+    @property
+    def actor_member(self) -> Member:
+        assert self.actor is not None, "a command always has an actor"
+        return self.actor.member
+
+    @property
+    def task_owner(self) -> str | None:
+        """Whose task the actor performs: the delegator under a delegation, else the actor."""
+        if self.acting_for is not None:
+            return self.acting_for.delegator
+        return self.person
+
+    @property
+    def persons(self) -> tuple[str, ...]:
+        """Every person SOD compares: the actor and, under delegation, the delegator too (DEL-03)."""
+        people = [p for p in (self.person, self.acting_for.delegator if self.acting_for else None) if p]
+        return tuple(dict.fromkeys(people))

@@ -1,0 +1,41 @@
+"""The permit's command handlers, registered as data (one table, no generic status setter: LIFE-01)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ptw_domain import commands as c
+from ptw_domain.events.permit import PermitEvent
+from ptw_domain.permit import execution, extensions, workflow
+from ptw_domain.permit import guards as _guards  # noqa: F401 - registers the lifecycle guards
+from ptw_domain.permit.context import PermitContext
+
+Handler = Callable[[Any, PermitContext], list[PermitEvent]]
+
+PERMIT_HANDLERS: dict[type[c.PermitCommand], Handler] = {
+    c.EditPermit: workflow.edit,
+    c.AmendPermit: workflow.amend,
+    c.NominateVerifier: workflow.nominate_verifier,
+    c.SubmitPermit: workflow.submit,
+    c.ResubmitPermit: workflow.resubmit,
+    c.WithdrawPermit: workflow.withdraw,
+    c.VerifyPermit: workflow.verify,
+    c.RejectPermit: workflow.reject,
+    c.NominateApprovers: workflow.nominate_approvers,
+    c.ApprovePermit: workflow.approve,
+    c.SendBackPermit: workflow.send_back,
+    c.CancelPermit: workflow.cancel,
+    c.ActivatePermit: execution.activate,
+    c.SuspendPermit: execution.suspend,
+    c.ResumePermit: execution.resume,
+    c.CompletePermit: execution.complete,
+    c.ClosePermit: execution.close,
+    c.RequestExtension: extensions.request,
+    c.DecideExtension: extensions.decide,
+}
+
+
+def decide(command: c.PermitCommand, ctx: PermitContext) -> list[PermitEvent]:
+    """Run the handler of a permit command against its context."""
+    return PERMIT_HANDLERS[type(command)](command, ctx)

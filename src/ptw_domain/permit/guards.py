@@ -1,0 +1,325 @@
+"""The lifecycle guards of the readiness table (RDY-03). Safety guards register beside these."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from ptw_domain.findings import Finding
+from ptw_domain.permit.context import PermitContext
+from ptw_domain.permit.expiry import expiry_due
+from ptw_domain.permit.readiness import FROM_STATUSES, Action, guard, warning
+from ptw_domain.permit.status import Status
+from ptw_domain.roles import Role, Step, step_eligibility
+
+A = Action
+
+
+def _status(action: Action) -> list[tuple[Action, str]]:
+    return [(action, "LIFE-02")]
+
+
+def _check_status(action: Action) -> None:
+    @guard(*_status(action))
+    def check(ctx: PermitContext) -> list[Finding]:
+        allowed = FROM_STATUSES[action]
+        if ctx.state.status in allowed:
+            return []
+        return [
+            Finding(
+                rule="LIFE-02",
+                code="invalid_status",
+                message=f"{action} needs status {' or '.join(sorted(allowed))}; the permit is {ctx.state.status}",
+                facts={"status": ctx.state.status, "allowed_from": sorted(allowed)},
+            )
+        ]
+
+
+for _action in Action:
+    _check_status(_action)
+
+
+@guard((A.SUBMIT, "LIFE-07"))
+def content_complete(ctx: PermitContext) -> list[Finding]:
+    """LIFE-07: description, area, at least one hazard and one control."""
+    content = ctx.state.content
+    missing = [
+        name
+        for name, present in (
+            ("description", bool(content.description.strip())),
+            ("area", bool(content.area.strip())),
+            ("hazards", bool(content.hazards)),
+            ("controls", bool(content.controls)),
+        )
+        if not present
+    ]
+    if not missing:
+        return []
+    return [
+        Finding(
+            rule="LIFE-07",
+            code="content_incomplete",
+            message=f"submission needs {', '.join(missing)}",
+            facts={"missing": missing},
+        )
+    ]
+
+
+def window_findings(ctx: PermitContext, *, at_creation: bool = False) -> list[Finding]:
+    """LIFE-06: end > start, duration within validity, start within the planning horizon, end in the future."""
+    content, template, settings = ctx.state.content, ctx.template, ctx.project.settings
+    start, end, now = content.planned_start, content.planned_end, ctx.now
+    facts = {"planned_start": start.isoformat(), "planned_end": end.isoformat(), "now": now.isoformat()}
+    out: list[Finding] = []
+    if end <= start:
+        out.append(Finding(rule="LIFE-06", code="window_inverted", message="planned end is not after start",
+                           facts=facts))
+    elif end - start > timedelta(hours=template.validity_hours):
+        hours = (end - start).total_seconds() / 3600
+        out.append(Finding(rule="LIFE-06", code="window_too_long",
+                           message=f"planned window of {hours:g} h exceeds {template.validity_hours} h",
+                           facts={**facts, "hours": hours, "validity_hours": template.validity_hours}))
+    if start > now + timedelta(days=settings.planning_horizon_days):
+        out.append(Finding(rule="LIFE-06", code="start_beyond_horizon",
+                           message=f"planned start is more than {settings.planning_horizon_days} days ahead",
+                           facts={**facts, "planning_horizon_days": settings.planning_horizon_days}))
+    if not at_creation and end <= now:
+        out.append(Finding(rule="LIFE-06", code="window_ended", message="the planned window has ended",
+                           facts=facts))
+    return out
+
+
+@guard((A.SUBMIT, "LIFE-06"), (A.VERIFY, "LIFE-06"), (A.APPROVE, "LIFE-06"))
+def planned_window(ctx: PermitContext) -> list[Finding]:
+    return window_findings(ctx)
+
+
+@guard((A.SUBMIT, "TPL-01"))
+def template_usable(ctx: PermitContext) -> list[Finding]:
+    if not ctx.template_retired:
+        return []
+    return [Finding(rule="TPL-01", code="template_retired", message="the permit's template is retired",
+                    facts={"template_key": ctx.state.template.key})]
+
+
+@guard((A.SUBMIT, "LIFE-08"))
+def verifier_nominated(ctx: PermitContext) -> list[Finding]:
+    if ctx.state.verifier is not None:
+        return []
+    return [Finding(rule="LIFE-08", code="verifier_not_nominated", message="no verifier is nominated")]
+
+
+@guard((A.SUBMIT, "ROLE-04"))
+def nominee_eligible(ctx: PermitContext) -> list[Finding]:
+    verifier = ctx.state.verifier
+    if verifier is None:
+        return []
+    return step_eligibility(verifier, Step.VERIFY, ctx.state.effective_risk_level, ctx.policy,
+                            who="the nominated verifier")
+
+
+@guard((A.SUBMIT, "SOD-01"))
+def verifier_not_requestor(ctx: PermitContext) -> list[Finding]:
+    verifier = ctx.state.verifier
+    if verifier is None or verifier.person_id != ctx.state.requestor:
+        return []
+    return [Finding(rule="SOD-01", code="same_person", message="the verifier cannot be the requestor",
+                    facts={"person_id": verifier.person_id})]
+
+
+@guard((A.SUBMIT, "SEC-05"), (A.COMPLETE, "SEC-05"))
+def acting_party(ctx: PermitContext) -> list[Finding]:
+    """SEC-05: submit is the requestor's; hand-back the PA's (for an expired permit also an issuer's)."""
+    state, person = ctx.state, ctx.task_owner
+    if ctx.state.status is Status.EXPIRED and ctx.actor is not None and ctx.actor.has(Role.APPROVER):
+        return []
+    party = state.requestor if state.status in (Status.DRAFT, Status.REJECTED) else state.performing_authority
+    if person == party:
+        return []
+    return [Finding(rule="SEC-05", code="not_the_party", message="only the permit's own party may do this",
+                    facts={"party": party, "actor": person})]
+
+
+@guard((A.VERIFY, "LIFE-09"))
+def acting_verifier(ctx: PermitContext) -> list[Finding]:
+    """LIFE-09: a verifier must be nominated; acting, it must be the nominee or their delegate."""
+    verifier = ctx.state.verifier
+    if verifier is None:
+        return [Finding(rule="LIFE-09", code="verifier_not_nominated", message="no verifier is nominated")]
+    if ctx.actor is None or ctx.task_owner == verifier.person_id:
+        return []
+    return [Finding(rule="LIFE-09", code="not_the_nominee", message="only the nominated verifier may verify",
+                    facts={"nominee": verifier.person_id, "actor": ctx.task_owner})]
+
+
+def _actor_step(ctx: PermitContext, step: Step) -> list[Finding]:
+    assert ctx.actor is not None
+    return step_eligibility(ctx.actor.member, step, ctx.state.effective_risk_level, ctx.policy)
+
+
+@guard((A.VERIFY, "ROLE-04"))
+def verifier_eligible(ctx: PermitContext) -> list[Finding]:
+    return _actor_step(ctx, Step.VERIFY)
+
+
+@guard((A.APPROVE, "ROLE-04"), (A.ACTIVATE, "ROLE-04"), (A.RESUME, "ROLE-04"))
+def issuer_eligible(ctx: PermitContext) -> list[Finding]:
+    return _actor_step(ctx, Step.APPROVE)
+
+
+@guard((A.CLOSE, "ROLE-04"))
+def closer_eligible(ctx: PermitContext) -> list[Finding]:
+    return _actor_step(ctx, Step.CLOSE)
+
+
+def _distinct(rule: str, person: str, others: dict[str, str | None], act: str) -> list[Finding]:
+    return [
+        Finding(rule=rule, code="same_person", message=f"the {role} cannot {act}",
+                facts={"person_id": person, "conflicting_role": role})
+        for role, other in others.items()
+        if other is not None and other == person
+    ]
+
+
+@guard((A.VERIFY, "SOD-01"))
+def verifier_distinct(ctx: PermitContext) -> list[Finding]:
+    assert ctx.person is not None
+    return _distinct("SOD-01", ctx.person, {"requestor": ctx.state.requestor}, "verify")
+
+
+@guard((A.APPROVE, "SOD-01"))
+def approver_distinct(ctx: PermitContext) -> list[Finding]:
+    assert ctx.person is not None
+    state = ctx.state
+    return _distinct("SOD-01", ctx.person, {"requestor": state.requestor, "verifier": state.verified_by}, "approve")
+
+
+@guard((A.VERIFY, "DEL-03"), (A.APPROVE, "DEL-03"))
+def delegator_distinct(ctx: PermitContext) -> list[Finding]:
+    """DEL-03: under delegation the delegator must not breach SOD either."""
+    if ctx.acting_for is None:
+        return []
+    state = ctx.state
+    others = {"requestor": state.requestor}
+    if state.status is Status.UNDER_REVIEW:
+        others["verifier"] = state.verified_by
+    return [
+        Finding(rule="DEL-03", code=f.code, message=f"the delegator: {f.message}", facts=f.facts)
+        for f in _distinct("DEL-03", ctx.acting_for.delegator, others, "act")
+    ]
+
+
+@guard((A.ACTIVATE, "LIFE-23"), (A.RESUME, "LIFE-23"))
+def not_expired(ctx: PermitContext) -> list[Finding]:
+    due = expiry_due(ctx.state, ctx.template)
+    if due is None or ctx.now < due[0]:
+        return []
+    return [Finding(rule="LIFE-23", code="expired", message=f"the permit expired at {due[0].isoformat()}",
+                    facts={"expired_at": due[0].isoformat(), "reason": due[1]})]
+
+
+@guard((A.ACTIVATE, "LIFE-17"))
+def activation_window(ctx: PermitContext) -> list[Finding]:
+    """LIFE-17: now in [start - early activation, min(start + start window, valid_until))."""
+    state, template, now = ctx.state, ctx.template, ctx.now
+    opens = state.content.planned_start - timedelta(minutes=template.early_activation_minutes)
+    closes = state.valid_until
+    if template.start_window_hours is not None:
+        closes = min(closes, state.content.planned_start + timedelta(hours=template.start_window_hours))
+    if opens <= now < closes:
+        return []
+    return [Finding(rule="LIFE-17", code="outside_activation_window",
+                    message=f"activation is possible from {opens.isoformat()} until {closes.isoformat()}",
+                    facts={"opens_at": opens.isoformat(), "closes_at": closes.isoformat(), "now": now.isoformat()})]
+
+
+@guard((A.ACTIVATE, "SOD-02"), (A.RESUME, "SOD-02"))
+def issuer_distinct(ctx: PermitContext) -> list[Finding]:
+    """SOD-02: the issuer is neither the acceptor (PA) nor the requestor; SOD-09 may relax it at low risk."""
+    if relaxes_self_issue(ctx):
+        return []
+    state = ctx.state
+    return [
+        f for person in ctx.persons
+        for f in _distinct("SOD-02", person, {"performing authority": state.performing_authority,
+                                               "requestor": state.requestor}, "issue")
+    ]
+
+
+def relaxes_self_issue(ctx: PermitContext) -> bool:
+    """SOD-09: the project allows self-issue for low effective risk only."""
+    return ctx.project.settings.allow_self_issue_low_risk and ctx.state.effective_risk_level == "low"
+
+
+@guard((A.CLOSE, "SOD-04"))
+def closer_distinct(ctx: PermitContext) -> list[Finding]:
+    hand_back = ctx.state.hand_back
+    if hand_back is None:
+        return []
+    return [
+        f for person in ctx.persons
+        for f in _distinct("SOD-04", person, {"person who handed back": hand_back.handed_back_by,
+                                               "performing authority at hand-back": hand_back.performing_authority},
+                           "close")
+    ]
+
+
+@guard((A.APPROVE, "TPL-08"))
+def mandatory_ppe(ctx: PermitContext) -> list[Finding]:
+    """TPL-08: every mandatory PPE item appears, compared trimmed and case-insensitively."""
+    have = {p.strip().casefold() for p in ctx.state.content.ppe}
+    missing = [p for p in ctx.template.mandatory_ppe if p.strip().casefold() not in have]
+    if not missing:
+        return []
+    return [Finding(rule="TPL-08", code="ppe_missing", message=f"mandatory PPE missing: {', '.join(missing)}",
+                    facts={"missing": missing})]
+
+
+@guard((A.APPROVE, "TPL-09"))
+def safety_checklist(ctx: PermitContext) -> list[Finding]:
+    """TPL-09: every required item of the resolved safety checklist is answered true."""
+    answers = ctx.state.content.checklist_answers
+    missing = [i.key for i in ctx.template.safety_checklist if i.required and answers.get(i.key) is not True]
+    if not missing:
+        return []
+    return [Finding(rule="TPL-09", code="checklist_incomplete",
+                    message=f"safety checklist items not confirmed: {', '.join(missing)}", facts={"missing": missing})]
+
+
+@guard((A.CLOSE, "CLO-07"))
+def fire_watch_elapsed(ctx: PermitContext) -> list[Finding]:
+    """CLO-07 (time part): a started fire watch must have run its minutes before close."""
+    state = ctx.state
+    if state.fire_watch_started_at is None or state.fire_watch_minutes is None:
+        return []
+    ends = state.fire_watch_started_at + timedelta(minutes=state.fire_watch_minutes)
+    if ctx.now >= ends:
+        return []
+    left = (ends - ctx.now).total_seconds() / 60
+    return [Finding(rule="CLO-07", code="fire_watch_running",
+                    message=f"the fire watch runs until {ends.isoformat()}",
+                    facts={"ends_at": ends.isoformat(), "minutes_left": round(left, 1)})]
+
+
+@warning
+def validity_ending(ctx: PermitContext) -> list[Finding]:
+    """RDY-08: validity ending within 2 h."""
+    state = ctx.state
+    if state.status not in (Status.APPROVED, Status.ACTIVE, Status.SUSPENDED):
+        return []
+    left = state.valid_until - ctx.now
+    if timedelta(0) < left <= timedelta(hours=2):
+        return [Finding(rule="RDY-08", code="validity_ending",
+                        message=f"validity ends at {state.valid_until.isoformat()}",
+                        facts={"valid_until": state.valid_until.isoformat(),
+                               "minutes_left": round(left.total_seconds() / 60)})]
+    return []
+
+
+@warning
+def extension_pending(ctx: PermitContext) -> list[Finding]:
+    pending = ctx.state.pending_extension
+    if pending is None:
+        return []
+    return [Finding(rule="RDY-08", code="extension_pending", message="an extension request awaits a decision",
+                    facts={"extension_id": str(pending.extension_id),
+                           "requested_end": pending.requested_end.isoformat()})]

@@ -1,0 +1,1 @@
+"""Persistence through the eventsourcing library: streams, the msgspec mapper and the store application."""

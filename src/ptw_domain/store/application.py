@@ -1,0 +1,100 @@
+"""The event store application: the library's recorders, repository cache and snapshots, our mapper.
+
+Overrides keep two things the library leaves to us: committed streams go back into the repository cache (our
+states are immutable, so the library cannot update them in place), and snapshots are taken from the state in
+memory rather than by re-reading the stream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import Application, ProcessingEvent
+from eventsourcing.persistence import Mapper, Recording, StoredEvent
+
+from ptw_domain.store.mapper import EnvelopeMapper
+from ptw_domain.store.streams import KINDS, Stream, StreamSnapshot
+
+APPLICATION_NAME = "ptw"
+
+
+class PtwStore(Application[UUID]):
+    """One application over one store; its `name` prefixes the PostgreSQL tables (`ptw_events`)."""
+
+    name = APPLICATION_NAME
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        return EnvelopeMapper()
+
+    def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
+        recordings = self.events.put(processing_event.events, tracking=processing_event.tracking,
+                                     **processing_event.saved_kwargs)
+        cache = self.repository.cache
+        if cache is not None:
+            for stream_id, stream in processing_event.aggregates.items():
+                assert isinstance(stream, Stream)
+                cache.put(stream_id, stream.committed())
+        return recordings
+
+    def _take_snapshots(self, processing_event: ProcessingEvent[UUID]) -> None:
+        if self.snapshots is None:
+            return
+        for stream in processing_event.aggregates.values():
+            assert isinstance(stream, Stream)
+            interval = KINDS[stream.kind][1]
+            if interval and any(e.version % interval == 0 for e in stream.pending):
+                snapshot = StreamSnapshot(stream_id=stream.id, version=stream.version, kind=stream.kind,
+                                          head_hash=stream.head_hash, taken_at=stream.pending[-1].occurred_at,
+                                          state=stream.state)
+                self.snapshots.put([snapshot])
+
+    def stored_rows(self, stream_id: UUID) -> Sequence[StoredEvent]:
+        """The raw rows of a stream, for chain verification (never through the typed decoder)."""
+        return self.recorder.select_events(stream_id)
+
+    def stream_ids(self, topics: Sequence[str] = (), page: int = 1000) -> Iterator[UUID]:
+        """Every stream id that has an event of the given topics (all streams when empty), in log order."""
+        seen: set[UUID] = set()
+        start: int | None = None
+        while True:
+            rows = self.recorder.select_notifications(start=start, limit=page, topics=list(topics),
+                                                       inclusive_of_start=False)
+            if not rows:
+                return
+            for row in rows:
+                sid = UUID(str(row.originator_id))
+                if sid not in seen:
+                    seen.add(sid)
+                    yield sid
+            start = rows[-1].id
+
+    def head_position(self) -> int:
+        return self.recorder.max_notification_id() or 0
+
+
+def install_append_only_guard(store: PtwStore) -> None:
+    """AUD-02 in the database too: refuse UPDATE and DELETE on the events table."""
+    module = type(store.recorder).__module__
+    datastore: Any = getattr(store.recorder, "datastore", None)
+    if module.endswith("sqlite"):
+        table = store.recorder.events_table_name  # type: ignore[attr-defined]
+        with datastore.transaction(commit=True) as cursor:
+            for action in ("UPDATE", "DELETE"):
+                cursor.execute(
+                    f"CREATE TRIGGER IF NOT EXISTS {table}_no_{action.lower()} BEFORE {action} ON {table} "
+                    f"BEGIN SELECT RAISE(ABORT, 'ptw events are append-only (AUD-02)'); END"
+                )
+    elif module.endswith("postgres"):
+        schema = datastore.schema or "public"
+        table = store.recorder.events_table_name  # type: ignore[attr-defined]
+        with datastore.transaction(commit=True) as cursor:
+            cursor.execute(
+                f'CREATE OR REPLACE FUNCTION "{schema}".ptw_refuse_change() RETURNS trigger LANGUAGE plpgsql AS '
+                "$$ BEGIN RAISE EXCEPTION 'ptw events are append-only (AUD-02)'; END $$"
+            )
+            cursor.execute(
+                f'CREATE OR REPLACE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON "{schema}"."{table}" '
+                f'FOR EACH ROW EXECUTE FUNCTION "{schema}".ptw_refuse_change()'
+            )

@@ -1,0 +1,82 @@
+"""The msgspec mapper: stored bytes are the canonical JSON of the whole envelope (ADR 0001).
+
+Typed decoders are built once per event type. A payload stored at an older schema version is decoded
+generically, upcast step by step and then typed (AUD-10); the stored bytes are never rewritten.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+from uuid import UUID
+
+import msgspec
+from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
+
+from ptw_domain.canonical import canonical_json
+from ptw_domain.events.base import EVENT_TYPES, Recorded
+from ptw_domain.store.streams import StreamSnapshot
+
+SNAPSHOT_PREFIX = "snapshot:"
+
+
+def _state_types() -> dict[str, type[Any]]:
+    from ptw_domain.delegation import DelegationState
+    from ptw_domain.events.idempotency import CommandAccepted
+    from ptw_domain.organisation import OrganisationState, TemplateState
+    from ptw_domain.permit.state import PermitState
+    from ptw_domain.project import ProjectState
+
+    return {"permit": PermitState, "project": ProjectState, "organisation": OrganisationState,
+            "template": TemplateState, "delegation": DelegationState, "idempotency": CommandAccepted}
+
+
+@cache
+def _event_decoder(type_name: str) -> msgspec.json.Decoder[Recorded[Any]]:
+    return msgspec.json.Decoder(Recorded[EVENT_TYPES[type_name]])  # type: ignore[misc]
+
+
+@cache
+def _snapshot_decoder(kind: str) -> msgspec.json.Decoder[StreamSnapshot[Any]]:
+    return msgspec.json.Decoder(StreamSnapshot[_state_types()[kind]])  # type: ignore[misc]
+
+
+def decode_event(topic: str, state: bytes) -> Recorded[Any]:
+    """Decode one stored event, upcasting an older payload schema when needed."""
+    cls = EVENT_TYPES[topic]
+    try:
+        return _event_decoder(topic).decode(state)
+    except msgspec.ValidationError:
+        body = msgspec.json.decode(state)
+        stored_version = body.get("schema_version", 1)
+        if stored_version >= cls.schema_version:
+            raise
+        payload = body["payload"]
+        for version in range(stored_version, cls.schema_version):
+            payload = cls.upcasters[version](payload)
+        body["payload"] = payload
+        body["schema_version"] = cls.schema_version
+        return msgspec.convert(body, Recorded[cls])  # type: ignore[valid-type]
+
+
+class EnvelopeMapper(Mapper[UUID]):
+    """Maps `Recorded` envelopes and `StreamSnapshot`s to the library's StoredEvent and back."""
+
+    def __init__(self, transcoder: Transcoder | None = None) -> None:
+        super().__init__(transcoder=transcoder)  # type: ignore[arg-type]
+
+    def to_stored_event(self, domain_event: Any) -> StoredEvent:
+        if isinstance(domain_event, StreamSnapshot):
+            topic = SNAPSHOT_PREFIX + domain_event.kind
+        else:
+            topic = domain_event.type
+        return StoredEvent(originator_id=domain_event.originator_id,
+                           originator_version=domain_event.originator_version,
+                           topic=topic, state=canonical_json(domain_event))
+
+    def to_domain_event(self, stored_event: StoredEvent) -> Any:
+        topic = stored_event.topic
+        if topic.startswith(SNAPSHOT_PREFIX):
+            return _snapshot_decoder(topic[len(SNAPSHOT_PREFIX):]).decode(stored_event.state)
+        return decode_event(topic, stored_event.state)
+
