@@ -106,7 +106,10 @@ def verify_stream(stream_id: UUID, records: Iterable[StoredRecord]) -> StreamVer
     def broken(version: int, kind: BreakKind, expected: str, stored: str) -> StreamVerdict:
         link = BrokenLink(stream_id=stream_id, version=version, kind=kind, expected=expected, stored=stored)
         return StreamVerdict(
-            stream_id=stream_id, events=count, head_version=expected_version - 1, head_hash=prev_hash,
+            stream_id=stream_id,
+            events=count,
+            head_version=expected_version - 1,
+            head_hash=prev_hash,
             broken=link,
         )
 

@@ -75,7 +75,7 @@ class OpenProject(Command, frozen=True, kw_only=True):
     project_id: UUID
     organisation_id: UUID
     code: Annotated[str, Meta(min_length=1, max_length=20, pattern=r"^[A-Z0-9][A-Z0-9_-]*$")]
-    name: Short
+    title: Short
     time_zone: str = "UTC"
     settings: ProjectSettings = ProjectSettings()
 
@@ -149,7 +149,7 @@ class PermitChanges(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     planned_start: datetime | UnsetType = UNSET
     planned_end: datetime | UnsetType = UNSET
     work_nature: WorkNature | UnsetType = UNSET
-    performing_authority: Short | None | UnsetType = UNSET
+    performing_authority: Short | UnsetType | None = UNSET
     probability: Score | UnsetType = UNSET
     severity: Score | UnsetType = UNSET
     hazards: Annotated[tuple[LongText, ...], Meta(max_length=100)] | UnsetType = UNSET
@@ -159,10 +159,10 @@ class PermitChanges(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     emergency_arrangements: LongText | UnsetType = UNSET
     special_instructions: LongText | UnsetType = UNSET
     related_permits: tuple[UUID, ...] | UnsetType = UNSET
-    predecessor_permit: UUID | None | UnsetType = UNSET
+    predecessor_permit: UUID | UnsetType | None = UNSET
     title: Title | UnsetType = UNSET
-    work_order_id: Short | None | UnsetType = UNSET
-    gps: tuple[float, float] | None | UnsetType = UNSET
+    work_order_id: Short | UnsetType | None = UNSET
+    gps: tuple[float, float] | UnsetType | None = UNSET
     priority: Priority | UnsetType = UNSET
     contacts: tuple[Short, ...] | UnsetType = UNSET
     notes: LongText | UnsetType = UNSET

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import msgspec
 
 from ptw_domain import commands as c
@@ -39,9 +38,17 @@ def open_project(cmd: c.OpenProject, existing: ProjectState | None) -> list[prv.
     require_org_admin(cmd.actor, cmd.name)
     if existing is not None:
         raise InvalidTransition("the project is already open", rule_ids=("TEN-06",))
-    return [prv.ProjectOpened(project_id=cmd.project_id, organisation_id=cmd.organisation_id, code=cmd.code,
-                              name=cmd.name, time_zone=cmd.time_zone, settings=cmd.settings,
-                              opened_by=cmd.actor.person_id)]
+    return [
+        prv.ProjectOpened(
+            project_id=cmd.project_id,
+            organisation_id=cmd.organisation_id,
+            code=cmd.code,
+            name=cmd.title,
+            time_zone=cmd.time_zone,
+            settings=cmd.settings,
+            opened_by=cmd.actor.person_id,
+        )
+    ]
 
 
 def change_settings(cmd: c.ChangeProjectSettings, project: ProjectState) -> list[prv.ProjectSettingsChanged]:
@@ -55,14 +62,21 @@ def publish_policy(cmd: c.PublishRolePolicy, org: OrganisationState | None) -> l
     require_org_admin(cmd.actor, cmd.name)
     current = org.policy.version if org else 0
     if cmd.policy.version != current + 1:
-        raise ValidationFailed(f"the next role policy version is {current + 1}", rule_ids=("ROLE-04",),
-                               facts={"given": cmd.policy.version, "expected": current + 1})
-    return [oev.RolePolicyPublished(organisation_id=cmd.organisation_id, policy=cmd.policy,
-                                    published_by=cmd.actor.person_id)]
+        raise ValidationFailed(
+            f"the next role policy version is {current + 1}",
+            rule_ids=("ROLE-04",),
+            facts={"given": cmd.policy.version, "expected": current + 1},
+        )
+    return [
+        oev.RolePolicyPublished(
+            organisation_id=cmd.organisation_id, policy=cmd.policy, published_by=cmd.actor.person_id
+        )
+    ]
 
 
-def publish_template(cmd: c.PublishTemplateVersion, existing: TemplateState | None
-                     ) -> list[oev.TemplateVersionPublished]:
+def publish_template(
+    cmd: c.PublishTemplateVersion, existing: TemplateState | None
+) -> list[oev.TemplateVersionPublished]:
     """TPL-01: a published version is immutable; any change publishes the next version."""
     require_org_admin(cmd.actor, cmd.name)
     try:
@@ -74,9 +88,17 @@ def publish_template(cmd: c.PublishTemplateVersion, existing: TemplateState | No
         raise InvalidTransition("the template is retired", rule_ids=("TPL-01",))
     _, digest = resolve_template(cmd.definition)
     version = existing.latest.version + 1 if existing and existing.versions else 1
-    return [oev.TemplateVersionPublished(template_id=template_id(cmd.organisation_id, key),
-                                         organisation_id=cmd.organisation_id, key=key, version=version,
-                                         definition=cmd.definition, hash=digest, published_by=cmd.actor.person_id)]
+    return [
+        oev.TemplateVersionPublished(
+            template_id=template_id(cmd.organisation_id, key),
+            organisation_id=cmd.organisation_id,
+            key=key,
+            version=version,
+            definition=cmd.definition,
+            hash=digest,
+            published_by=cmd.actor.person_id,
+        )
+    ]
 
 
 def retire_template(cmd: c.RetireTemplate, existing: TemplateState | None) -> list[oev.TemplateRetired]:
@@ -88,8 +110,9 @@ def retire_template(cmd: c.RetireTemplate, existing: TemplateState | None) -> li
     return [oev.TemplateRetired(template_id=existing.template_id, retired_by=cmd.actor.person_id)]
 
 
-def publish_override(cmd: c.PublishTemplateOverride, project: ProjectState, template: TemplateState
-                     ) -> list[prv.TemplateOverridePublished]:
+def publish_override(
+    cmd: c.PublishTemplateOverride, project: ProjectState, template: TemplateState
+) -> list[prv.TemplateOverridePublished]:
     """TPL-04/05: a per-project patch, deep-merged, tightening only unless the template lets it relax."""
     require_project_role(cmd.actor, cmd.name, Role.PROJECT_ADMIN)
     latest = template.latest
@@ -102,27 +125,54 @@ def publish_override(cmd: c.PublishTemplateOverride, project: ProjectState, temp
         raise ValidationFailed(f"invalid override: {exc}", rule_ids=("TPL-04",)) from exc
     loosened = loosened_settings(base, overridden)
     if loosened:
-        raise GuardFailed("an override may only tighten the template", blockers=[
-            Finding(rule="TPL-05", code="loosening", message=f"{name} would be loosened", facts={"setting": name})
-            for name in loosened])
+        raise GuardFailed(
+            "an override may only tighten the template",
+            blockers=[
+                Finding(
+                    rule="TPL-05",
+                    code="loosening",
+                    message=f"{name} would be loosened",
+                    facts={"setting": name},
+                )
+                for name in loosened
+            ],
+        )
     history = project.overrides.get(template.template_id, ())
-    return [prv.TemplateOverridePublished(
-        project_id=project.project_id, template_id=template.template_id, override_version=len(history) + 1,
-        based_on_template_version=latest.version, patch=cmd.patch, hash=digest, published_by=cmd.actor.person_id)]
+    return [
+        prv.TemplateOverridePublished(
+            project_id=project.project_id,
+            template_id=template.template_id,
+            override_version=len(history) + 1,
+            based_on_template_version=latest.version,
+            patch=cmd.patch,
+            hash=digest,
+            published_by=cmd.actor.person_id,
+        )
+    ]
 
 
-def withdraw_override(cmd: c.WithdrawTemplateOverride, project: ProjectState, template: TemplateState
-                      ) -> list[prv.TemplateOverrideWithdrawn]:
+def withdraw_override(
+    cmd: c.WithdrawTemplateOverride, project: ProjectState, template: TemplateState
+) -> list[prv.TemplateOverrideWithdrawn]:
     require_project_role(cmd.actor, cmd.name, Role.PROJECT_ADMIN)
     active = project.active_override(template.template_id)
     if active is None:
         raise NotFound("no active override for this template", facts={"field": "template_key"})
-    return [prv.TemplateOverrideWithdrawn(template_id=template.template_id, override_version=active.override_version,
-                                          withdrawn_by=cmd.actor.person_id)]
+    return [
+        prv.TemplateOverrideWithdrawn(
+            template_id=template.template_id,
+            override_version=active.override_version,
+            withdrawn_by=cmd.actor.person_id,
+        )
+    ]
 
 
-def pinned_template(project: ProjectState, template: TemplateState, version: int | None = None,
-                    override_version: int | None = None) -> tuple[ResolvedTemplate, TemplateRef]:
+def pinned_template(
+    project: ProjectState,
+    template: TemplateState,
+    version: int | None = None,
+    override_version: int | None = None,
+) -> tuple[ResolvedTemplate, TemplateRef]:
     """TPL-02/03: the resolved template a permit pins (latest version and active override by default)."""
     chosen = template.at(version) if version is not None else template.latest
     patch = None
@@ -133,13 +183,23 @@ def pinned_template(project: ProjectState, template: TemplateState, version: int
         history = project.overrides.get(template.template_id, ())
         patch = next(o.patch for o in history if o.override_version == override_version)
     resolved, digest = resolve_template(chosen.definition, patch)
-    ref = TemplateRef(template_id=template.template_id, key=template.key, version=chosen.version,
-                      override_version=override_version, hash=digest)
+    ref = TemplateRef(
+        template_id=template.template_id,
+        key=template.key,
+        version=chosen.version,
+        override_version=override_version,
+        hash=digest,
+    )
     return resolved, ref
 
 
-def create_permit(cmd: c.CreatePermit, project: ProjectState, template: TemplateState | None, policy: RolePolicy,
-                  now_context: ProjectFacts) -> tuple[prv.PermitNumberAllocated, pev.PermitDrafted]:
+def create_permit(
+    cmd: c.CreatePermit,
+    project: ProjectState,
+    template: TemplateState | None,
+    policy: RolePolicy,
+    now_context: ProjectFacts,
+) -> tuple[prv.PermitNumberAllocated, pev.PermitDrafted]:
     """T01/LIFE-04, LIFE-06, NUM-02, TEN-06: a usable template and a sound window; the number comes with it."""
     actor = cmd.actor
     require_project_role(actor, cmd.name, Role.REQUESTOR, Role.INTEGRATION)
@@ -148,9 +208,17 @@ def create_permit(cmd: c.CreatePermit, project: ProjectState, template: Template
     if template is None or not template.versions:
         raise NotFound("no such template", facts={"field": "template_key"})
     if template.retired:
-        raise GuardFailed("the template is retired", blockers=[
-            Finding(rule="TPL-01", code="template_retired", message="a retired template cannot be used",
-                    facts={"template_key": template.key})])
+        raise GuardFailed(
+            "the template is retired",
+            blockers=[
+                Finding(
+                    rule="TPL-01",
+                    code="template_retired",
+                    message="a retired template cannot be used",
+                    facts={"template_key": template.key},
+                )
+            ],
+        )
     resolved, ref = pinned_template(project, template)
     at = cmd.at
     assert at is not None
@@ -158,13 +226,31 @@ def create_permit(cmd: c.CreatePermit, project: ProjectState, template: Template
     if not content.description.strip() or not content.area.strip():
         raise ValidationFailed("a draft needs a description and an area", rule_ids=("LIFE-04",))
     drafted = draft_event(cmd, project, ref, resolved, content)
-    state = PermitState(permit_id=cmd.permit_id, project_id=project.project_id,
-                        organisation_id=project.organisation_id, number="", template=ref,
-                        category=resolved.category, inherent_risk_level=resolved.inherent_risk_level,
-                        content=content, requestor=actor.person_id, origin=cmd.origin, client_ref=cmd.client_ref,
-                        created_at=at, version=0, valid_until=content.planned_end)
-    ctx = PermitContext(state=state, template=resolved, template_retired=False, policy=policy,
-                        project=now_context, now=at, actor=actor)
+    state = PermitState(
+        permit_id=cmd.permit_id,
+        project_id=project.project_id,
+        organisation_id=project.organisation_id,
+        number="",
+        template=ref,
+        category=resolved.category,
+        inherent_risk_level=resolved.inherent_risk_level,
+        content=content,
+        requestor=actor.person_id,
+        origin=cmd.origin,
+        client_ref=cmd.client_ref,
+        created_at=at,
+        version=0,
+        valid_until=content.planned_end,
+    )
+    ctx = PermitContext(
+        state=state,
+        template=resolved,
+        template_retired=False,
+        policy=policy,
+        project=now_context,
+        now=at,
+        actor=actor,
+    )
     findings = window_findings(ctx, at_creation=True)
     if findings:
         raise GuardFailed("the planned window is not acceptable", blockers=findings)
@@ -173,13 +259,26 @@ def create_permit(cmd: c.CreatePermit, project: ProjectState, template: Template
     return allocation, msgspec.structs.replace(drafted, number=allocation.number)
 
 
-def draft_event(cmd: c.CreatePermit, project: ProjectState, ref: TemplateRef, resolved: ResolvedTemplate,
-                content: PermitContent) -> pev.PermitDrafted:
+def draft_event(
+    cmd: c.CreatePermit,
+    project: ProjectState,
+    ref: TemplateRef,
+    resolved: ResolvedTemplate,
+    content: PermitContent,
+) -> pev.PermitDrafted:
     return pev.PermitDrafted(
-        permit_id=cmd.permit_id, project_id=project.project_id, organisation_id=project.organisation_id,
-        number="", template=ref, category=resolved.category.value,
-        inherent_risk_level=resolved.inherent_risk_level, content=content, requestor=cmd.actor.person_id,
-        origin=cmd.origin, client_ref=cmd.client_ref)
+        permit_id=cmd.permit_id,
+        project_id=project.project_id,
+        organisation_id=project.organisation_id,
+        number="",
+        template=ref,
+        category=resolved.category.value,
+        inherent_risk_level=resolved.inherent_risk_level,
+        content=content,
+        requestor=cmd.actor.person_id,
+        origin=cmd.origin,
+        client_ref=cmd.client_ref,
+    )
 
 
 def rebase(ctx: PermitContext, ref: TemplateRef, resolved: ResolvedTemplate) -> list[pev.PermitEvent]:
@@ -187,12 +286,16 @@ def rebase(ctx: PermitContext, ref: TemplateRef, resolved: ResolvedTemplate) -> 
     state = ctx.state
     if ref.version == state.template.version and ref.override_version == state.template.override_version:
         return []
-    return [pev.PermitTemplateRebased(previous=state.template, template=ref,
-                                      inherent_risk_level=resolved.inherent_risk_level)]
+    return [
+        pev.PermitTemplateRebased(
+            previous=state.template, template=ref, inherent_risk_level=resolved.inherent_risk_level
+        )
+    ]
 
 
-def grant_delegation(cmd: c.GrantDelegation, existing: DelegationState | None, policy: RolePolicy
-                     ) -> list[dev.DelegationGranted]:
+def grant_delegation(
+    cmd: c.GrantDelegation, existing: DelegationState | None, policy: RolePolicy
+) -> list[dev.DelegationGranted]:
     """DEL-01/04: own task, to another member with the same role; no self-delegation; a bounded window."""
     actor = cmd.actor
     try:
@@ -200,8 +303,9 @@ def grant_delegation(cmd: c.GrantDelegation, existing: DelegationState | None, p
     except ValueError as exc:
         raise ValidationFailed(f"unknown role {cmd.role!r}", rule_ids=("DEL-01",)) from exc
     if role not in (Role.VERIFIER, Role.APPROVER, Role.AREA_AUTHORITY):
-        raise ValidationFailed("only verifier, approver and area authority tasks are delegated",
-                               rule_ids=("DEL-01",))
+        raise ValidationFailed(
+            "only verifier, approver and area authority tasks are delegated", rule_ids=("DEL-01",)
+        )
     if role not in actor.member.roles:
         raise Forbidden("you can only delegate a role you hold", rule_ids=("DEL-01",))
     if existing is not None:
@@ -209,23 +313,45 @@ def grant_delegation(cmd: c.GrantDelegation, existing: DelegationState | None, p
     if cmd.delegate.person_id == actor.person_id:
         raise ValidationFailed("no self-delegation", rule_ids=("DEL-04",))
     if role not in cmd.delegate.roles:
-        raise GuardFailed("the delegate must hold the same role", blockers=[
-            Finding(rule="DEL-01", code="role_missing", message=f"the delegate does not hold {role}")])
+        raise GuardFailed(
+            "the delegate must hold the same role",
+            blockers=[
+                Finding(rule="DEL-01", code="role_missing", message=f"the delegate does not hold {role}")
+            ],
+        )
     assert cmd.at is not None
     if cmd.valid_until <= cmd.at or (cmd.valid_from is not None and cmd.valid_from >= cmd.valid_until):
         raise ValidationFailed("the delegation window is empty or over", rule_ids=("DEL-04",))
     step = {Role.VERIFIER: Step.VERIFY, Role.APPROVER: Step.APPROVE, Role.AREA_AUTHORITY: Step.CLOSE}[role]
     lowest = min(policy.steps[step].min_level.values())
     if cmd.delegate.authority_level < lowest:
-        raise GuardFailed("the delegate does not meet the role policy", blockers=step_eligibility(
-            cmd.delegate, step, min(policy.steps[step].min_level, key=lambda r: policy.steps[step].min_level[r]),
-            policy, who="the delegate"))
-    return [dev.DelegationGranted(delegation_id=cmd.delegation_id, project_id=cmd.project_id,
-                                  delegator=actor.person_id, delegate=cmd.delegate, role=role.value,
-                                  permit_id=cmd.permit_id, valid_from=cmd.valid_from, valid_until=cmd.valid_until)]
+        raise GuardFailed(
+            "the delegate does not meet the role policy",
+            blockers=step_eligibility(
+                cmd.delegate,
+                step,
+                min(policy.steps[step].min_level, key=lambda r: policy.steps[step].min_level[r]),
+                policy,
+                who="the delegate",
+            ),
+        )
+    return [
+        dev.DelegationGranted(
+            delegation_id=cmd.delegation_id,
+            project_id=cmd.project_id,
+            delegator=actor.person_id,
+            delegate=cmd.delegate,
+            role=role.value,
+            permit_id=cmd.permit_id,
+            valid_from=cmd.valid_from,
+            valid_until=cmd.valid_until,
+        )
+    ]
 
 
-def revoke_delegation(cmd: c.RevokeDelegation, existing: DelegationState | None) -> list[dev.DelegationRevoked]:
+def revoke_delegation(
+    cmd: c.RevokeDelegation, existing: DelegationState | None
+) -> list[dev.DelegationRevoked]:
     if existing is None:
         raise NotFound("no such delegation", facts={"field": "delegation_id"})
     actor = cmd.actor
@@ -233,6 +359,6 @@ def revoke_delegation(cmd: c.RevokeDelegation, existing: DelegationState | None)
         raise Forbidden("only the delegator or a project admin revokes a delegation", rule_ids=("DEL-04",))
     if existing.revoked:
         return []
-    return [dev.DelegationRevoked(delegation_id=cmd.delegation_id, revoked_by=actor.person_id,
-                                  reason=cmd.reason)]
-
+    return [
+        dev.DelegationRevoked(delegation_id=cmd.delegation_id, revoked_by=actor.person_id, reason=cmd.reason)
+    ]

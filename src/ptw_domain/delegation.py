@@ -28,7 +28,9 @@ def evolve_delegation(state: DelegationState | None, recorded: Recorded[Any]) ->
     return replace(state, version=recorded.version, revoked=True)
 
 
-def check_usable(state: DelegationState, *, delegate: str, permit_id: UUID, project_id: UUID, now: datetime) -> None:
+def check_usable(
+    state: DelegationState, *, delegate: str, permit_id: UUID, project_id: UUID, now: datetime
+) -> None:
     """DEL-04: not revoked, inside its window, for this delegate, project and (if scoped) permit."""
     grant = state.grant
     problems = []
@@ -41,5 +43,8 @@ def check_usable(state: DelegationState, *, delegate: str, permit_id: UUID, proj
     if (grant.valid_from and now < grant.valid_from) or (grant.valid_until and now >= grant.valid_until):
         problems.append("outside its validity")
     if problems:
-        raise Forbidden(f"the delegation cannot be used: {', '.join(problems)}", rule_ids=("DEL-04",),
-                        facts={"delegation_id": str(grant.delegation_id), "problems": problems})
+        raise Forbidden(
+            f"the delegation cannot be used: {', '.join(problems)}",
+            rule_ids=("DEL-04",),
+            facts={"delegation_id": str(grant.delegation_id), "problems": problems},
+        )

@@ -67,7 +67,9 @@ def evolve_template(state: TemplateState | None, recorded: Recorded[Any]) -> Tem
     e = recorded.payload
     if isinstance(e, ev.TemplateVersionPublished):
         if state is None:
-            state = TemplateState(template_id=e.template_id, organisation_id=e.organisation_id, key=e.key, version=0)
+            state = TemplateState(
+                template_id=e.template_id, organisation_id=e.organisation_id, key=e.key, version=0
+            )
         published = TemplateVersion(version=e.version, definition=e.definition, hash=e.hash)
         return replace(state, version=recorded.version, versions=(*state.versions, published))
     assert state is not None and isinstance(e, ev.TemplateRetired)

@@ -48,23 +48,37 @@ class ProjectState(msgspec.Struct, frozen=True, kw_only=True):
 def evolve_project(state: ProjectState | None, recorded: Recorded[Any]) -> ProjectState:
     e: DomainEvent = recorded.payload
     if isinstance(e, ev.ProjectOpened):
-        return ProjectState(project_id=e.project_id, organisation_id=e.organisation_id, code=e.code, name=e.name,
-                            time_zone=e.time_zone, settings=e.settings, version=recorded.version)
+        return ProjectState(
+            project_id=e.project_id,
+            organisation_id=e.organisation_id,
+            code=e.code,
+            name=e.name,
+            time_zone=e.time_zone,
+            settings=e.settings,
+            version=recorded.version,
+        )
     assert state is not None, "a project stream starts with ProjectOpened"
     state = replace(state, version=recorded.version)
     if isinstance(e, ev.ProjectSettingsChanged):
         return replace(state, settings=e.settings)
     if isinstance(e, ev.PermitNumberAllocated):
-        return replace(state, sequences={**state.sequences, e.year: e.sequence},
-                       permits={**state.permits, e.number: e.permit_id})
+        return replace(
+            state,
+            sequences={**state.sequences, e.year: e.sequence},
+            permits={**state.permits, e.number: e.permit_id},
+        )
     if isinstance(e, ev.TemplateOverridePublished):
-        override = Override(override_version=e.override_version,
-                            based_on_template_version=e.based_on_template_version, patch=e.patch)
+        override = Override(
+            override_version=e.override_version,
+            based_on_template_version=e.based_on_template_version,
+            patch=e.patch,
+        )
         history = state.overrides.get(e.template_id, ())
         return replace(state, overrides={**state.overrides, e.template_id: (*history, override)})
     if isinstance(e, ev.TemplateOverrideWithdrawn):
         history = state.overrides.get(e.template_id, ())
-        withdrawn = tuple(replace(o, active=False) if o.override_version == e.override_version else o
-                          for o in history)
+        withdrawn = tuple(
+            replace(o, active=False) if o.override_version == e.override_version else o for o in history
+        )
         return replace(state, overrides={**state.overrides, e.template_id: withdrawn})
     raise TypeError(f"not a project event: {recorded.type}")

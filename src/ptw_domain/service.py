@@ -24,8 +24,15 @@ from ptw_domain.canonical import sha256_hex
 from ptw_domain.chain import StoredRecord, StreamVerdict, verify_stream
 from ptw_domain.clock import Clock, SystemClock
 from ptw_domain.delegation import DelegationState, check_usable
-from ptw_domain.errors import DomainError, IdempotencyKeyReused, NotFound, StaleVersion, ValidationFailed, WriteConflict
-from ptw_domain.events.base import ActorRecord, DomainEvent, EventMetadata, Recorded
+from ptw_domain.errors import (
+    DomainError,
+    IdempotencyKeyReused,
+    NotFound,
+    StaleVersion,
+    ValidationFailed,
+    WriteConflict,
+)
+from ptw_domain.events.base import ActorRecord, EventMetadata, Recorded
 from ptw_domain.events.idempotency import CommandAccepted, Outcome
 from ptw_domain.organisation import OrganisationState, TemplateState, template_id
 from ptw_domain.permit.context import ActingFor, PermitContext, ProjectFacts
@@ -72,8 +79,14 @@ class _Change:
 class PermitService:
     """Run commands and read permits, on the store named by a database URL."""
 
-    def __init__(self, database_url: str = "memory://", *, clock: Clock | None = None,
-                 new_id: Callable[[], UUID] = uuid4, reference_ttl_seconds: float = 1.0) -> None:
+    def __init__(
+        self,
+        database_url: str = "memory://",
+        *,
+        clock: Clock | None = None,
+        new_id: Callable[[], UUID] = uuid4,
+        reference_ttl_seconds: float = 1.0,
+    ) -> None:
         self.clock: Clock = clock or SystemClock()
         self.store = PtwStore(env=store_env(database_url))
         install_append_only_guard(self.store)
@@ -97,7 +110,7 @@ class PermitService:
                 except KeyError:
                     pass
         try:
-            stream: Stream[Any] = self.store.repository.get(stream_id, projector_func=fold)  # type: ignore[arg-type]
+            stream: Stream[Any] = self.store.repository.get(stream_id, projector_func=fold)
         except AggregateNotFoundError:
             return None
         self._reference_seen[stream_id] = time.monotonic()
@@ -115,29 +128,47 @@ class PermitService:
             raise NotFound("no such project", facts={"project_id": str(project_id)})
         return stream
 
-    def _template(self, organisation_id: UUID, key: str, *, fresh: bool = False) -> Stream[TemplateState] | None:
+    def _template(
+        self, organisation_id: UUID, key: str, *, fresh: bool = False
+    ) -> Stream[TemplateState] | None:
         return self._load(template_id(organisation_id, key), fresh=fresh)
 
-    def _organisation(self, organisation_id: UUID, *, fresh: bool = False) -> Stream[OrganisationState] | None:
+    def _organisation(
+        self, organisation_id: UUID, *, fresh: bool = False
+    ) -> Stream[OrganisationState] | None:
         return self._load(organisation_id, fresh=fresh)
 
     @staticmethod
     def _facts(project: ProjectState) -> ProjectFacts:
-        return ProjectFacts(project_id=project.project_id, organisation_id=project.organisation_id,
-                            code=project.code, time_zone=project.time_zone, settings=project.settings)
+        return ProjectFacts(
+            project_id=project.project_id,
+            organisation_id=project.organisation_id,
+            code=project.code,
+            time_zone=project.time_zone,
+            settings=project.settings,
+        )
 
-    def _context(self, state: PermitState, now: datetime, actor: Actor | None,
-                 acting_for: ActingFor | None = None) -> PermitContext:
+    def _context(
+        self, state: PermitState, now: datetime, actor: Actor | None, acting_for: ActingFor | None = None
+    ) -> PermitContext:
         project = self._project(state.project_id).state
         template = self._template(state.organisation_id, state.template.key)
         assert template is not None, "a permit's template stream always exists"
-        resolved, _ = cfg.pinned_template(project, template.state, state.template.version,
-                                          state.template.override_version)
+        resolved, _ = cfg.pinned_template(
+            project, template.state, state.template.version, state.template.override_version
+        )
         org = self._organisation(state.organisation_id)
         policy = org.state.policy if org else _default_policy()
-        return PermitContext(state=state, template=resolved, template_retired=template.state.retired,
-                             policy=policy, project=self._facts(project), now=now, actor=actor,
-                             acting_for=acting_for)
+        return PermitContext(
+            state=state,
+            template=resolved,
+            template_retired=template.state.retired,
+            policy=policy,
+            project=self._facts(project),
+            now=now,
+            actor=actor,
+            acting_for=acting_for,
+        )
 
     # --- commands -------------------------------------------------------------------------------------------
 
@@ -173,29 +204,57 @@ class PermitService:
             if record is not None:
                 accepted: CommandAccepted = record.state
                 if accepted.fingerprint != fingerprint:
-                    raise IdempotencyKeyReused("this idempotency key was used for a different command",
-                                               rule_ids=("SEC-09",), facts={"idempotency_key": key})
+                    raise IdempotencyKeyReused(
+                        "this idempotency key was used for a different command",
+                        rule_ids=("SEC-09",),
+                        facts={"idempotency_key": key},
+                    )
                 o = accepted.outcome
-                return CommandResult(command=o.command, stream_id=o.stream_id, version=o.version, events=o.events,
-                                     permit_number=o.permit_number, replayed=True)
+                return CommandResult(
+                    command=o.command,
+                    stream_id=o.stream_id,
+                    version=o.version,
+                    events=o.events,
+                    permit_number=o.permit_number,
+                    replayed=True,
+                )
         change = self._decide(command)
         streams = list(change.streams)
         main = change.main
         events = tuple(e.type for e in main.pending) if main else ()
         if key is not None and change.refusal is None:
-            outcome = Outcome(command=command.name, stream_id=main.id if main else None,
-                              version=main.version if main else None, events=events, permit_number=change.number)
+            outcome = Outcome(
+                command=command.name,
+                stream_id=main.id if main else None,
+                version=main.version if main else None,
+                events=events,
+                permit_number=change.number,
+            )
             accepted_event = CommandAccepted(key=key, fingerprint=fingerprint, outcome=outcome)
-            streams.append(append(None, [accepted_event], metadata=self._metadata(command, "idempotency", scope),
-                                  at=_at(command), new_id=self._new_id,
-                                  stream_id=uuid5(_IDEMPOTENCY, f"{scope}:{key}")))
-        recordings = self.store.save(*[s for s in streams if s.pending]) if any(s.pending for s in streams) else []
+            streams.append(
+                append(
+                    None,
+                    [accepted_event],
+                    metadata=self._metadata(command, "idempotency", scope),
+                    at=_at(command),
+                    new_id=self._new_id,
+                    stream_id=uuid5(_IDEMPOTENCY, f"{scope}:{key}"),
+                )
+            )
+        recordings = (
+            self.store.save(*[s for s in streams if s.pending]) if any(s.pending for s in streams) else []
+        )
         if change.refusal is not None:
             raise change.refusal
         position = max((r.notification.id for r in recordings), default=None)
-        return CommandResult(command=command.name, stream_id=main.id if main else None,
-                             version=main.version if main else None, events=events, position=position,
-                             permit_number=change.number)
+        return CommandResult(
+            command=command.name,
+            stream_id=main.id if main else None,
+            version=main.version if main else None,
+            events=events,
+            position=position,
+            permit_number=change.number,
+        )
 
     def _scope_of(self, command: c.Command) -> UUID:
         """Idempotency keys are scoped to the project (or organisation) the command acts in."""
@@ -212,22 +271,40 @@ class PermitService:
             return existing.state.grant.project_id  # type: ignore[no-any-return]
         raise TypeError(f"unscoped command {command.name}")
 
-    def _metadata(self, command: c.Command, stream_type: str, scope: UUID | None = None, *,
-                  project: ProjectState | None = None, acting_for: ActingFor | None = None,
-                  rule: str | None = None) -> EventMetadata:
+    def _metadata(
+        self,
+        command: c.Command,
+        stream_type: str,
+        scope: UUID | None = None,
+        *,
+        project: ProjectState | None = None,
+        acting_for: ActingFor | None = None,
+        rule: str | None = None,
+    ) -> EventMetadata:
         actor, ctx = command.actor, command.context
         member = actor.member
         return EventMetadata(
             stream_type=stream_type,
             organisation_id=project.organisation_id if project else getattr(command, "organisation_id", None),
             project_id=project.project_id if project else getattr(command, "project_id", scope),
-            actor=ActorRecord(id=member.person_id, kind=actor.kind.value, roles=tuple(sorted(member.roles)),
-                              authority_level=member.authority_level, company_kind=member.company_kind.value),
+            actor=ActorRecord(
+                id=member.person_id,
+                kind=actor.kind.value,
+                roles=tuple(sorted(member.roles)),
+                authority_level=member.authority_level,
+                company_kind=member.company_kind.value,
+            ),
             on_behalf_of=acting_for.delegator if acting_for else None,
             delegation_id=acting_for.delegation_id if acting_for else None,
-            correlation_id=ctx.correlation_id, causation_id=ctx.causation_id, client_app=ctx.client_app,
-            client_version=ctx.client_version, device_id=ctx.device_id, device_time=ctx.device_time,
-            idempotency_key=ctx.idempotency_key, client_command_id=ctx.client_command_id, rule=rule,
+            correlation_id=ctx.correlation_id,
+            causation_id=ctx.causation_id,
+            client_app=ctx.client_app,
+            client_version=ctx.client_version,
+            device_id=ctx.device_id,
+            device_time=ctx.device_time,
+            idempotency_key=ctx.idempotency_key,
+            client_command_id=ctx.client_command_id,
+            rule=rule,
         )
 
     def _decide(self, command: c.Command) -> _Change:
@@ -242,9 +319,13 @@ class PermitService:
         stream = self._permit_stream(command.permit_id)
         state = stream.state
         if command.expected_version is not None and command.expected_version != state.version:
-            raise StaleVersion("the permit changed since you read it", rule_ids=("SEC-10",),
-                               current_status=state.status.value, current_version=state.version,
-                               facts={"expected_version": command.expected_version})
+            raise StaleVersion(
+                "the permit changed since you read it",
+                rule_ids=("SEC-10",),
+                current_status=state.status.value,
+                current_version=state.version,
+                facts={"expected_version": command.expected_version},
+            )
         now = _at(command)
         acting_for = self._acting_for(command, state, now)
         ctx = self._context(state, now, command.actor, acting_for)
@@ -262,8 +343,9 @@ class PermitService:
         stream = stream.append(payloads, metadata=meta, at=now, new_id=self._new_id)
         return _Change(streams=[stream], main=stream, scope=state.project_id, number=state.number)
 
-    def _with_time_facts(self, stream: Stream[PermitState], ctx: PermitContext,
-                         project: ProjectState) -> Stream[PermitState]:
+    def _with_time_facts(
+        self, stream: Stream[PermitState], ctx: PermitContext, project: ProjectState
+    ) -> Stream[PermitState]:
         """TIME-04: record the facts already due before the command is judged."""
         facts = due_time_facts(stream.state, ctx.template, ctx.now)
         if not facts:
@@ -278,12 +360,22 @@ class PermitService:
         if loaded is None or loaded.kind != "delegation":
             raise NotFound("no such delegation", facts={"field": "delegation_id"})
         delegation: DelegationState = loaded.state
-        check_usable(delegation, delegate=command.actor.person_id, permit_id=state.permit_id,
-                     project_id=state.project_id, now=now)
-        return ActingFor(delegation_id=delegation.grant.delegation_id, delegator=delegation.grant.delegator,
-                         role=delegation.grant.role)
+        check_usable(
+            delegation,
+            delegate=command.actor.person_id,
+            permit_id=state.permit_id,
+            project_id=state.project_id,
+            now=now,
+        )
+        return ActingFor(
+            delegation_id=delegation.grant.delegation_id,
+            delegator=delegation.grant.delegator,
+            role=delegation.grant.role,
+        )
 
-    def _rebase(self, command: c.RebasePermitTemplate, ctx: PermitContext, project: ProjectState) -> list[Any]:
+    def _rebase(
+        self, command: c.RebasePermitTemplate, ctx: PermitContext, project: ProjectState
+    ) -> list[Any]:
         from ptw_domain.permit.authority import check_status, require_party
 
         check_status(ctx, command.name)
@@ -302,10 +394,13 @@ class PermitService:
     def permit_at_version(self, permit_id: UUID, version: int) -> PermitState:
         """BRD-02/AUD-06: the permit as it was at version N."""
         try:
-            stream: Stream[PermitState] = self.store.repository.get(  # type: ignore[assignment]
-                permit_id, version=version, projector_func=fold)  # type: ignore[arg-type]
+            stream: Stream[PermitState] = self.store.repository.get(
+                permit_id, version=version, projector_func=fold
+            )
         except AggregateNotFoundError:
-            raise NotFound("no such permit version", facts={"permit_id": str(permit_id), "version": version}) from None
+            raise NotFound(
+                "no such permit version", facts={"permit_id": str(permit_id), "version": version}
+            ) from None
         if stream.kind != "permit" or stream.version != version:
             raise NotFound("no such permit version", facts={"permit_id": str(permit_id), "version": version})
         return stream.state
@@ -318,16 +413,18 @@ class PermitService:
                 break
             stream = fold(stream, [recorded])
         if stream is None:
-            raise NotFound("the permit did not exist at that instant",
-                           facts={"permit_id": str(permit_id), "at": instant.isoformat()})
+            raise NotFound(
+                "the permit did not exist at that instant",
+                facts={"permit_id": str(permit_id), "at": instant.isoformat()},
+            )
         return stream.state  # type: ignore[no-any-return]
 
     def history(self, permit_id: UUID) -> list[Recorded[Any]]:
         """Every event of the permit's stream, in order, with its metadata and hashes."""
-        events = list(self.store.events.get(permit_id))
+        events: list[Recorded[Any]] = list(self.store.events.get(permit_id))  # type: ignore[arg-type]
         if not events or events[0].type != "PermitDrafted":
             raise NotFound("no such permit", facts={"permit_id": str(permit_id)})
-        return events  # type: ignore[return-value]
+        return events
 
     def permit_by_number(self, project_id: UUID, number: str) -> UUID:
         project = self._project(project_id, fresh=True).state
@@ -339,8 +436,14 @@ class PermitService:
     def project(self, project_id: UUID) -> ProjectState:
         return self._project(project_id, fresh=True).state
 
-    def readiness(self, permit_id: UUID, *, actor: Actor | None = None, at: datetime | None = None,
-                  version: int | None = None) -> Readiness:
+    def readiness(
+        self,
+        permit_id: UUID,
+        *,
+        actor: Actor | None = None,
+        at: datetime | None = None,
+        version: int | None = None,
+    ) -> Readiness:
         """RDY-01/05/09: readiness now, or at a past version or instant, optionally as an actor."""
         now = at or self.clock.now()
         if version is not None:
@@ -388,10 +491,14 @@ class PermitService:
                 recordings = self.store.save(swept)
             except IntegrityError:
                 continue
-            return CommandResult(command="RunSweep", stream_id=permit_id, version=swept.version,
-                                 events=tuple(e.type for e in swept.pending),
-                                 position=max(r.notification.id for r in recordings),
-                                 permit_number=swept.state.number)
+            return CommandResult(
+                command="RunSweep",
+                stream_id=permit_id,
+                version=swept.version,
+                events=tuple(e.type for e in swept.pending),
+                position=max(r.notification.id for r in recordings),
+                permit_number=swept.state.number,
+            )
         raise WriteConflict("the sweep kept conflicting with concurrent writers")
 
 
@@ -422,29 +529,51 @@ def _without_time(command: c.Command) -> dict[str, Any]:
 # --- configuration and creation handlers ---------------------------------------------------------------------
 
 
-def _simple(svc: PermitService, command: c.Command, stream_id: UUID, stream_type: str, payloads: list[Any],
-            existing: Stream[Any] | None, project: ProjectState | None = None) -> _Change:
+def _simple(
+    svc: PermitService,
+    command: c.Command,
+    stream_id: UUID,
+    stream_type: str,
+    payloads: list[Any],
+    existing: Stream[Any] | None,
+    project: ProjectState | None = None,
+) -> _Change:
     meta = svc._metadata(command, stream_type, project=project)
-    stream = append(existing, payloads, metadata=meta, at=_at(command), new_id=svc._new_id, stream_id=stream_id)
+    stream = append(
+        existing, payloads, metadata=meta, at=_at(command), new_id=svc._new_id, stream_id=stream_id
+    )
     return _Change(streams=[stream], main=stream, scope=svc._scope_of(command))
 
 
 def _open_project(svc: PermitService, cmd: c.OpenProject) -> _Change:
     existing = svc._load(cmd.project_id)
-    return _simple(svc, cmd, cmd.project_id, "project", cfg.open_project(cmd, existing.state if existing else None),
-                   existing)
+    return _simple(
+        svc,
+        cmd,
+        cmd.project_id,
+        "project",
+        cfg.open_project(cmd, existing.state if existing else None),
+        existing,
+    )
 
 
 def _change_settings(svc: PermitService, cmd: c.ChangeProjectSettings) -> _Change:
     project = svc._project(cmd.project_id, fresh=True)
-    return _simple(svc, cmd, cmd.project_id, "project", cfg.change_settings(cmd, project.state), project,
-                   project.state)
+    return _simple(
+        svc, cmd, cmd.project_id, "project", cfg.change_settings(cmd, project.state), project, project.state
+    )
 
 
 def _publish_policy(svc: PermitService, cmd: c.PublishRolePolicy) -> _Change:
     org = svc._organisation(cmd.organisation_id, fresh=True)
-    return _simple(svc, cmd, cmd.organisation_id, "organisation",
-                   cfg.publish_policy(cmd, org.state if org else None), org)
+    return _simple(
+        svc,
+        cmd,
+        cmd.organisation_id,
+        "organisation",
+        cfg.publish_policy(cmd, org.state if org else None),
+        org,
+    )
 
 
 def _publish_template(svc: PermitService, cmd: c.PublishTemplateVersion) -> _Change:
@@ -490,18 +619,28 @@ def _revoke(svc: PermitService, cmd: c.RevokeDelegation) -> _Change:
 def _create(svc: PermitService, cmd: c.CreatePermit) -> _Change:
     """NUM-02: the number allocation and the draft are saved together, so a refused draft consumes nothing."""
     if svc._load(cmd.permit_id) is not None:
-        raise ValidationFailed("a permit with this id exists", rule_ids=("TEN-05",), facts={"field": "permit_id"})
+        raise ValidationFailed(
+            "a permit with this id exists", rule_ids=("TEN-05",), facts={"field": "permit_id"}
+        )
     project = svc._project(cmd.project_id, fresh=True)
     template = svc._template(project.state.organisation_id, cmd.template_key)
     org = svc._organisation(project.state.organisation_id)
     policy = org.state.policy if org else _default_policy()
-    allocation, drafted = cfg.create_permit(cmd, project.state, template.state if template else None, policy,
-                                            PermitService._facts(project.state))
+    allocation, drafted = cfg.create_permit(
+        cmd, project.state, template.state if template else None, policy, PermitService._facts(project.state)
+    )
     at = _at(cmd)
-    project_stream = project.append([allocation], metadata=svc._metadata(cmd, "project", project=project.state),
-                                    at=at, new_id=svc._new_id)
-    permit = append(None, [drafted], metadata=svc._metadata(cmd, "permit", project=project.state), at=at,
-                    new_id=svc._new_id, stream_id=cmd.permit_id)
+    project_stream = project.append(
+        [allocation], metadata=svc._metadata(cmd, "project", project=project.state), at=at, new_id=svc._new_id
+    )
+    permit = append(
+        None,
+        [drafted],
+        metadata=svc._metadata(cmd, "permit", project=project.state),
+        at=at,
+        new_id=svc._new_id,
+        stream_id=cmd.permit_id,
+    )
     return _Change(streams=[project_stream, permit], main=permit, scope=cmd.project_id, number=drafted.number)
 
 

@@ -34,8 +34,15 @@ ALLOWED_FROM: dict[str, frozenset[Status]] = {
 
 # Roles whose members may stop work on any permit; others only as a party (SEC-04 "suspend").
 STOP_WORK_ROLES = frozenset(
-    {Role.VERIFIER, Role.APPROVER, Role.AREA_AUTHORITY, Role.ISOLATING_AUTHORITY, Role.GAS_TESTER,
-     Role.SAFETY_OFFICER, Role.PROJECT_ADMIN}
+    {
+        Role.VERIFIER,
+        Role.APPROVER,
+        Role.AREA_AUTHORITY,
+        Role.ISOLATING_AUTHORITY,
+        Role.GAS_TESTER,
+        Role.SAFETY_OFFICER,
+        Role.PROJECT_ADMIN,
+    }
 )
 
 
@@ -51,7 +58,8 @@ def check_status(ctx: PermitContext, command: str) -> None:
     if status in allowed:
         return
     finding = Finding(
-        rule="LIFE-02", code="invalid_status",
+        rule="LIFE-02",
+        code="invalid_status",
         message=f"{command} needs status {' or '.join(sorted(allowed))}; the permit is {status}",
         facts={"status": status, "allowed_from": sorted(allowed)},
     )

@@ -59,7 +59,9 @@ class PermitContent(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     hazards: Annotated[tuple[LongText, ...], Meta(max_length=100)] = ()
     controls: Annotated[tuple[LongText, ...], Meta(max_length=100)] = ()
     ppe: Annotated[tuple[Short, ...], Meta(max_length=50)] = ()
-    checklist_answers: Annotated[dict[Short, bool], Meta(max_length=300)] = msgspec.field(default_factory=dict)
+    checklist_answers: Annotated[dict[Short, bool], Meta(max_length=300)] = msgspec.field(
+        default_factory=dict
+    )
     emergency_arrangements: LongText = ""
     special_instructions: LongText = ""
     related_permits: Annotated[tuple[UUID, ...], Meta(max_length=50)] = ()
@@ -75,18 +77,44 @@ class PermitContent(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
 
 CORE_FIELDS: frozenset[str] = frozenset(
     {
-        "description", "area", "location", "equipment_tags", "confined_space", "planned_start",
-        "planned_end", "work_nature", "performing_authority", "probability", "severity", "hazards",
-        "controls", "ppe", "checklist_answers", "emergency_arrangements", "special_instructions",
-        "related_permits", "predecessor_permit",
+        "description",
+        "area",
+        "location",
+        "equipment_tags",
+        "confined_space",
+        "planned_start",
+        "planned_end",
+        "work_nature",
+        "performing_authority",
+        "probability",
+        "severity",
+        "hazards",
+        "controls",
+        "ppe",
+        "checklist_answers",
+        "emergency_arrangements",
+        "special_instructions",
+        "related_permits",
+        "predecessor_permit",
     }
 )
 ADMIN_FIELDS: frozenset[str] = frozenset(PermitContent.__struct_fields__) - CORE_FIELDS
 
 # LIFE-01/RISK-02: fields a client may never write.
 DERIVED_FIELDS: frozenset[str] = frozenset(
-    {"status", "risk_score", "risk_level", "effective_risk_level", "valid_until", "version", "cycle",
-     "number", "requestor", "id", "template"}
+    {
+        "status",
+        "risk_score",
+        "risk_level",
+        "effective_risk_level",
+        "valid_until",
+        "version",
+        "cycle",
+        "number",
+        "requestor",
+        "id",
+        "template",
+    }
 )
 
 

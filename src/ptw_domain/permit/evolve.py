@@ -32,8 +32,8 @@ def _signed(state: PermitState, *signatures: Signature) -> tuple[SignatureRecord
     return (*state.signatures, *(SignatureRecord(signature=s) for s in signatures))
 
 
-def _set_extension(state: PermitState, extension_id: Any, **changes: Any) -> tuple[Extension, ...]:
-    return tuple(replace(e, **changes) if e.extension_id == extension_id else e for e in state.extensions)
+def _set_extension(permit: PermitState, extension_id: Any, **changes: Any) -> tuple[Extension, ...]:
+    return tuple(replace(e, **changes) if e.extension_id == extension_id else e for e in permit.extensions)
 
 
 def _drafted(_: PermitState | None, e: ev.PermitDrafted, r: Recorded[Any]) -> PermitState:
@@ -64,8 +64,15 @@ def _edited(s: PermitState, e: ev.PermitEdited, r: Recorded[Any]) -> PermitState
 
 def _amended(s: PermitState, e: ev.PermitAmended, r: Recorded[Any]) -> PermitState:
     return _moved(
-        s, Status.DRAFT, r, content=e.content, valid_until=e.content.planned_end, approvers=(),
-        approved_at=None, approved_by=None, approved_on_behalf_of=None,
+        s,
+        Status.DRAFT,
+        r,
+        content=e.content,
+        valid_until=e.content.planned_end,
+        approvers=(),
+        approved_at=None,
+        approved_by=None,
+        approved_on_behalf_of=None,
     )
 
 
@@ -79,9 +86,19 @@ def _verifier(s: PermitState, e: ev.VerifierNominated, r: Recorded[Any]) -> Perm
 
 def _submitted(s: PermitState, e: ev.PermitSubmitted, r: Recorded[Any]) -> PermitState:
     return _moved(
-        s, Status.SUBMITTED, r, cycle=e.cycle, submitted_at=r.occurred_at, verified_at=None,
-        verified_by=None, verified_on_behalf_of=None, approvers=(), approved_at=None, approved_by=None,
-        approved_on_behalf_of=None, signatures=_signed(s, e.signature),
+        s,
+        Status.SUBMITTED,
+        r,
+        cycle=e.cycle,
+        submitted_at=r.occurred_at,
+        verified_at=None,
+        verified_by=None,
+        verified_on_behalf_of=None,
+        approvers=(),
+        approved_at=None,
+        approved_by=None,
+        approved_on_behalf_of=None,
+        signatures=_signed(s, e.signature),
     )
 
 
@@ -91,8 +108,14 @@ def _withdrawn(s: PermitState, e: ev.PermitWithdrawn, r: Recorded[Any]) -> Permi
 
 def _verified(s: PermitState, e: ev.PermitVerified, r: Recorded[Any]) -> PermitState:
     return _moved(
-        s, Status.UNDER_REVIEW, r, approvers=e.approvers, verified_at=r.occurred_at, verified_by=e.verifier,
-        verified_on_behalf_of=e.on_behalf_of, signatures=_signed(s, e.signature),
+        s,
+        Status.UNDER_REVIEW,
+        r,
+        approvers=e.approvers,
+        verified_at=r.occurred_at,
+        verified_by=e.verifier,
+        verified_on_behalf_of=e.on_behalf_of,
+        signatures=_signed(s, e.signature),
     )
 
 
@@ -102,8 +125,13 @@ def _approvers(s: PermitState, e: ev.ApproversNominated, r: Recorded[Any]) -> Pe
 
 def _approved(s: PermitState, e: ev.PermitApproved, r: Recorded[Any]) -> PermitState:
     return _moved(
-        s, Status.APPROVED, r, approved_at=r.occurred_at, approved_by=e.approver,
-        approved_on_behalf_of=e.on_behalf_of, signatures=_signed(s, e.signature),
+        s,
+        Status.APPROVED,
+        r,
+        approved_at=r.occurred_at,
+        approved_by=e.approver,
+        approved_on_behalf_of=e.on_behalf_of,
+        signatures=_signed(s, e.signature),
     )
 
 
@@ -132,8 +160,13 @@ def _cancelled(s: PermitState, e: ev.PermitCancelled, r: Recorded[Any]) -> Permi
 
 def _activated(s: PermitState, e: ev.PermitActivated, r: Recorded[Any]) -> PermitState:
     return _moved(
-        s, Status.ACTIVE, r, activated_at=s.activated_at or r.occurred_at, issuer_of_record=e.issuer,
-        valid_until=e.valid_until, signatures=_signed(s, *e.signatures),
+        s,
+        Status.ACTIVE,
+        r,
+        activated_at=s.activated_at or r.occurred_at,
+        issuer_of_record=e.issuer,
+        valid_until=e.valid_until,
+        signatures=_signed(s, *e.signatures),
     )
 
 
@@ -154,8 +187,13 @@ def _resumed(s: PermitState, e: ev.PermitResumed, r: Recorded[Any]) -> PermitSta
 
 def _ext_requested(s: PermitState, e: ev.ExtensionRequested, r: Recorded[Any]) -> PermitState:
     extension = Extension(
-        extension_id=e.extension_id, requested_by=e.requested_by, requested_at=r.occurred_at,
-        current_end=e.current_end, requested_end=e.requested_end, reason=e.reason, shift_change=e.shift_change,
+        extension_id=e.extension_id,
+        requested_by=e.requested_by,
+        requested_at=r.occurred_at,
+        current_end=e.current_end,
+        requested_end=e.requested_end,
+        reason=e.reason,
+        shift_change=e.shift_change,
     )
     return replace(s, extensions=(*s.extensions, extension))
 
@@ -178,13 +216,22 @@ def _ext_lapsed(s: PermitState, e: ev.ExtensionLapsed, r: Recorded[Any]) -> Perm
 
 def _completed(s: PermitState, e: ev.PermitCompleted, r: Recorded[Any]) -> PermitState:
     hand_back = HandBack(
-        outcome=e.outcome, site_safe=e.site_safe, remaining_hazards=e.remaining_hazards,
-        hot_work_ended_at=e.hot_work_ended_at, handed_back_by=e.handed_back_by,
-        performing_authority=e.performing_authority, at=r.occurred_at,
+        outcome=e.outcome,
+        site_safe=e.site_safe,
+        remaining_hazards=e.remaining_hazards,
+        hot_work_ended_at=e.hot_work_ended_at,
+        handed_back_by=e.handed_back_by,
+        performing_authority=e.performing_authority,
+        at=r.occurred_at,
     )
     return _moved(
-        s, Status.COMPLETED, r, hand_back=hand_back, suspensions=(),
-        successor_required=e.outcome is ev.HandBackOutcome.INCOMPLETE, signatures=_signed(s, e.signature),
+        s,
+        Status.COMPLETED,
+        r,
+        hand_back=hand_back,
+        suspensions=(),
+        successor_required=e.outcome is ev.HandBackOutcome.INCOMPLETE,
+        signatures=_signed(s, e.signature),
     )
 
 
@@ -194,7 +241,12 @@ def _fire_watch(s: PermitState, e: ev.FireWatchStarted, r: Recorded[Any]) -> Per
 
 def _closed(s: PermitState, e: ev.PermitClosed, r: Recorded[Any]) -> PermitState:
     return _moved(
-        s, Status.CLOSED, r, closed_at=r.occurred_at, closed_by=e.closed_by, signatures=_signed(s, e.signature)
+        s,
+        Status.CLOSED,
+        r,
+        closed_at=r.occurred_at,
+        closed_by=e.closed_by,
+        signatures=_signed(s, e.signature),
     )
 
 

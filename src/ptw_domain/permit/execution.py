@@ -27,16 +27,23 @@ from ptw_domain.signatures import Signature, SigningPoint
 Events = list[ev.PermitEvent]
 
 
-def fact_time(ctx: PermitContext, value: datetime, field: str, *, not_before: datetime | None = None) -> datetime:
+def fact_time(
+    ctx: PermitContext, value: datetime, field: str, *, not_before: datetime | None = None
+) -> datetime:
     """TIME-02: a user-supplied fact time is not later than now + skew, nor before what it depends on."""
     skew = timedelta(minutes=ctx.project.settings.clock_skew_minutes)
     if value > ctx.now + skew:
-        raise ValidationFailed(f"{field} is in the future", rule_ids=("TIME-02",),
-                               facts={"field": field, "value": value.isoformat(), "now": ctx.now.isoformat()})
+        raise ValidationFailed(
+            f"{field} is in the future",
+            rule_ids=("TIME-02",),
+            facts={"field": field, "value": value.isoformat(), "now": ctx.now.isoformat()},
+        )
     if not_before is not None and value < not_before:
-        raise ValidationFailed(f"{field} precedes the fact it depends on", rule_ids=("TIME-02",),
-                               facts={"field": field, "value": value.isoformat(),
-                                      "not_before": not_before.isoformat()})
+        raise ValidationFailed(
+            f"{field} precedes the fact it depends on",
+            rule_ids=("TIME-02",),
+            facts={"field": field, "value": value.isoformat(), "not_before": not_before.isoformat()},
+        )
     return value
 
 
@@ -47,19 +54,46 @@ def _issue_and_accept(cmd: c.ActivatePermit | c.ResumePermit, ctx: PermitContext
     if acceptor.person_id != state.performing_authority:
         raise GuardFailed(
             "the acceptor must be the permit's performing authority",
-            blockers=(Finding(rule="SEC-05", code="not_the_party", message="the acceptor is not the PA",
-                              facts={"acceptor": acceptor.person_id, "performing_authority":
-                                     state.performing_authority}),),
-            current_status=state.status.value, current_version=state.version,
+            blockers=(
+                Finding(
+                    rule="SEC-05",
+                    code="not_the_party",
+                    message="the acceptor is not the PA",
+                    facts={
+                        "acceptor": acceptor.person_id,
+                        "performing_authority": state.performing_authority,
+                    },
+                ),
+            ),
+            current_status=state.status.value,
+            current_version=state.version,
         )
-    findings = step_eligibility(acceptor, Step.REQUEST, state.effective_risk_level, ctx.policy, who="the acceptor")
+    findings = step_eligibility(
+        acceptor, Step.REQUEST, state.effective_risk_level, ctx.policy, who="the acceptor"
+    )
     if findings:
-        raise GuardFailed("the acceptor is not eligible", blockers=findings,
-                          current_status=state.status.value, current_version=state.version)
-    issuer = sign(ctx, point=SigningPoint.ISSUER, signer=ctx.actor_member, given=cmd.signature,
-                  intent=cmd.name, role=Role.APPROVER)
-    accepted = sign(ctx, point=SigningPoint.ACCEPTOR, signer=acceptor, given=cmd.acceptance.signature,
-                    intent=cmd.name, role=Role.REQUESTOR)
+        raise GuardFailed(
+            "the acceptor is not eligible",
+            blockers=findings,
+            current_status=state.status.value,
+            current_version=state.version,
+        )
+    issuer = sign(
+        ctx,
+        point=SigningPoint.ISSUER,
+        signer=ctx.actor_member,
+        given=cmd.signature,
+        intent=cmd.name,
+        role=Role.APPROVER,
+    )
+    accepted = sign(
+        ctx,
+        point=SigningPoint.ACCEPTOR,
+        signer=acceptor,
+        given=cmd.acceptance.signature,
+        intent=cmd.name,
+        role=Role.REQUESTOR,
+    )
     return issuer, accepted
 
 
@@ -76,9 +110,17 @@ def activate(cmd: c.ActivatePermit, ctx: PermitContext) -> Events:
     signatures = _issue_and_accept(cmd, ctx)
     state = ctx.state
     relaxed = relaxes_self_issue(ctx) and ctx.person in (state.performing_authority, state.requestor)
-    return [ev.PermitActivated(issuer=ctx.person or "", acceptor=cmd.acceptance.acceptor.person_id,
-                               on_behalf_of=_behalf(ctx), signatures=signatures, valid_until=state.valid_until,
-                               sod_relaxed=relaxed, policy_version=ctx.policy.version)]
+    return [
+        ev.PermitActivated(
+            issuer=ctx.person or "",
+            acceptor=cmd.acceptance.acceptor.person_id,
+            on_behalf_of=_behalf(ctx),
+            signatures=signatures,
+            valid_until=state.valid_until,
+            sod_relaxed=relaxed,
+            policy_version=ctx.policy.version,
+        )
+    ]
 
 
 def suspend(cmd: c.SuspendPermit, ctx: PermitContext) -> Events:
@@ -88,8 +130,12 @@ def suspend(cmd: c.SuspendPermit, ctx: PermitContext) -> Events:
     actor = ctx.actor
     assert actor is not None
     if not STOP_WORK_ROLES & actor.member.roles:
-        require_party(ctx, cmd.name, state.performing_authority if ctx.task_owner != state.requestor
-                      else state.requestor, "a stop-work role or a party of the permit")
+        require_party(
+            ctx,
+            cmd.name,
+            state.performing_authority if ctx.task_owner != state.requestor else state.requestor,
+            "a stop-work role or a party of the permit",
+        )
     if not cmd.text.strip():
         raise ValidationFailed("a suspension needs a text", rule_ids=("LIFE-18",), facts={"field": "text"})
     return [ev.PermitSuspended(reason_code=cmd.reason_code, text=cmd.text.strip(), suspended_by=ctx.person)]
@@ -105,9 +151,17 @@ def resume(cmd: c.ResumePermit, ctx: PermitContext) -> Events:
     state = ctx.state
     cleared = tuple(dict.fromkeys(ev.SuspensionReason(s.reason_code) for s in state.suspensions))
     relaxed = relaxes_self_issue(ctx) and ctx.person in (state.performing_authority, state.requestor)
-    return [ev.PermitResumed(issuer=ctx.person or "", acceptor=cmd.acceptance.acceptor.person_id,
-                             on_behalf_of=_behalf(ctx), signatures=signatures, cleared_reasons=cleared,
-                             sod_relaxed=relaxed, policy_version=ctx.policy.version)]
+    return [
+        ev.PermitResumed(
+            issuer=ctx.person or "",
+            acceptor=cmd.acceptance.acceptor.person_id,
+            on_behalf_of=_behalf(ctx),
+            signatures=signatures,
+            cleared_reasons=cleared,
+            sod_relaxed=relaxed,
+            policy_version=ctx.policy.version,
+        )
+    ]
 
 
 def complete(cmd: c.CompletePermit, ctx: PermitContext) -> Events:
@@ -118,20 +172,36 @@ def complete(cmd: c.CompletePermit, ctx: PermitContext) -> Events:
     require(ctx, Action.COMPLETE, command=cmd.name, allowed_commands=allowed_commands(ctx.state.status))
     state, template = ctx.state, ctx.template
     if not cmd.site_safe:
-        raise ValidationFailed("hand-back needs the statement that the site is left safe", rule_ids=("LIFE-20",),
-                               facts={"field": "site_safe"})
+        raise ValidationFailed(
+            "hand-back needs the statement that the site is left safe",
+            rule_ids=("LIFE-20",),
+            facts={"field": "site_safe"},
+        )
     ended: datetime | None = None
     if template.requires_fire_watch or state.category == "hot_work":
-        ended = fact_time(ctx, cmd.hot_work_ended_at or ctx.now, "hot_work_ended_at",
-                          not_before=state.activated_at)
+        ended = fact_time(
+            ctx, cmd.hot_work_ended_at or ctx.now, "hot_work_ended_at", not_before=state.activated_at
+        )
     role = Role.REQUESTOR if ctx.task_owner == state.performing_authority else Role.APPROVER
-    signature = sign(ctx, point=SigningPoint.HAND_BACK, signer=ctx.actor_member, given=cmd.signature,
-                     intent=cmd.name, role=role)
-    events: Events = [ev.PermitCompleted(
-        outcome=cmd.outcome, site_safe=True, remaining_hazards=cmd.remaining_hazards,
-        hot_work_ended_at=ended, handed_back_by=ctx.person or "",
-        performing_authority=state.performing_authority, signature=signature,
-    )]
+    signature = sign(
+        ctx,
+        point=SigningPoint.HAND_BACK,
+        signer=ctx.actor_member,
+        given=cmd.signature,
+        intent=cmd.name,
+        role=role,
+    )
+    events: Events = [
+        ev.PermitCompleted(
+            outcome=cmd.outcome,
+            site_safe=True,
+            remaining_hazards=cmd.remaining_hazards,
+            hot_work_ended_at=ended,
+            handed_back_by=ctx.person or "",
+            performing_authority=state.performing_authority,
+            signature=signature,
+        )
+    ]
     events += lapse_pending_extension(state, "permit_handed_back")
     if template.requires_fire_watch and ended is not None:
         events.append(ev.FireWatchStarted(started_at=ended, minutes=template.fire_watch_minutes))
@@ -148,8 +218,20 @@ def close(cmd: c.ClosePermit, ctx: PermitContext) -> Events:
     assert state.hand_back is not None
     inspected = fact_time(ctx, cmd.inspected_at, "inspected_at", not_before=state.hand_back.at)
     role = Role.APPROVER if ctx.actor_member.roles & {Role.APPROVER} else Role.AREA_AUTHORITY
-    signature = sign(ctx, point=SigningPoint.CLOSE, signer=ctx.actor_member, given=cmd.signature,
-                     intent=cmd.name, role=role)
-    return [ev.PermitClosed(closed_by=ctx.person or "", on_behalf_of=_behalf(ctx), inspected_at=inspected,
-                            signature=signature, policy_version=ctx.policy.version)]
-
+    signature = sign(
+        ctx,
+        point=SigningPoint.CLOSE,
+        signer=ctx.actor_member,
+        given=cmd.signature,
+        intent=cmd.name,
+        role=role,
+    )
+    return [
+        ev.PermitClosed(
+            closed_by=ctx.person or "",
+            on_behalf_of=_behalf(ctx),
+            inspected_at=inspected,
+            signature=signature,
+            policy_version=ctx.policy.version,
+        )
+    ]

@@ -71,20 +71,34 @@ def window_findings(ctx: PermitContext, *, at_creation: bool = False) -> list[Fi
     facts = {"planned_start": start.isoformat(), "planned_end": end.isoformat(), "now": now.isoformat()}
     out: list[Finding] = []
     if end <= start:
-        out.append(Finding(rule="LIFE-06", code="window_inverted", message="planned end is not after start",
-                           facts=facts))
+        out.append(
+            Finding(
+                rule="LIFE-06", code="window_inverted", message="planned end is not after start", facts=facts
+            )
+        )
     elif end - start > timedelta(hours=template.validity_hours):
         hours = (end - start).total_seconds() / 3600
-        out.append(Finding(rule="LIFE-06", code="window_too_long",
-                           message=f"planned window of {hours:g} h exceeds {template.validity_hours} h",
-                           facts={**facts, "hours": hours, "validity_hours": template.validity_hours}))
+        out.append(
+            Finding(
+                rule="LIFE-06",
+                code="window_too_long",
+                message=f"planned window of {hours:g} h exceeds {template.validity_hours} h",
+                facts={**facts, "hours": hours, "validity_hours": template.validity_hours},
+            )
+        )
     if start > now + timedelta(days=settings.planning_horizon_days):
-        out.append(Finding(rule="LIFE-06", code="start_beyond_horizon",
-                           message=f"planned start is more than {settings.planning_horizon_days} days ahead",
-                           facts={**facts, "planning_horizon_days": settings.planning_horizon_days}))
+        out.append(
+            Finding(
+                rule="LIFE-06",
+                code="start_beyond_horizon",
+                message=f"planned start is more than {settings.planning_horizon_days} days ahead",
+                facts={**facts, "planning_horizon_days": settings.planning_horizon_days},
+            )
+        )
     if not at_creation and end <= now:
-        out.append(Finding(rule="LIFE-06", code="window_ended", message="the planned window has ended",
-                           facts=facts))
+        out.append(
+            Finding(rule="LIFE-06", code="window_ended", message="the planned window has ended", facts=facts)
+        )
     return out
 
 
@@ -97,8 +111,14 @@ def planned_window(ctx: PermitContext) -> list[Finding]:
 def template_usable(ctx: PermitContext) -> list[Finding]:
     if not ctx.template_retired:
         return []
-    return [Finding(rule="TPL-01", code="template_retired", message="the permit's template is retired",
-                    facts={"template_key": ctx.state.template.key})]
+    return [
+        Finding(
+            rule="TPL-01",
+            code="template_retired",
+            message="the permit's template is retired",
+            facts={"template_key": ctx.state.template.key},
+        )
+    ]
 
 
 @guard((A.SUBMIT, "LIFE-08"))
@@ -113,8 +133,9 @@ def nominee_eligible(ctx: PermitContext) -> list[Finding]:
     verifier = ctx.state.verifier
     if verifier is None:
         return []
-    return step_eligibility(verifier, Step.VERIFY, ctx.state.effective_risk_level, ctx.policy,
-                            who="the nominated verifier")
+    return step_eligibility(
+        verifier, Step.VERIFY, ctx.state.effective_risk_level, ctx.policy, who="the nominated verifier"
+    )
 
 
 @guard((A.SUBMIT, "SOD-01"))
@@ -122,8 +143,14 @@ def verifier_not_requestor(ctx: PermitContext) -> list[Finding]:
     verifier = ctx.state.verifier
     if verifier is None or verifier.person_id != ctx.state.requestor:
         return []
-    return [Finding(rule="SOD-01", code="same_person", message="the verifier cannot be the requestor",
-                    facts={"person_id": verifier.person_id})]
+    return [
+        Finding(
+            rule="SOD-01",
+            code="same_person",
+            message="the verifier cannot be the requestor",
+            facts={"person_id": verifier.person_id},
+        )
+    ]
 
 
 @guard((A.SUBMIT, "SEC-05"), (A.COMPLETE, "SEC-05"))
@@ -135,8 +162,14 @@ def acting_party(ctx: PermitContext) -> list[Finding]:
     party = state.requestor if state.status in (Status.DRAFT, Status.REJECTED) else state.performing_authority
     if person == party:
         return []
-    return [Finding(rule="SEC-05", code="not_the_party", message="only the permit's own party may do this",
-                    facts={"party": party, "actor": person})]
+    return [
+        Finding(
+            rule="SEC-05",
+            code="not_the_party",
+            message="only the permit's own party may do this",
+            facts={"party": party, "actor": person},
+        )
+    ]
 
 
 @guard((A.VERIFY, "LIFE-09"))
@@ -147,8 +180,14 @@ def acting_verifier(ctx: PermitContext) -> list[Finding]:
         return [Finding(rule="LIFE-09", code="verifier_not_nominated", message="no verifier is nominated")]
     if ctx.actor is None or ctx.task_owner == verifier.person_id:
         return []
-    return [Finding(rule="LIFE-09", code="not_the_nominee", message="only the nominated verifier may verify",
-                    facts={"nominee": verifier.person_id, "actor": ctx.task_owner})]
+    return [
+        Finding(
+            rule="LIFE-09",
+            code="not_the_nominee",
+            message="only the nominated verifier may verify",
+            facts={"nominee": verifier.person_id, "actor": ctx.task_owner},
+        )
+    ]
 
 
 def _actor_step(ctx: PermitContext, step: Step) -> list[Finding]:
@@ -173,8 +212,12 @@ def closer_eligible(ctx: PermitContext) -> list[Finding]:
 
 def _distinct(rule: str, person: str, others: dict[str, str | None], act: str) -> list[Finding]:
     return [
-        Finding(rule=rule, code="same_person", message=f"the {role} cannot {act}",
-                facts={"person_id": person, "conflicting_role": role})
+        Finding(
+            rule=rule,
+            code="same_person",
+            message=f"the {role} cannot {act}",
+            facts={"person_id": person, "conflicting_role": role},
+        )
         for role, other in others.items()
         if other is not None and other == person
     ]
@@ -190,7 +233,9 @@ def verifier_distinct(ctx: PermitContext) -> list[Finding]:
 def approver_distinct(ctx: PermitContext) -> list[Finding]:
     assert ctx.person is not None
     state = ctx.state
-    return _distinct("SOD-01", ctx.person, {"requestor": state.requestor, "verifier": state.verified_by}, "approve")
+    return _distinct(
+        "SOD-01", ctx.person, {"requestor": state.requestor, "verifier": state.verified_by}, "approve"
+    )
 
 
 @guard((A.VERIFY, "DEL-03"), (A.APPROVE, "DEL-03"))
@@ -199,7 +244,7 @@ def delegator_distinct(ctx: PermitContext) -> list[Finding]:
     if ctx.acting_for is None:
         return []
     state = ctx.state
-    others = {"requestor": state.requestor}
+    others: dict[str, str | None] = {"requestor": state.requestor}
     if state.status is Status.UNDER_REVIEW:
         others["verifier"] = state.verified_by
     return [
@@ -213,8 +258,14 @@ def not_expired(ctx: PermitContext) -> list[Finding]:
     due = expiry_due(ctx.state, ctx.template)
     if due is None or ctx.now < due[0]:
         return []
-    return [Finding(rule="LIFE-23", code="expired", message=f"the permit expired at {due[0].isoformat()}",
-                    facts={"expired_at": due[0].isoformat(), "reason": due[1]})]
+    return [
+        Finding(
+            rule="LIFE-23",
+            code="expired",
+            message=f"the permit expired at {due[0].isoformat()}",
+            facts={"expired_at": due[0].isoformat(), "reason": due[1]},
+        )
+    ]
 
 
 @guard((A.ACTIVATE, "LIFE-17"))
@@ -227,9 +278,14 @@ def activation_window(ctx: PermitContext) -> list[Finding]:
         closes = min(closes, state.content.planned_start + timedelta(hours=template.start_window_hours))
     if opens <= now < closes:
         return []
-    return [Finding(rule="LIFE-17", code="outside_activation_window",
-                    message=f"activation is possible from {opens.isoformat()} until {closes.isoformat()}",
-                    facts={"opens_at": opens.isoformat(), "closes_at": closes.isoformat(), "now": now.isoformat()})]
+    return [
+        Finding(
+            rule="LIFE-17",
+            code="outside_activation_window",
+            message=f"activation is possible from {opens.isoformat()} until {closes.isoformat()}",
+            facts={"opens_at": opens.isoformat(), "closes_at": closes.isoformat(), "now": now.isoformat()},
+        )
+    ]
 
 
 @guard((A.ACTIVATE, "SOD-02"), (A.RESUME, "SOD-02"))
@@ -239,9 +295,14 @@ def issuer_distinct(ctx: PermitContext) -> list[Finding]:
         return []
     state = ctx.state
     return [
-        f for person in ctx.persons
-        for f in _distinct("SOD-02", person, {"performing authority": state.performing_authority,
-                                               "requestor": state.requestor}, "issue")
+        f
+        for person in ctx.persons
+        for f in _distinct(
+            "SOD-02",
+            person,
+            {"performing authority": state.performing_authority, "requestor": state.requestor},
+            "issue",
+        )
     ]
 
 
@@ -256,10 +317,17 @@ def closer_distinct(ctx: PermitContext) -> list[Finding]:
     if hand_back is None:
         return []
     return [
-        f for person in ctx.persons
-        for f in _distinct("SOD-04", person, {"person who handed back": hand_back.handed_back_by,
-                                               "performing authority at hand-back": hand_back.performing_authority},
-                           "close")
+        f
+        for person in ctx.persons
+        for f in _distinct(
+            "SOD-04",
+            person,
+            {
+                "person who handed back": hand_back.handed_back_by,
+                "performing authority at hand-back": hand_back.performing_authority,
+            },
+            "close",
+        )
     ]
 
 
@@ -270,8 +338,14 @@ def mandatory_ppe(ctx: PermitContext) -> list[Finding]:
     missing = [p for p in ctx.template.mandatory_ppe if p.strip().casefold() not in have]
     if not missing:
         return []
-    return [Finding(rule="TPL-08", code="ppe_missing", message=f"mandatory PPE missing: {', '.join(missing)}",
-                    facts={"missing": missing})]
+    return [
+        Finding(
+            rule="TPL-08",
+            code="ppe_missing",
+            message=f"mandatory PPE missing: {', '.join(missing)}",
+            facts={"missing": missing},
+        )
+    ]
 
 
 @guard((A.APPROVE, "TPL-09"))
@@ -281,8 +355,14 @@ def safety_checklist(ctx: PermitContext) -> list[Finding]:
     missing = [i.key for i in ctx.template.safety_checklist if i.required and answers.get(i.key) is not True]
     if not missing:
         return []
-    return [Finding(rule="TPL-09", code="checklist_incomplete",
-                    message=f"safety checklist items not confirmed: {', '.join(missing)}", facts={"missing": missing})]
+    return [
+        Finding(
+            rule="TPL-09",
+            code="checklist_incomplete",
+            message=f"safety checklist items not confirmed: {', '.join(missing)}",
+            facts={"missing": missing},
+        )
+    ]
 
 
 @guard((A.CLOSE, "CLO-07"))
@@ -295,9 +375,14 @@ def fire_watch_elapsed(ctx: PermitContext) -> list[Finding]:
     if ctx.now >= ends:
         return []
     left = (ends - ctx.now).total_seconds() / 60
-    return [Finding(rule="CLO-07", code="fire_watch_running",
-                    message=f"the fire watch runs until {ends.isoformat()}",
-                    facts={"ends_at": ends.isoformat(), "minutes_left": round(left, 1)})]
+    return [
+        Finding(
+            rule="CLO-07",
+            code="fire_watch_running",
+            message=f"the fire watch runs until {ends.isoformat()}",
+            facts={"ends_at": ends.isoformat(), "minutes_left": round(left, 1)},
+        )
+    ]
 
 
 @warning
@@ -308,10 +393,17 @@ def validity_ending(ctx: PermitContext) -> list[Finding]:
         return []
     left = state.valid_until - ctx.now
     if timedelta(0) < left <= timedelta(hours=2):
-        return [Finding(rule="RDY-08", code="validity_ending",
-                        message=f"validity ends at {state.valid_until.isoformat()}",
-                        facts={"valid_until": state.valid_until.isoformat(),
-                               "minutes_left": round(left.total_seconds() / 60)})]
+        return [
+            Finding(
+                rule="RDY-08",
+                code="validity_ending",
+                message=f"validity ends at {state.valid_until.isoformat()}",
+                facts={
+                    "valid_until": state.valid_until.isoformat(),
+                    "minutes_left": round(left.total_seconds() / 60),
+                },
+            )
+        ]
     return []
 
 
@@ -320,6 +412,14 @@ def extension_pending(ctx: PermitContext) -> list[Finding]:
     pending = ctx.state.pending_extension
     if pending is None:
         return []
-    return [Finding(rule="RDY-08", code="extension_pending", message="an extension request awaits a decision",
-                    facts={"extension_id": str(pending.extension_id),
-                           "requested_end": pending.requested_end.isoformat()})]
+    return [
+        Finding(
+            rule="RDY-08",
+            code="extension_pending",
+            message="an extension request awaits a decision",
+            facts={
+                "extension_id": str(pending.extension_id),
+                "requested_end": pending.requested_end.isoformat(),
+            },
+        )
+    ]

@@ -7,7 +7,6 @@ from typing import Any
 from ptw_domain.permit.context import PermitContext
 
 
-
 def progress(ctx: PermitContext) -> dict[str, Any]:
     state, template, now = ctx.state, ctx.template, ctx.now
     have_ppe = {p.strip().casefold() for p in state.content.ppe}
@@ -16,10 +15,14 @@ def progress(ctx: PermitContext) -> dict[str, Any]:
     left = (state.valid_until - now).total_seconds() / 60
     return {
         "signatures": {"given": len(state.valid_signatures()), "workflow_required": 3},
-        "ppe": {"present": sum(p.strip().casefold() in have_ppe for p in template.mandatory_ppe),
-                "required": len(template.mandatory_ppe)},
-        "safety_checklist": {"confirmed": sum(answers.get(i.key) is True for i in required_items),
-                             "required": len(required_items)},
+        "ppe": {
+            "present": sum(p.strip().casefold() in have_ppe for p in template.mandatory_ppe),
+            "required": len(template.mandatory_ppe),
+        },
+        "safety_checklist": {
+            "confirmed": sum(answers.get(i.key) is True for i in required_items),
+            "required": len(required_items),
+        },
         "extensions": {"used": state.counted_extensions(), "max": template.max_extensions},
         "valid_until": state.valid_until.isoformat(),
         "minutes_left": round(left) if left > 0 else 0,

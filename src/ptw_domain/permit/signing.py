@@ -44,8 +44,10 @@ def sign(
     if evidence is None and ctx.actor is not None and signer.person_id == ctx.actor.person_id:
         evidence = ctx.actor.auth_time
     max_age = timedelta(seconds=ctx.project.settings.reauth_max_age_seconds)
-    if evidence is None or evidence > now + timedelta(minutes=ctx.project.settings.clock_skew_minutes) or (
-        now - evidence > max_age
+    if (
+        evidence is None
+        or evidence > now + timedelta(minutes=ctx.project.settings.clock_skew_minutes)
+        or (now - evidence > max_age)
     ):
         raise ReauthenticationRequired(
             f"{point} signature needs re-authentication within {max_age.seconds} s",
@@ -56,9 +58,11 @@ def sign(
                 "max_age_seconds": ctx.project.settings.reauth_max_age_seconds,
             },
         )
-    on_behalf_of = ctx.acting_for.delegator if ctx.acting_for and ctx.actor and (
-        signer.person_id == ctx.actor.person_id
-    ) else None
+    on_behalf_of = (
+        ctx.acting_for.delegator
+        if ctx.acting_for and ctx.actor and (signer.person_id == ctx.actor.person_id)
+        else None
+    )
     return Signature(
         signature_id=signature_id(state.permit_id, state.cycle, point, signer.person_id, state.version),
         point=point,

@@ -53,12 +53,18 @@ def edit(cmd: c.EditPermit, ctx: PermitContext) -> Events:
     given = set(cmd.changes.given())
     core = sorted(given & CORE_FIELDS)
     if core and state.status not in (Status.DRAFT, Status.REJECTED):
-        hint = "amend the permit" if state.status in (Status.SUBMITTED, Status.UNDER_REVIEW, Status.APPROVED) \
+        hint = (
+            "amend the permit"
+            if state.status in (Status.SUBMITTED, Status.UNDER_REVIEW, Status.APPROVED)
             else "hand back and raise a new permit"
+        )
         raise InvalidTransition(
             f"core fields {', '.join(core)} cannot be edited while {state.status}: {hint}",
-            rule_ids=("LIFE-05",), facts={"core_fields": core}, current_status=state.status.value,
-            current_version=state.version, allowed_commands=allowed_commands(state.status),
+            rule_ids=("LIFE-05",),
+            facts={"core_fields": core},
+            current_status=state.status.value,
+            current_version=state.version,
+            allowed_commands=allowed_commands(state.status),
         )
     if ctx.task_owner != state.requestor:
         require_role(ctx, cmd.name, Role.PROJECT_ADMIN)
@@ -90,14 +96,25 @@ def nominate_verifier(cmd: c.NominateVerifier, ctx: PermitContext) -> Events:
     check_status(ctx, cmd.name)
     require_party(ctx, cmd.name, ctx.state.requestor, "the requestor")
     state = ctx.state
-    findings = step_eligibility(cmd.verifier, Step.VERIFY, state.effective_risk_level, ctx.policy,
-                                who="the nominee")
+    findings = step_eligibility(
+        cmd.verifier, Step.VERIFY, state.effective_risk_level, ctx.policy, who="the nominee"
+    )
     if cmd.verifier.person_id == state.requestor:
-        findings.append(Finding(rule="SOD-01", code="same_person", message="the requestor cannot verify",
-                                facts={"person_id": cmd.verifier.person_id}))
+        findings.append(
+            Finding(
+                rule="SOD-01",
+                code="same_person",
+                message="the requestor cannot verify",
+                facts={"person_id": cmd.verifier.person_id},
+            )
+        )
     if findings:
-        raise GuardFailed("the nominee cannot verify this permit", blockers=findings,
-                          current_status=state.status.value, current_version=state.version)
+        raise GuardFailed(
+            "the nominee cannot verify this permit",
+            blockers=findings,
+            current_status=state.status.value,
+            current_version=state.version,
+        )
     previous = state.verifier.person_id if state.verifier else None
     return [ev.VerifierNominated(verifier=cmd.verifier, previous=previous, policy_version=ctx.policy.version)]
 
@@ -112,11 +129,21 @@ def _submit(cmd: c.SubmitPermit | c.ResubmitPermit, ctx: PermitContext, resubmis
     # The requestor signs the scope of the new cycle (SIG-06: the cycle is part of the core hash).
     next_cycle = msgspec.structs.replace(state, cycle=cycle)
     next_ctx = dataclasses.replace(ctx, state=next_cycle)
-    signature = sign(next_ctx, point=SigningPoint.REQUESTOR, signer=ctx.actor_member, given=cmd.signature,
-                     intent=cmd.name, role=Role.REQUESTOR, reviewed=state)
+    signature = sign(
+        next_ctx,
+        point=SigningPoint.REQUESTOR,
+        signer=ctx.actor_member,
+        given=cmd.signature,
+        intent=cmd.name,
+        role=Role.REQUESTOR,
+        reviewed=state,
+    )
     assert state.verifier is not None
-    return [ev.PermitSubmitted(cycle=cycle, verifier=state.verifier.person_id, signature=signature,
-                               resubmission=resubmission)]
+    return [
+        ev.PermitSubmitted(
+            cycle=cycle, verifier=state.verifier.person_id, signature=signature, resubmission=resubmission
+        )
+    ]
 
 
 def submit(cmd: c.SubmitPermit, ctx: PermitContext) -> Events:
@@ -136,22 +163,38 @@ def withdraw(cmd: c.WithdrawPermit, ctx: PermitContext) -> Events:
     return [ev.PermitWithdrawn(cycle=state.cycle, reason=cmd.reason), *_invalidate(state, "withdrawn")]
 
 
-def _approver_findings(ctx: PermitContext, approvers: tuple[Member, ...], verifier: str | None) -> list[Finding]:
+def _approver_findings(
+    ctx: PermitContext, approvers: tuple[Member, ...], verifier: str | None
+) -> list[Finding]:
     """LIFE-09: 1-5 eligible approvers, none of them the requestor or the verifier (ROLE-04, SOD-01)."""
     state = ctx.state
     if not 1 <= len(approvers) <= 5:
-        return [Finding(rule="LIFE-09", code="approver_count", message="nominate between 1 and 5 approvers",
-                        facts={"count": len(approvers)})]
+        return [
+            Finding(
+                rule="LIFE-09",
+                code="approver_count",
+                message="nominate between 1 and 5 approvers",
+                facts={"count": len(approvers)},
+            )
+        ]
     findings: list[Finding] = []
     for member in approvers:
-        findings += step_eligibility(member, Step.APPROVE, state.effective_risk_level, ctx.policy,
-                                     who=f"approver {member.person_id}")
+        findings += step_eligibility(
+            member, Step.APPROVE, state.effective_risk_level, ctx.policy, who=f"approver {member.person_id}"
+        )
         if member.person_id in (state.requestor, verifier):
-            findings.append(Finding(rule="SOD-01", code="same_person",
-                                    message=f"{member.person_id} is the requestor or verifier",
-                                    facts={"person_id": member.person_id}))
+            findings.append(
+                Finding(
+                    rule="SOD-01",
+                    code="same_person",
+                    message=f"{member.person_id} is the requestor or verifier",
+                    facts={"person_id": member.person_id},
+                )
+            )
     if len({m.person_id for m in approvers}) != len(approvers):
-        findings.append(Finding(rule="LIFE-09", code="duplicate_approver", message="an approver is named twice"))
+        findings.append(
+            Finding(rule="LIFE-09", code="duplicate_approver", message="an approver is named twice")
+        )
     return findings
 
 
@@ -164,12 +207,30 @@ def verify(cmd: c.VerifyPermit, ctx: PermitContext) -> Events:
     state = ctx.state
     findings = _approver_findings(ctx, cmd.approvers, ctx.task_owner)
     if findings:
-        raise GuardFailed("approver nominations refused", blockers=findings,
-                          current_status=state.status.value, current_version=state.version)
-    signature = sign(ctx, point=SigningPoint.VERIFIER, signer=ctx.actor_member, given=cmd.signature,
-                     intent=cmd.name, role=Role.VERIFIER)
-    return [ev.PermitVerified(cycle=state.cycle, verifier=ctx.person or "", on_behalf_of=_behalf(ctx),
-                              approvers=cmd.approvers, signature=signature, policy_version=ctx.policy.version)]
+        raise GuardFailed(
+            "approver nominations refused",
+            blockers=findings,
+            current_status=state.status.value,
+            current_version=state.version,
+        )
+    signature = sign(
+        ctx,
+        point=SigningPoint.VERIFIER,
+        signer=ctx.actor_member,
+        given=cmd.signature,
+        intent=cmd.name,
+        role=Role.VERIFIER,
+    )
+    return [
+        ev.PermitVerified(
+            cycle=state.cycle,
+            verifier=ctx.person or "",
+            on_behalf_of=_behalf(ctx),
+            approvers=cmd.approvers,
+            signature=signature,
+            policy_version=ctx.policy.version,
+        )
+    ]
 
 
 def _behalf(ctx: PermitContext) -> str | None:
@@ -180,14 +241,22 @@ def nominate_approvers(cmd: c.NominateApprovers, ctx: PermitContext) -> Events:
     """LIFE-10: while under review the verifier who verified may replace the approver nominations."""
     check_status(ctx, cmd.name)
     state = ctx.state
-    require_party(ctx, cmd.name, state.verified_on_behalf_of or state.verified_by, "the verifier who verified")
+    require_party(
+        ctx, cmd.name, state.verified_on_behalf_of or state.verified_by, "the verifier who verified"
+    )
     findings = _approver_findings(ctx, cmd.approvers, state.verified_by)
     if findings:
-        raise GuardFailed("approver nominations refused", blockers=findings,
-                          current_status=state.status.value, current_version=state.version)
+        raise GuardFailed(
+            "approver nominations refused",
+            blockers=findings,
+            current_status=state.status.value,
+            current_version=state.version,
+        )
     kept = {m.person_id for m in cmd.approvers}
     withdrawn = tuple(m.person_id for m in state.approvers if m.person_id not in kept)
-    return [ev.ApproversNominated(approvers=cmd.approvers, withdrawn=withdrawn, policy_version=ctx.policy.version)]
+    return [
+        ev.ApproversNominated(approvers=cmd.approvers, withdrawn=withdrawn, policy_version=ctx.policy.version)
+    ]
 
 
 def _is_nominated_approver(ctx: PermitContext) -> bool:
@@ -197,13 +266,24 @@ def _is_nominated_approver(ctx: PermitContext) -> bool:
 def approve(cmd: c.ApprovePermit, ctx: PermitContext) -> Events:
     """T10/LIFE-11: the first valid approval wins; a later attempt is refused `already_approved`."""
     state = ctx.state
-    if state.approved_at is not None and state.status in (Status.APPROVED, Status.ACTIVE, Status.SUSPENDED,
-                                                           Status.EXPIRED, Status.COMPLETED, Status.CLOSED):
+    if state.approved_at is not None and state.status in (
+        Status.APPROVED,
+        Status.ACTIVE,
+        Status.SUSPENDED,
+        Status.EXPIRED,
+        Status.COMPLETED,
+        Status.CLOSED,
+    ):
         raise AlreadyApproved(
-            "the permit is already approved in this cycle", rule_ids=("LIFE-11",),
-            facts={"approver": state.approved_by, "on_behalf_of": state.approved_on_behalf_of,
-                   "approved_at": state.approved_at.isoformat()},
-            current_status=state.status.value, current_version=state.version,
+            "the permit is already approved in this cycle",
+            rule_ids=("LIFE-11",),
+            facts={
+                "approver": state.approved_by,
+                "on_behalf_of": state.approved_on_behalf_of,
+                "approved_at": state.approved_at.isoformat(),
+            },
+            current_status=state.status.value,
+            current_version=state.version,
         )
     check_status(ctx, cmd.name)
     require_role(ctx, cmd.name, Role.APPROVER)
@@ -211,10 +291,23 @@ def approve(cmd: c.ApprovePermit, ctx: PermitContext) -> Events:
     if not _is_nominated_approver(ctx):
         require_party(ctx, cmd.name, None, "a nominated approver or their delegate")
     require(ctx, Action.APPROVE, command=cmd.name, allowed_commands=allowed_commands(state.status))
-    signature = sign(ctx, point=SigningPoint.APPROVER, signer=ctx.actor_member, given=cmd.signature,
-                     intent=cmd.name, role=Role.APPROVER)
-    return [ev.PermitApproved(cycle=state.cycle, approver=ctx.person or "", on_behalf_of=_behalf(ctx),
-                              signature=signature, policy_version=ctx.policy.version)]
+    signature = sign(
+        ctx,
+        point=SigningPoint.APPROVER,
+        signer=ctx.actor_member,
+        given=cmd.signature,
+        intent=cmd.name,
+        role=Role.APPROVER,
+    )
+    return [
+        ev.PermitApproved(
+            cycle=state.cycle,
+            approver=ctx.person or "",
+            on_behalf_of=_behalf(ctx),
+            signature=signature,
+            policy_version=ctx.policy.version,
+        )
+    ]
 
 
 def _reason(text: str, rule: str) -> str:
@@ -230,15 +323,19 @@ def reject(cmd: c.RejectPermit, ctx: PermitContext) -> Events:
     reason = _reason(cmd.reason, "LIFE-12")
     if state.status is Status.SUBMITTED:
         require_role(ctx, cmd.name, Role.VERIFIER)
-        require_party(ctx, cmd.name, state.verifier.person_id if state.verifier else None, "the nominated verifier")
+        require_party(
+            ctx, cmd.name, state.verifier.person_id if state.verifier else None, "the nominated verifier"
+        )
         stage = ev.RejectionStage.VERIFICATION
     else:
         require_role(ctx, cmd.name, Role.APPROVER)
         if not _is_nominated_approver(ctx):
             require_party(ctx, cmd.name, None, "a nominated approver or their delegate")
         stage = ev.RejectionStage.APPROVAL
-    return [ev.PermitRejected(cycle=state.cycle, stage=stage, reason=reason, rejected_by=ctx.person or ""),
-            *_invalidate(state, "rejected")]
+    return [
+        ev.PermitRejected(cycle=state.cycle, stage=stage, reason=reason, rejected_by=ctx.person or ""),
+        *_invalidate(state, "rejected"),
+    ]
 
 
 def send_back(cmd: c.SendBackPermit, ctx: PermitContext) -> Events:
@@ -262,9 +359,12 @@ def cancel(cmd: c.CancelPermit, ctx: PermitContext) -> Events:
     is_manager = bool(ctx.actor and managers & ctx.actor.member.roles)
     if state.status is Status.EXPIRED and (state.ever_activated or not is_manager):
         raise InvalidTransition(
-            "an expired permit that was activated is handed back, not cancelled" if state.ever_activated
+            "an expired permit that was activated is handed back, not cancelled"
+            if state.ever_activated
             else "only an approver, area authority or project admin may cancel an expired permit",
-            rule_ids=("LIFE-22",), current_status=state.status.value, current_version=state.version,
+            rule_ids=("LIFE-22",),
+            current_status=state.status.value,
+            current_version=state.version,
             allowed_commands=allowed_commands(state.status),
         )
     if not is_manager:
@@ -272,5 +372,7 @@ def cancel(cmd: c.CancelPermit, ctx: PermitContext) -> Events:
     reason = cmd.reason.strip()
     if state.status is not Status.DRAFT:
         reason = _reason(cmd.reason, "LIFE-22")
-    return [ev.PermitCancelled(reason=reason, previous_status=state.status.value, cancelled_by=ctx.person or ""),
-            *lapse_pending_extension(state, "permit_cancelled")]
+    return [
+        ev.PermitCancelled(reason=reason, previous_status=state.status.value, cancelled_by=ctx.person or ""),
+        *lapse_pending_extension(state, "permit_cancelled"),
+    ]

@@ -29,8 +29,9 @@ class PtwStore(Application[UUID]):
         return EnvelopeMapper()
 
     def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
-        recordings = self.events.put(processing_event.events, tracking=processing_event.tracking,
-                                     **processing_event.saved_kwargs)
+        recordings = self.events.put(
+            processing_event.events, tracking=processing_event.tracking, **processing_event.saved_kwargs
+        )
         cache = self.repository.cache
         if cache is not None:
             for stream_id, stream in processing_event.aggregates.items():
@@ -45,9 +46,14 @@ class PtwStore(Application[UUID]):
             assert isinstance(stream, Stream)
             interval = KINDS[stream.kind][1]
             if interval and any(e.version % interval == 0 for e in stream.pending):
-                snapshot = StreamSnapshot(stream_id=stream.id, version=stream.version, kind=stream.kind,
-                                          head_hash=stream.head_hash, taken_at=stream.pending[-1].occurred_at,
-                                          state=stream.state)
+                snapshot = StreamSnapshot(
+                    stream_id=stream.id,
+                    version=stream.version,
+                    kind=stream.kind,
+                    head_hash=stream.head_hash,
+                    taken_at=stream.pending[-1].occurred_at,
+                    state=stream.state,
+                )
                 self.snapshots.put([snapshot])
 
     def stored_rows(self, stream_id: UUID) -> Sequence[StoredEvent]:
@@ -59,8 +65,9 @@ class PtwStore(Application[UUID]):
         seen: set[UUID] = set()
         start: int | None = None
         while True:
-            rows = self.recorder.select_notifications(start=start, limit=page, topics=list(topics),
-                                                       inclusive_of_start=False)
+            rows = self.recorder.select_notifications(
+                start=start, limit=page, topics=list(topics), inclusive_of_start=False
+            )
             if not rows:
                 return
             for row in rows:

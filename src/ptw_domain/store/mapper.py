@@ -27,13 +27,20 @@ def _state_types() -> dict[str, type[Any]]:
     from ptw_domain.permit.state import PermitState
     from ptw_domain.project import ProjectState
 
-    return {"permit": PermitState, "project": ProjectState, "organisation": OrganisationState,
-            "template": TemplateState, "delegation": DelegationState, "idempotency": CommandAccepted}
+    return {
+        "permit": PermitState,
+        "project": ProjectState,
+        "organisation": OrganisationState,
+        "template": TemplateState,
+        "delegation": DelegationState,
+        "idempotency": CommandAccepted,
+    }
 
 
 @cache
 def _event_decoder(type_name: str) -> msgspec.json.Decoder[Recorded[Any]]:
-    return msgspec.json.Decoder(Recorded[EVENT_TYPES[type_name]])  # type: ignore[misc]
+    payload_type: Any = EVENT_TYPES[type_name]
+    return msgspec.json.Decoder(Recorded[payload_type])
 
 
 @cache
@@ -70,13 +77,15 @@ class EnvelopeMapper(Mapper[UUID]):
             topic = SNAPSHOT_PREFIX + domain_event.kind
         else:
             topic = domain_event.type
-        return StoredEvent(originator_id=domain_event.originator_id,
-                           originator_version=domain_event.originator_version,
-                           topic=topic, state=canonical_json(domain_event))
+        return StoredEvent(
+            originator_id=domain_event.originator_id,
+            originator_version=domain_event.originator_version,
+            topic=topic,
+            state=canonical_json(domain_event),
+        )
 
     def to_domain_event(self, stored_event: StoredEvent) -> Any:
         topic = stored_event.topic
         if topic.startswith(SNAPSHOT_PREFIX):
-            return _snapshot_decoder(topic[len(SNAPSHOT_PREFIX):]).decode(stored_event.state)
+            return _snapshot_decoder(topic[len(SNAPSHOT_PREFIX) :]).decode(stored_event.state)
         return decode_event(topic, stored_event.state)
-

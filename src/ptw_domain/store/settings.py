@@ -21,8 +21,12 @@ def store_env(url: str, *, pool_size: int = 8) -> dict[str, str]:
         path = unquote(parts.path[1:] if parts.path.startswith("/") else parts.path) or ":memory:"
         if parts.netloc:
             raise ValueError("write sqlite URLs as sqlite:///relative/path or sqlite:////absolute/path")
-        return {**common, "PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": path,
-                "SQLITE_LOCK_TIMEOUT": "10"}
+        return {
+            **common,
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": path,
+            "SQLITE_LOCK_TIMEOUT": "10",
+        }
     if parts.scheme in ("postgresql", "postgres"):
         query = parse_qs(parts.query)
         env = {
@@ -41,5 +45,7 @@ def store_env(url: str, *, pool_size: int = 8) -> dict[str, str]:
         if "schema" in query:
             env["POSTGRES_SCHEMA"] = query["schema"][0]
         return env
-    raise ValueError(f"unsupported database URL scheme {parts.scheme!r}: use memory://, sqlite:///path or "
-                     "postgresql://user@host:port/db")
+    raise ValueError(
+        f"unsupported database URL scheme {parts.scheme!r}: use memory://, sqlite:///path or "
+        "postgresql://user@host:port/db"
+    )

@@ -45,8 +45,16 @@ class Stream(Generic[S]):
 
     __slots__ = ("head_hash", "id", "kind", "pending", "state", "version")
 
-    def __init__(self, *, id: UUID, kind: str, version: int, state: S, head_hash: str,
-                 pending: tuple[Recorded[Any], ...] = ()) -> None:
+    def __init__(
+        self,
+        *,
+        id: UUID,
+        kind: str,
+        version: int,
+        state: S,
+        head_hash: str,
+        pending: tuple[Recorded[Any], ...] = (),
+    ) -> None:
         self.id = id
         self.kind = kind
         self.version = version
@@ -59,16 +67,31 @@ class Stream(Generic[S]):
 
     def committed(self) -> Stream[S]:
         """The same stream once its pending events are stored (what the cache keeps)."""
-        return Stream(id=self.id, kind=self.kind, version=self.version, state=self.state, head_hash=self.head_hash)
+        return Stream(
+            id=self.id, kind=self.kind, version=self.version, state=self.state, head_hash=self.head_hash
+        )
 
-    def append(self, payloads: Iterable[DomainEvent], *, metadata: EventMetadata, at: datetime,
-               new_id: Callable[[], UUID]) -> Stream[S]:
+    def append(
+        self,
+        payloads: Iterable[DomainEvent],
+        *,
+        metadata: EventMetadata,
+        at: datetime,
+        new_id: Callable[[], UUID],
+    ) -> Stream[S]:
         """Seal the payloads into the chain and fold them into the state."""
         return append(self, payloads, metadata=metadata, at=at, new_id=new_id)
 
 
-def append(stream: Stream[Any] | None, payloads: Iterable[DomainEvent], *, metadata: EventMetadata,
-           at: datetime, new_id: Callable[[], UUID], stream_id: UUID | None = None) -> Stream[Any]:
+def append(
+    stream: Stream[Any] | None,
+    payloads: Iterable[DomainEvent],
+    *,
+    metadata: EventMetadata,
+    at: datetime,
+    new_id: Callable[[], UUID],
+    stream_id: UUID | None = None,
+) -> Stream[Any]:
     """Seal payloads onto a stream (or start a new one with `stream_id`)."""
     current = stream
     pending = list(stream.pending) if stream else []
@@ -77,8 +100,15 @@ def append(stream: Stream[Any] | None, payloads: Iterable[DomainEvent], *, metad
         assert sid is not None
         version = (current.version if current else 0) + 1
         prev = current.head_hash if current else GENESIS_HASH
-        recorded = seal(stream_id=sid, version=version, event_id=new_id(), occurred_at=at, metadata=metadata,
-                        payload=payload, prev_hash=prev)
+        recorded = seal(
+            stream_id=sid,
+            version=version,
+            event_id=new_id(),
+            occurred_at=at,
+            metadata=metadata,
+            payload=payload,
+            prev_hash=prev,
+        )
         pending.append(recorded)
         current = fold_one(current, recorded)
         current.pending = tuple(pending)
@@ -90,8 +120,9 @@ def fold_one(stream: Stream[Any] | None, recorded: Recorded[Any]) -> Stream[Any]
     kind = type(recorded.payload).stream
     evolve = KINDS[kind][0]
     state = evolve(stream.state if stream else None, recorded)
-    return Stream(id=recorded.stream_id, kind=kind, version=recorded.version, state=state,
-                  head_hash=recorded.hash)
+    return Stream(
+        id=recorded.stream_id, kind=kind, version=recorded.version, state=state, head_hash=recorded.hash
+    )
 
 
 class StreamSnapshot(msgspec.Struct, Generic[S], frozen=True, kw_only=True):
@@ -117,11 +148,18 @@ class StreamSnapshot(msgspec.Struct, Generic[S], frozen=True, kw_only=True):
         return self.taken_at
 
     def to_stream(self) -> Stream[S]:
-        return Stream(id=self.stream_id, kind=self.kind, version=self.version, state=self.state,
-                      head_hash=self.head_hash)
+        return Stream(
+            id=self.stream_id,
+            kind=self.kind,
+            version=self.version,
+            state=self.state,
+            head_hash=self.head_hash,
+        )
 
 
-def fold(stream: Stream[Any] | None, items: Iterable[Recorded[Any] | StreamSnapshot[Any]]) -> Stream[Any] | None:
+def fold(
+    stream: Stream[Any] | None, items: Iterable[Recorded[Any] | StreamSnapshot[Any]]
+) -> Stream[Any] | None:
     """The repository's projector: a snapshot (if any) then the events after it."""
     for item in items:
         stream = item.to_stream() if isinstance(item, StreamSnapshot) else fold_one(stream, item)
