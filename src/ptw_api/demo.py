@@ -1,0 +1,716 @@
+"""A realistic sample project, loaded through `PermitService.execute` only.
+
+The demo drives a `ManualClock` so that a permit can be walked along its whole lifecycle (activation windows,
+re-authentication, expiry) in one run: the clock starts some days in the past and advances as the story goes.
+Permits that finish their story (closed, completed, cancelled, expired) are played first; permits that stay
+live (approved, active, suspended, extended) are played last, close to the real time, so they are still live
+when the demo ends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from ptw_domain import commands as c
+from ptw_domain.clock import ManualClock
+from ptw_domain.errors import NotFound
+from ptw_domain.events.permit import HandBackOutcome, SuspensionReason
+from ptw_domain.permit.content import PermitContent, WorkNature
+from ptw_domain.roles import Actor, CompanyKind, Member, Role
+from ptw_domain.service import PermitService
+from ptw_domain.signatures import SignatureInput
+
+DEFAULT_CODE = "DEMO"
+
+Progress = Callable[[str], None]
+"""Called once per finished step with a short label (the CLI advances its progress bar)."""
+
+
+def project_id_for(code: str) -> UUID:
+    """The demo project's id, derived from its code so that every command finds it again."""
+    return uuid5(NAMESPACE_URL, f"urn:ptw:demo:project:{code}")
+
+
+def organisation_id_for(code: str) -> UUID:
+    return uuid5(NAMESPACE_URL, f"urn:ptw:demo:organisation:{code}")
+
+
+def demo_start(now: datetime | None = None, days: int = 3) -> datetime:
+    """The demo clock's start: the current UTC time rounded to the minute, minus some days."""
+    current = (now or datetime.now(UTC)).astimezone(UTC)
+    return current.replace(second=0, microsecond=0) - timedelta(days=days)
+
+
+def is_loaded(service: PermitService, code: str) -> bool:
+    try:
+        service.project(project_id_for(code))
+    except NotFound:
+        return False
+    return True
+
+
+# --- templates ----------------------------------------------------------------------------------------------
+
+HOT_WORK: dict[str, Any] = {
+    "key": "hot-work",
+    "category": "hot_work",
+    "name": "Hot work (welding, cutting, grinding)",
+    "mandatory_ppe": ["Welding gloves", "Face shield"],
+    "safety_checklist": [
+        "Combustibles removed within 11 m",
+        {"key": "extinguisher", "label": "Fire extinguisher at hand"},
+        {"key": "drains_covered", "label": "Drains and openings covered"},
+    ],
+}
+CONFINED_SPACE: dict[str, Any] = {
+    "key": "confined-space",
+    "category": "confined_space",
+    "name": "Confined space entry",
+}
+ELECTRICAL: dict[str, Any] = {"key": "electrical", "category": "electrical", "name": "Electrical work"}
+WORK_AT_HEIGHT: dict[str, Any] = {
+    "key": "work-at-height",
+    "category": "work_at_height",
+    "name": "Work at height",
+}
+COLD_WORK: dict[str, Any] = {"key": "cold-work", "category": "cold_work", "name": "Cold work"}
+TEMPLATES = (HOT_WORK, CONFINED_SPACE, ELECTRICAL, WORK_AT_HEIGHT, COLD_WORK)
+
+HOT_WORK_CHECKLIST = {"combustibles_removed_within_11_m": True, "extinguisher": True, "drains_covered": True}
+HOT_WORK_PPE = ("Welding gloves", "Face shield", "Flame-retardant coveralls")
+
+
+def _member(
+    person_id: str, name: str, *roles: Role, level: int = 3, kind: CompanyKind = CompanyKind.OWNER
+) -> Member:
+    return Member(
+        person_id=person_id, name=name, roles=frozenset(roles), authority_level=level, company_kind=kind
+    )
+
+
+PEOPLE: dict[str, Member] = {
+    "admin": _member("a.admin", "Alex Admin", Role.PROJECT_ADMIN),
+    "req": _member("r.ibrahim", "Rania Ibrahim", Role.REQUESTOR, level=1, kind=CompanyKind.CONTRACTOR),
+    "req2": _member("t.okafor", "Tunde Okafor", Role.REQUESTOR, level=1, kind=CompanyKind.CONTRACTOR),
+    "ver": _member("v.santos", "Vera Santos", Role.VERIFIER, level=3),
+    "app": _member("m.keller", "Markus Keller", Role.APPROVER, level=3),
+    "app2": _member("j.nakamura", "Jun Nakamura", Role.APPROVER, level=3),
+    "area": _member("h.lindqvist", "Helga Lindqvist", Role.AREA_AUTHORITY, level=3),
+    "safe": _member("s.osei", "Samuel Osei", Role.SAFETY_OFFICER, level=2),
+}
+
+
+# --- the story ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Demo:
+    service: PermitService
+    clock: ManualClock
+    code: str
+    project_id: UUID
+    organisation_id: UUID
+    permits: list[UUID] = field(default_factory=list)
+    step: Progress = lambda _label: None
+    pace: int = 1  # divides every pause; the live stories run at a quicker pace to end before the real time
+
+    def actor(self, who: str, *, org_admin: bool = False) -> Actor:
+        """The person as an actor who authenticated just now (fresh SIG-04 evidence)."""
+        return Actor(member=PEOPLE[who], auth_time=self.clock.now(), org_admin=org_admin)
+
+    def later(self, minutes: int) -> None:
+        self.clock.advance(timedelta(minutes=max(1, minutes // self.pace)))
+
+    def sign(self, pid: UUID, *, reauth: bool = False) -> SignatureInput:
+        return SignatureInput(
+            core_hash=self.service.permit(pid).core_hash,
+            reauthenticated_at=self.clock.now() if reauth else None,
+        )
+
+    def acceptance(self, pid: UUID, who: str = "req") -> c.Acceptance:
+        return c.Acceptance(acceptor=PEOPLE[who], signature=self.sign(pid, reauth=True))
+
+    # --- setup ----------------------------------------------------------------------------------------------
+
+    def setup(self) -> None:
+        admin = self.actor("admin", org_admin=True)
+        self.service.execute(
+            c.OpenProject(
+                actor=admin,
+                project_id=self.project_id,
+                organisation_id=self.organisation_id,
+                code=self.code,
+                title="Riverside refinery — turnaround 2026",
+            )
+        )
+        self.step("project opened")
+        for definition in TEMPLATES:
+            self.service.execute(
+                c.PublishTemplateVersion(
+                    actor=self.actor("admin", org_admin=True),
+                    organisation_id=self.organisation_id,
+                    definition=definition,
+                )
+            )
+        self.step("templates published")
+
+    # --- path steps -----------------------------------------------------------------------------------------
+
+    def draft(
+        self,
+        template: str,
+        *,
+        title: str,
+        description: str,
+        area: str,
+        location: str,
+        starts_in: timedelta = timedelta(hours=1),
+        hours: int = 8,
+        requestor: str = "req",
+        **content: Any,
+    ) -> UUID:
+        pid = uuid5(self.project_id, f"permit:{len(self.permits) + 1}")
+        start = self.clock.now().replace(second=0, microsecond=0) + starts_in
+        values: dict[str, Any] = {
+            "title": title,
+            "description": description,
+            "area": area,
+            "location": location,
+            "planned_start": start,
+            "planned_end": start + timedelta(hours=hours),
+            "work_nature": WorkNature.BOTH,
+            "probability": 2,
+            "severity": 3,
+            "emergency_arrangements": "Muster point B; site emergency number 2222; rescue team on standby",
+            **content,
+        }
+        if template == "hot-work":
+            values.setdefault("ppe", HOT_WORK_PPE)
+            values.setdefault("checklist_answers", HOT_WORK_CHECKLIST)
+        values.setdefault("ppe", ("Hard hat", "Safety glasses", "Safety boots", "Gloves"))
+        self.service.execute(
+            c.CreatePermit(
+                actor=self.actor(requestor),
+                permit_id=pid,
+                project_id=self.project_id,
+                template_key=template,
+                content=PermitContent(**values),
+            )
+        )
+        self.permits.append(pid)
+        self.later(5)
+        return pid
+
+    def submit(self, pid: UUID, requestor: str = "req") -> None:
+        self.service.execute(
+            c.NominateVerifier(actor=self.actor(requestor), permit_id=pid, verifier=PEOPLE["ver"])
+        )
+        self.service.execute(
+            c.SubmitPermit(actor=self.actor(requestor), permit_id=pid, signature=self.sign(pid))
+        )
+        self.later(10)
+
+    def verify(self, pid: UUID) -> None:
+        self.service.execute(
+            c.VerifyPermit(
+                actor=self.actor("ver"),
+                permit_id=pid,
+                approvers=(PEOPLE["app"], PEOPLE["app2"]),
+                signature=self.sign(pid),
+            )
+        )
+        self.later(10)
+
+    def approve(self, pid: UUID) -> None:
+        self.service.execute(
+            c.ApprovePermit(actor=self.actor("app"), permit_id=pid, signature=self.sign(pid))
+        )
+        self.later(5)
+
+    def activate(self, pid: UUID, acceptor: str = "req") -> None:
+        self.service.execute(
+            c.ActivatePermit(
+                actor=self.actor("app"),
+                permit_id=pid,
+                signature=self.sign(pid),
+                acceptance=self.acceptance(pid, acceptor),
+            )
+        )
+        self.later(5)
+
+    def approved(self, pid: UUID, requestor: str = "req") -> None:
+        self.submit(pid, requestor)
+        self.verify(pid)
+        self.approve(pid)
+
+    def hand_back(self, pid: UUID, outcome: HandBackOutcome, remaining: str = "", who: str = "req") -> None:
+        self.service.execute(
+            c.CompletePermit(
+                actor=self.actor(who),
+                permit_id=pid,
+                outcome=outcome,
+                site_safe=True,
+                remaining_hazards=remaining,
+                signature=self.sign(pid),
+            )
+        )
+        self.later(10)
+
+    def done(self, label: str) -> None:
+        self.step(label)
+
+    # --- phase 1: stories that are finished -----------------------------------------------------------------
+
+    def finished_stories(self) -> None:
+        # closed: weld, hand back, inspect, close
+        pid = self.draft(
+            "hot-work",
+            title="Weld support shoe on pipe rack 3",
+            description="Weld a new support shoe under line 6in-P-1043 on pipe rack 3, bay 12; "
+            "grinding of weld preparation; no work on live lines.",
+            area="U100-PR3",
+            location="Pipe rack 3, bay 12, level +7.5 m",
+            equipment_tags=("6in-P-1043",),
+            hazards=("Fire and explosion from hot sparks", "Burns", "Fumes"),
+            controls=("Fire blanket over grating", "Continuous gas monitor", "Fire watch 60 min after"),
+        )
+        self.approved(pid)
+        self.later(30)
+        self.activate(pid)
+        self.later(240)
+        self.hand_back(pid, HandBackOutcome.COMPLETE)
+        self.later(60)
+        self.service.execute(
+            c.ClosePermit(
+                actor=self.actor("app"),
+                permit_id=pid,
+                inspected_at=self.clock.now() - timedelta(minutes=5),
+                signature=self.sign(pid),
+            )
+        )
+        self.later(60)
+        self.done("closed")
+
+        # completed: handed back, awaiting close-out
+        pid = self.draft(
+            "cold-work",
+            title="Replace strainer basket on CW pump P-2201B",
+            description="Open strainer housing on cooling-water pump P-2201B suction, replace basket and "
+            "gasket, box up and leak test at operating pressure.",
+            area="U220-CW",
+            location="Cooling water pump house, pump P-2201B",
+            equipment_tags=("P-2201B", "S-2201B"),
+            hazards=("Residual water pressure", "Manual handling"),
+            controls=("Pump isolated and drained by operations", "Two-person lift"),
+        )
+        self.approved(pid)
+        self.later(30)
+        self.activate(pid)
+        self.later(180)
+        self.hand_back(pid, HandBackOutcome.COMPLETE)
+        self.later(60)
+        self.done("completed")
+
+        # incomplete hand-back
+        pid = self.draft(
+            "cold-work",
+            title="Re-pack valve gland on HV-3107",
+            description="Re-pack the gland of manual valve HV-3107 on the condensate header; stop if the "
+            "stem is damaged.",
+            area="U300-COND",
+            location="Condensate header, north end",
+            equipment_tags=("HV-3107",),
+            requestor="req2",
+            hazards=("Hot condensate", "Pinch points"),
+            controls=("Header depressurised and cooled", "Gloves and face shield"),
+        )
+        self.approved(pid, "req2")
+        self.later(30)
+        self.activate(pid, "req2")
+        self.later(120)
+        self.hand_back(
+            pid,
+            HandBackOutcome.INCOMPLETE,
+            "Valve stem scored: gland left un-packed, valve tagged out, spare ordered",
+            who="req2",
+        )
+        self.later(60)
+        self.done("incomplete hand-back")
+
+        # cancelled after submission
+        pid = self.draft(
+            "confined-space",
+            title="Inspect sump pit SP-12",
+            description="Enter sump pit SP-12 to inspect the level switch and remove silt.",
+            area="U500-OSBL",
+            location="Sump pit SP-12 near tank farm gate",
+            equipment_tags=("SP-12", "LSH-512"),
+            confined_space=True,
+            probability=2,
+            severity=4,
+            hazards=("Oxygen deficiency", "H2S", "Engulfment"),
+            controls=("Forced ventilation", "Continuous 4-gas monitoring", "Standby attendant"),
+        )
+        self.submit(pid)
+        self.service.execute(
+            c.CancelPermit(
+                actor=self.actor("req"),
+                permit_id=pid,
+                reason="Level switch can be replaced from grade with the extension tool: no entry needed",
+            )
+        )
+        self.later(30)
+        self.done("cancelled")
+
+        # expired: approved but the start window was missed
+        pid = self.draft(
+            "cold-work",
+            title="Install temporary pressure gauge on V-410",
+            description="Install a temporary calibrated gauge on vessel V-410 test connection for the "
+            "pressure survey.",
+            area="U400-SEP",
+            location="Separator V-410, grade level",
+            equipment_tags=("V-410", "PI-410T"),
+            hazards=("Pressure release",),
+            controls=("Double block and bleed on test connection",),
+        )
+        self.approved(pid)
+        self.later(4 * 60)  # the crew never showed up: the start window closes
+        self.service.run_sweep()
+        self.later(30)
+        self.done("expired")
+
+    # --- phase 2: stories still going on --------------------------------------------------------------------
+
+    def live_stories(self) -> None:
+        tomorrow = timedelta(hours=18)
+
+        # draft only
+        self.draft(
+            "work-at-height",
+            title="Replace lighting on flare stack platform",
+            description="Replace two floodlights on the flare stack access platform at +32 m; work from the "
+            "fixed platform with harness anchored to the handrail post.",
+            area="U900-FLARE",
+            location="Flare stack FS-901, platform +32 m",
+            equipment_tags=("FS-901",),
+            starts_in=tomorrow,
+            hazards=("Fall from height", "Dropped objects"),
+            controls=("Full-body harness", "Tool lanyards", "Exclusion zone below"),
+        )
+        self.done("draft")
+
+        # submitted
+        pid = self.draft(
+            "work-at-height",
+            title="Scaffold erection around column C-301",
+            description="Erect tube-and-fitting scaffold around column C-301 from +12 m to +24 m for "
+            "insulation repairs.",
+            area="U300-FRAC",
+            location="Column C-301 east face",
+            equipment_tags=("C-301",),
+            starts_in=tomorrow,
+            probability=3,
+            severity=3,
+            hazards=("Fall from height", "Dropped objects", "Manual handling"),
+            controls=("Scaffold inspector on site", "Barricaded drop zone", "100 % tie-off"),
+        )
+        self.submit(pid)
+        self.done("submitted")
+
+        # under review
+        pid = self.draft(
+            "confined-space",
+            title="Internal inspection of crude tank T-204",
+            description="Enter crude storage tank T-204 through manway M2 for floor plate thickness "
+            "survey; tank cleaned, blinded and gas-freed.",
+            area="U600-TANKS",
+            location="Tank T-204, manway M2",
+            equipment_tags=("T-204",),
+            confined_space=True,
+            starts_in=tomorrow,
+            probability=2,
+            severity=5,
+            hazards=("Toxic atmosphere", "Oxygen deficiency", "Restricted egress"),
+            controls=("Positive isolation by blinds", "Forced ventilation", "Attendant and rescue plan"),
+        )
+        self.submit(pid)
+        self.verify(pid)
+        self.done("under review")
+
+        # rejected, then revised and resubmitted
+        pid = self.draft(
+            "work-at-height",
+            title="Paint pipe bridge PB-2 from MEWP",
+            description="Touch-up painting of pipe bridge PB-2 steel from a mobile elevating work platform.",
+            area="U200-PB2",
+            location="Pipe bridge PB-2 over road 4",
+            starts_in=tomorrow,
+            requestor="req2",
+            hazards=("Fall from height",),
+            controls=("Harness in MEWP basket",),
+        )
+        self.submit(pid, "req2")
+        self.service.execute(
+            c.RejectPermit(
+                actor=self.actor("ver"),
+                permit_id=pid,
+                reason="Road 4 traffic management missing; add road closure and banksman",
+            )
+        )
+        self.later(30)
+        self.service.execute(
+            c.EditPermit(
+                actor=self.actor("req2"),
+                permit_id=pid,
+                changes=c.PermitChanges(
+                    hazards=("Fall from height", "Vehicle strike"),
+                    controls=("Harness in MEWP basket", "Road 4 closed with banksman"),
+                ),
+            )
+        )
+        self.service.execute(
+            c.ResubmitPermit(actor=self.actor("req2"), permit_id=pid, signature=self.sign(pid))
+        )
+        self.later(10)
+        self.done("rejected and resubmitted")
+
+        # withdrawn back to draft
+        pid = self.draft(
+            "electrical",
+            title="Thermographic survey of substation SS-2",
+            description="Open panel covers in substation SS-2 for infrared thermography of busbars.",
+            area="U800-SS2",
+            location="Substation SS-2, switchroom A",
+            equipment_tags=("SS-2",),
+            starts_in=tomorrow,
+            hazards=("Arc flash", "Electric shock"),
+            controls=("Arc-rated PPE cat. 2", "Authorised person present"),
+        )
+        self.submit(pid)
+        self.service.execute(
+            c.WithdrawPermit(
+                actor=self.actor("req"), permit_id=pid, reason="Survey date moved by the electrical team"
+            )
+        )
+        self.later(10)
+        self.done("withdrawn")
+
+        # approved, to start tomorrow
+        pid = self.draft(
+            "electrical",
+            title="Replace contactor in MCC-3 bucket 4B",
+            description="Replace the faulty contactor of motor starter bucket 4B in MCC-3 feeding pump "
+            "P-3302A; bucket racked out and locked off.",
+            area="U300-MCC3",
+            location="Substation SS-3, MCC-3",
+            equipment_tags=("MCC-3", "P-3302A"),
+            starts_in=tomorrow,
+            severity=4,
+            hazards=("Electric shock", "Arc flash"),
+            controls=("Isolate, lock and prove dead", "Arc-rated PPE"),
+        )
+        self.approved(pid)
+        self.done("approved")
+
+        # active
+        pid = self.draft(
+            "hot-work",
+            title="Weld repair on pipe rack 2 crossover",
+            description="Weld repair of corroded pipe shoe on crossover 8in-HC-2210 on pipe rack 2; line "
+            "drained, purged and gas-free.",
+            area="U200-PR2",
+            location="Pipe rack 2, crossover at bay 4",
+            equipment_tags=("8in-HC-2210",),
+            starts_in=timedelta(minutes=30),
+            hours=12,
+            hazards=("Fire and explosion", "Burns", "Welding fumes"),
+            controls=("Line purged with nitrogen", "Continuous gas monitor", "Fire watch"),
+        )
+        self.approved(pid)
+        self.activate(pid)
+        self.done("active")
+
+        # suspended
+        pid = self.draft(
+            "hot-work",
+            title="Grinding on tank T-102 roof nozzle",
+            description="Grind and weld a new flange on roof nozzle N7 of tank T-102.",
+            area="U600-TANKS",
+            location="Tank T-102 roof, nozzle N7",
+            equipment_tags=("T-102",),
+            starts_in=timedelta(minutes=30),
+            hours=12,
+            requestor="req2",
+            probability=3,
+            severity=3,
+            hazards=("Flammable vapour", "Fire", "Fall from height"),
+            controls=("Roof vents sealed", "Gas monitor", "Fire watch"),
+        )
+        self.approved(pid, "req2")
+        self.activate(pid, "req2")
+        self.later(20)
+        self.service.execute(
+            c.SuspendPermit(
+                actor=self.actor("safe"),
+                permit_id=pid,
+                reason_code=SuspensionReason.MANUAL,
+                text="Wind above 40 km/h on the tank roof: work stopped",
+            )
+        )
+        self.later(5)
+        self.done("suspended")
+
+        # suspended and resumed, active
+        pid = self.draft(
+            "cold-work",
+            title="Laser alignment of pump P-1105A",
+            description="Laser alignment of pump and motor P-1105A after motor replacement.",
+            area="U100-PUMPS",
+            location="Pump bay 1, P-1105A",
+            equipment_tags=("P-1105A",),
+            starts_in=timedelta(minutes=30),
+            hours=12,
+            hazards=("Rotating equipment", "Pinch points"),
+            controls=("Motor isolated and locked", "Coupling guard removed only when locked"),
+        )
+        self.approved(pid)
+        self.activate(pid)
+        self.later(15)
+        self.service.execute(
+            c.SuspendPermit(
+                actor=self.actor("safe"),
+                permit_id=pid,
+                reason_code=SuspensionReason.OTHER,
+                text="Unit upset: all non-essential work stopped by the shift supervisor",
+            )
+        )
+        self.later(20)
+        self.service.execute(
+            c.ResumePermit(
+                actor=self.actor("app"),
+                permit_id=pid,
+                signature=self.sign(pid),
+                acceptance=self.acceptance(pid),
+            )
+        )
+        self.later(5)
+        self.done("resumed")
+
+        # extended
+        pid = self.draft(
+            "hot-work",
+            title="Cut and replace drain line on HX-501",
+            description="Cut out corroded 2in drain line of exchanger HX-501 and weld in new spool.",
+            area="U500-HX",
+            location="Exchanger HX-501 bay",
+            equipment_tags=("HX-501",),
+            starts_in=timedelta(minutes=30),
+            hours=12,
+            hazards=("Fire", "Residual hydrocarbon"),
+            controls=("Exchanger steamed out", "Gas monitor", "Fire watch"),
+        )
+        self.approved(pid)
+        self.activate(pid)
+        self.later(10)
+        extension = uuid5(pid, "extension:1")
+        valid_until = self.service.permit(pid).valid_until
+        self.service.execute(
+            c.RequestExtension(
+                actor=self.actor("req"),
+                permit_id=pid,
+                extension_id=extension,
+                requested_end=valid_until + timedelta(hours=3),
+                reason="Spool fit-up took longer: weld and NDT need three more hours",
+            )
+        )
+        self.later(5)
+        self.service.execute(
+            c.DecideExtension(
+                actor=self.actor("app2"),
+                permit_id=pid,
+                extension_id=extension,
+                approve=True,
+                reassessment_confirmed=True,
+                signature=self.sign(pid),
+            )
+        )
+        self.later(5)
+        self.done("extended")
+
+        # extension rejected
+        pid = self.draft(
+            "hot-work",
+            title="Hot tap preparation on firewater ring main",
+            description="Weld split tee on the 10in firewater ring main at hydrant H-14 for a future hot tap.",
+            area="U000-FW",
+            location="Firewater ring main near hydrant H-14",
+            equipment_tags=("FW-RING", "H-14"),
+            starts_in=timedelta(minutes=30),
+            hours=12,
+            requestor="req2",
+            hazards=("Fire", "Loss of firewater coverage"),
+            controls=("Temporary firewater hose from H-15", "Fire watch"),
+        )
+        self.approved(pid, "req2")
+        self.activate(pid, "req2")
+        self.later(10)
+        extension = uuid5(pid, "extension:1")
+        valid_until = self.service.permit(pid).valid_until
+        self.service.execute(
+            c.RequestExtension(
+                actor=self.actor("req2"),
+                permit_id=pid,
+                extension_id=extension,
+                requested_end=valid_until + timedelta(hours=4),
+                reason="Weld inspection delayed",
+            )
+        )
+        self.later(5)
+        self.service.execute(
+            c.DecideExtension(
+                actor=self.actor("app2"),
+                permit_id=pid,
+                extension_id=extension,
+                approve=False,
+                reason="Firewater coverage cannot be reduced overnight: finish and raise a new permit tomorrow",
+                signature=self.sign(pid),
+            )
+        )
+        self.later(5)
+        self.done("extension rejected")
+
+
+STEPS = 2 + 5 + 11
+"""Progress steps reported by `load_demo`: setup (2), finished stories (5), live stories (11)."""
+
+
+def load_demo(
+    service: PermitService, clock: ManualClock, code: str = DEFAULT_CODE, *, step: Progress | None = None
+) -> list[UUID]:
+    """Load the sample project through `service.execute` (and one `run_sweep`); return the permit ids.
+
+    `service` must run on `clock`. Permits that finish their story are played first, from the clock's start;
+    live ones are played last, starting three hours before the real time, so they are still live at the end.
+    """
+    demo = _Demo(
+        service=service,
+        clock=clock,
+        code=code,
+        project_id=project_id_for(code),
+        organisation_id=organisation_id_for(code),
+    )
+    if step is not None:
+        demo.step = step
+    demo.setup()
+    demo.finished_stories()
+    live_from = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=3)
+    if clock.now() < live_from:
+        clock.set(live_from)
+    demo.pace = 4
+    demo.live_stories()
+    return demo.permits
