@@ -1,0 +1,659 @@
+"""Stateful property tests of the permit lifecycle (section 4.3, RDY-04, AUD-03/04/07, TIME-04).
+
+A hypothesis state machine runs random commands by random (right and wrong) people against random permits
+while the clock jumps by minutes to days and the sweep runs. Refusals (`DomainError`) are fine; any other
+exception fails. After every step: statuses only move along the 4.3 table, replay equals live, every chain
+verifies; a refused command appended nothing but the time facts already due (TIME-04); and for the signing
+actions readiness computed just before agrees with the command's outcome (RDY-04).
+"""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+from hypothesis import HealthCheck, event, settings
+from hypothesis import strategies as st
+from hypothesis.control import currently_in_test_context
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+
+from ptw_domain import commands as c
+from ptw_domain.clock import ManualClock
+from ptw_domain.errors import (
+    DomainError,
+    Forbidden,
+    ReauthenticationRequired,
+    StaleView,
+    ValidationFailed,
+)
+from ptw_domain.events.permit import HandBackOutcome, SuspensionReason
+from ptw_domain.permit.readiness import Action
+from ptw_domain.permit.state import PermitState
+from ptw_domain.permit.status import Status
+from ptw_domain.service import PermitService
+from ptw_domain.signatures import SignatureInput
+from ptw_domain.store.streams import fold
+from tests import strategies as s
+from tests.builders import START, World
+
+S = Status
+
+# Section 4.3: (from, to) -> the events that may make that move (T01-T21; T20 is the expiry).
+TRANSITIONS: dict[tuple[Status, Status], frozenset[str]] = {
+    (S.DRAFT, S.SUBMITTED): frozenset({"PermitSubmitted"}),  # T05
+    (S.DRAFT, S.CANCELLED): frozenset({"PermitCancelled"}),  # T19
+    (S.SUBMITTED, S.DRAFT): frozenset({"PermitAmended", "PermitWithdrawn"}),  # T03, T06
+    (S.SUBMITTED, S.UNDER_REVIEW): frozenset({"PermitVerified"}),  # T07
+    (S.SUBMITTED, S.REJECTED): frozenset({"PermitRejected"}),  # T08
+    (S.SUBMITTED, S.CANCELLED): frozenset({"PermitCancelled"}),
+    (S.UNDER_REVIEW, S.DRAFT): frozenset({"PermitAmended", "PermitWithdrawn"}),
+    (S.UNDER_REVIEW, S.APPROVED): frozenset({"PermitApproved"}),  # T10
+    (S.UNDER_REVIEW, S.REJECTED): frozenset({"PermitRejected"}),  # T11
+    (S.UNDER_REVIEW, S.SUBMITTED): frozenset({"PermitSentBack"}),  # T12
+    (S.UNDER_REVIEW, S.CANCELLED): frozenset({"PermitCancelled"}),
+    (S.REJECTED, S.SUBMITTED): frozenset({"PermitSubmitted"}),  # T13
+    (S.REJECTED, S.CANCELLED): frozenset({"PermitCancelled"}),
+    (S.APPROVED, S.DRAFT): frozenset({"PermitAmended"}),
+    (S.APPROVED, S.ACTIVE): frozenset({"PermitActivated"}),  # T14
+    (S.APPROVED, S.EXPIRED): frozenset({"PermitExpired"}),  # T20
+    (S.APPROVED, S.CANCELLED): frozenset({"PermitCancelled"}),
+    (S.ACTIVE, S.SUSPENDED): frozenset({"PermitSuspended"}),  # T15, T21
+    (S.ACTIVE, S.COMPLETED): frozenset({"PermitCompleted"}),  # T17
+    (S.ACTIVE, S.EXPIRED): frozenset({"PermitExpired"}),
+    (S.SUSPENDED, S.ACTIVE): frozenset({"PermitResumed"}),  # T16
+    (S.SUSPENDED, S.COMPLETED): frozenset({"PermitCompleted"}),
+    (S.SUSPENDED, S.EXPIRED): frozenset({"PermitExpired"}),
+    (S.EXPIRED, S.COMPLETED): frozenset({"PermitCompleted"}),
+    (S.EXPIRED, S.CANCELLED): frozenset({"PermitCancelled"}),  # only if never activated (LIFE-22)
+    (S.COMPLETED, S.CLOSED): frozenset({"PermitClosed"}),  # T18
+}
+TIME_FACTS = frozenset({"PermitExpired", "ExtensionLapsed"})
+# RDY-06: required-input and authorisation refusals are never readiness blockers.
+INPUT_REFUSALS = (StaleView, ReauthenticationRequired, ValidationFailed, Forbidden)
+
+PEOPLE = ("req", "ver", "app", "app2", "area", "safe", "admin")
+MAX_PERMITS = 4
+
+people = st.sampled_from(PEOPLE)
+
+
+def _note(what: str) -> None:
+    """Outcome statistics (`--hypothesis-show-statistics`) show how deep the random walks reach."""
+    if currently_in_test_context():
+        event(what)
+
+
+templates = st.sampled_from(["hot-work", "cold-work"])
+
+
+class PermitMachine(RuleBasedStateMachine):
+    """Random commands against a PermitService with a ManualClock."""
+
+    database_url = "memory://"
+
+    def __init__(self, database_url: str | None = None) -> None:
+        super().__init__()
+        self.clock = ManualClock(START)
+        self.service = PermitService(database_url or self.database_url, clock=self.clock)
+        self.world = World.create(self.service, self.clock)
+        self.permits: list[uuid.UUID] = []
+        self.outcomes: dict[str, int] = {}
+
+    def teardown(self) -> None:
+        self.service.close()
+
+    # --- helpers --------------------------------------------------------------------------------------------
+
+    def actor(self, person: str) -> Any:
+        return self.world.actor(person)
+
+    def state(self, pid: uuid.UUID) -> PermitState:
+        return self.service.permit(pid)
+
+    def sig(self, pid: uuid.UUID, *, stale: bool = False, reauth: bool = False) -> SignatureInput:
+        core = "0" * 64 if stale else self.state(pid).core_hash
+        return SignatureInput(core_hash=core, reauthenticated_at=self.clock.now() if reauth else None)
+
+    def acceptance(self, pid: uuid.UUID, *, stale: bool = False) -> c.Acceptance:
+        pa = self.state(pid).performing_authority
+        return c.Acceptance(
+            acceptor=self.world.people.get(pa, self.world.people["req"]),
+            signature=self.sig(pid, stale=stale, reauth=True),
+        )
+
+    def _versions(self) -> dict[uuid.UUID, int]:
+        store = self.service.store
+        return {sid: len(store.stored_rows(sid)) for sid in store.stream_ids()}
+
+    def run(
+        self,
+        pid: uuid.UUID | None,
+        make: Callable[[], c.Command],
+        *,
+        action: Action | None = None,
+        person: str | None = None,
+    ) -> bool:
+        """Execute; check (d) refused-appends-nothing and (e) RDY-04 for the signing actions."""
+        command = make()
+        before = self._versions()
+        allowed: bool | None = None
+        if action is not None and pid is not None:
+            allowed = self.service.readiness(pid, actor=self.actor(person or "req")).actions[action].allowed
+        try:
+            self.service.execute(command)
+        except DomainError as refusal:
+            _note(f"{command.name}: refused {refusal.code}")
+            self.outcomes[f"{command.name}:refused"] = self.outcomes.get(f"{command.name}:refused", 0) + 1
+            self._check_refusal_appended_nothing(command, before, pid)
+            if allowed is not None and not isinstance(refusal, INPUT_REFUSALS):
+                assert allowed is False, (  # noqa: PT017 - the refusal is the observed outcome, not expected
+                    f"RDY-04: readiness said {action} allowed but {command.name} was refused: {refusal!r}"
+                )
+            return False
+        _note(f"{command.name}: ok")
+        self.outcomes[f"{command.name}:ok"] = self.outcomes.get(f"{command.name}:ok", 0) + 1
+        if allowed is not None:
+            assert allowed is True, (
+                f"RDY-04: readiness said {action} not allowed but {command.name} succeeded"
+            )
+        return True
+
+    def _check_refusal_appended_nothing(
+        self, command: c.Command, before: dict[uuid.UUID, int], pid: uuid.UUID | None
+    ) -> None:
+        after = self._versions()
+        for sid, count in after.items():
+            old = before.get(sid, 0)
+            if count == old:
+                continue
+            assert sid == pid, f"refused {command.name} appended to another stream {sid}"
+            # TIME-04: only the time facts already due may have been recorded, by the system (AUD-12).
+            new = self.service.history(sid)[old:]
+            for recorded in new:
+                assert recorded.type in TIME_FACTS, (command.name, recorded.type)
+                assert recorded.metadata.actor.kind == "system"
+                assert recorded.metadata.rule == "LIFE-23"
+
+    # --- rules ----------------------------------------------------------------------------------------------
+
+    @initialize(template=templates)
+    def first_permit(self, template: str) -> None:
+        self.create(template=template, start_minutes=60, hours=8, person="req")
+
+    @precondition(lambda self: len(self.permits) < MAX_PERMITS)
+    @rule(
+        template=templates,
+        start_minutes=st.integers(min_value=-30, max_value=60 * 48),
+        hours=st.integers(min_value=1, max_value=12),
+        person=st.sampled_from(("req", "req", "req", "app")),
+    )
+    def create(self, template: str, start_minutes: int, hours: int, person: str) -> None:
+        pid = uuid.uuid4()
+        start = self.clock.now() + timedelta(minutes=start_minutes)
+        content = self.world.content(planned_start=start, planned_end=start + timedelta(hours=hours))
+        if self.run(
+            None,
+            lambda: c.CreatePermit(
+                actor=self.actor(person),
+                permit_id=pid,
+                project_id=self.world.project_id,
+                template_key=template,
+                content=content,
+            ),
+        ):
+            self.permits.append(pid)
+
+    @precondition(lambda self: self.permits)
+    @rule(data=st.data(), nominee=st.sampled_from(("ver", "ver", "ver", "req", "app")), person=people)
+    def nominate_verifier(self, data: st.DataObject, nominee: str, person: str) -> None:
+        pid = data.draw(st.sampled_from(self.permits))
+        self.run(
+            pid,
+            lambda: c.NominateVerifier(
+                actor=self.actor(person if data.draw(st.booleans()) else "req"),
+                permit_id=pid,
+                verifier=self.world.people[nominee],
+            ),
+        )
+
+    @precondition(lambda self: self.permits)
+    @rule(data=st.data(), person=st.sampled_from(("req", "req", "req", "ver")), stale=st.booleans())
+    def submit(self, data: st.DataObject, person: str, stale: bool) -> None:
+        pid = data.draw(st.sampled_from(self.permits))
+        self.do_submit(pid, person, stale and data.draw(st.booleans()))
+
+    def do_submit(self, pid: uuid.UUID, person: str, stale: bool) -> None:
+        kind = c.ResubmitPermit if self.state(pid).status is S.REJECTED else c.SubmitPermit
+        self.run(
+            pid,
+            lambda: kind(actor=self.actor(person), permit_id=pid, signature=self.sig(pid, stale=stale)),
+            action=Action.SUBMIT if person == "req" and not stale else None,
+            person=person,
+        )
+
+    @precondition(lambda self: self.permits)
+    @rule(
+        data=st.data(),
+        person=st.sampled_from(("ver", "ver", "app", "req")),
+        approvers=st.sampled_from((("app",), ("app", "app2"), ("app2",))),
+    )
+    def verify(self, data: st.DataObject, person: str, approvers: tuple[str, ...]) -> None:
+        pid = data.draw(st.sampled_from(self.permits))
+        state = self.state(pid)
+        nominated = state.verifier is not None and state.verifier.person_id == person
+        self.run(
+            pid,
+            lambda: c.VerifyPermit(
+                actor=self.actor(person),
+                permit_id=pid,
+                approvers=tuple(self.world.people[a] for a in approvers),
+                signature=self.sig(pid),
+            ),
+            action=Action.VERIFY if nominated else None,
+            person=person,
+        )
+
+    @precondition(lambda self: self.permits)
+    @rule(data=st.data(), person=st.sampled_from(("app", "app2", "app", "ver", "area", "req")))
+    def approve(self, data: st.DataObject, person: str) -> None:
+        """By the right (a nominated approver) or a wrong person."""
+        pid = data.draw(st.sampled_from(self.permits))
+        nominated = person in {m.person_id for m in self.state(pid).approvers}
+        self.run(
+            pid,
+            lambda: c.ApprovePermit(actor=self.actor(person), permit_id=pid, signature=self.sig(pid)),
+            action=Action.APPROVE if nominated else None,
+            person=person,
+        )
+
+    @precondition(lambda self: self.permits)
+    @rule(data=st.data(), person=st.sampled_from(("ver", "app", "app2", "req")), reason=s.reasons)
+    def reject(self, data: st.DataObject, person: str, reason: str) -> None:
+        pid = data.draw(st.sampled_from(self.permits))
+        self.run(pid, lambda: c.RejectPermit(actor=self.actor(person), permit_id=pid, reason=reason))
+
+    @precondition(lambda self: self.permits)
+    @rule(data=st.data(), person=st.sampled_from(("app", "app2", "ver")), reason=s.reasons)
+    def send_back(self, data: st.DataObject, person: str, reason: str) -> None:
+        pid = data.draw(st.sampled_from(self.permits))
+        self.run(pid, lambda: c.SendBackPermit(actor=self.actor(person), permit_id=pid, reason=reason))
+
+    @precondition(lambda self: self.permits)
+    @rule(data=st.data(), person=st.sampled_from(("req", "req", "ver")), reason=s.reasons)
+    def withdraw(self, data: st.DataObject, person: str, reason: str) -> None:
+        pid = data.draw(st.sampled_from(self.permits))
+        self.run(pid, lambda: c.WithdrawPermit(actor=self.actor(person), permit_id=pid, reason=reason))
+
+    @precondition(lambda self: self.permits)
+    @rule(
+        data=st.data(),
+        person=st.sampled_from(("req", "req", "admin")),
+        field=st.sampled_from(("title", "notes", "description", "hazards", "planned_end")),
+        amend=st.booleans(),
+    )
+    def edit_or_amend(self, data: st.DataObject, person: str, field: str, amend: bool) -> None:
+        pid = data.draw(st.sampled_from(self.permits))
+        state = self.state(pid)
+        value: Any = {
+            "title": f"title {state.version}",
+            "notes": f"note {state.version}",
+            "description": f"{state.content.description} (rev {state.version})",
+            "hazards": (*state.content.hazards, f"hazard {state.version}"),
+            "planned_end": state.content.planned_end + timedelta(hours=data.draw(st.integers(-2, 4))),
+        }[field]
+        changes = c.PermitChanges(**{field: value})
+        if amend:
+            self.run(
+                pid,
+                lambda: c.AmendPermit(
+                    actor=self.actor(person), permit_id=pid, changes=changes, reason="scope"
+                ),
+            )
+        else:
+            self.run(pid, lambda: c.EditPermit(actor=self.actor(person), permit_id=pid, changes=changes))
+
+    @precondition(lambda self: self.permits)
+    @rule(data=st.data(), person=st.sampled_from(("app", "app2", "req", "ver")), stale=st.booleans())
+    def activate(self, data: st.DataObject, person: str, stale: bool) -> None:
+        pid = data.draw(st.sampled_from(self.permits))
+        self.do_activate(pid, person, stale and data.draw(st.booleans()))
+
+    def do_activate(self, pid: uuid.UUID, person: str, stale: bool) -> None:
+        self.run(
+            pid,
+            lambda: c.ActivatePermit(
+                actor=self.actor(person),
+                permit_id=pid,
+                signature=self.sig(pid, stale=stale),
+                acceptance=self.acceptance(pid),
+            ),
+            action=Action.ACTIVATE if person in ("app", "app2") and not stale else None,
+            person=person,
+        )
+
+    @precondition(lambda self: self.permits)
+    @rule(
+        data=st.data(),
+        person=st.sampled_from(("safe", "app", "req", "area", "admin")),
+        code=st.sampled_from(list(SuspensionReason)),
+        text=s.reasons,
+    )
+    def suspend(self, data: st.DataObject, person: str, code: SuspensionReason, text: str) -> None:
+        pid = data.draw(st.sampled_from(self.permits))
+        self.run(
+            pid,
+            lambda: c.SuspendPermit(actor=self.actor(person), permit_id=pid, reason_code=code, text=text),
+        )
+
+    @precondition(lambda self: self.permits)
+    @rule(data=st.data(), person=st.sampled_from(("app", "app2", "req")))
+    def resume(self, data: st.DataObject, person: str) -> None:
+        pid = data.draw(st.sampled_from(self.permits))
+        self.run(
+            pid,
+            lambda: c.ResumePermit(
+                actor=self.actor(person),
+                permit_id=pid,
+                signature=self.sig(pid),
+                acceptance=self.acceptance(pid),
+            ),
+        )
+
+    @precondition(lambda self: self.permits)
+    @rule(
+        data=st.data(),
+        person=st.sampled_from(("req", "req", "app")),
+        hours=st.integers(min_value=-1, max_value=30),
+        reason=s.reasons,
+    )
+    def request_extension(self, data: st.DataObject, person: str, hours: int, reason: str) -> None:
+        pid = data.draw(st.sampled_from(self.permits))
+        end = self.state(pid).valid_until + timedelta(hours=hours)
+        self.run(
+            pid,
+            lambda: c.RequestExtension(
+                actor=self.actor(person),
+                permit_id=pid,
+                extension_id=uuid.uuid4(),
+                requested_end=end,
+                reason=reason,
+            ),
+        )
+
+    @precondition(lambda self: self.permits)
+    @rule(
+        data=st.data(),
+        person=st.sampled_from(("app", "app2", "req")),
+        approve=st.booleans(),
+        confirmed=st.booleans(),
+        reason=s.reasons,
+    )
+    def decide_extension(
+        self, data: st.DataObject, person: str, approve: bool, confirmed: bool, reason: str
+    ) -> None:
+        pid = data.draw(st.sampled_from(self.permits))
+        state = self.state(pid)
+        ext = state.pending_extension or (state.extensions[-1] if state.extensions else None)
+        ext_id = ext.extension_id if ext else uuid.uuid4()
+        self.run(
+            pid,
+            lambda: c.DecideExtension(
+                actor=self.actor(person),
+                permit_id=pid,
+                extension_id=ext_id,
+                approve=approve,
+                reason=reason,
+                reassessment_confirmed=confirmed,
+                signature=self.sig(pid),
+            ),
+        )
+
+    @precondition(lambda self: self.permits)
+    @rule(
+        data=st.data(),
+        person=st.sampled_from(("req", "app")),
+        outcome=st.sampled_from(list(HandBackOutcome)),
+        site_safe=st.booleans(),
+    )
+    def complete(self, data: st.DataObject, person: str, outcome: HandBackOutcome, site_safe: bool) -> None:
+        self.do_complete(data.draw(st.sampled_from(self.permits)), person, outcome, site_safe)
+
+    def do_complete(self, pid: uuid.UUID, person: str, outcome: HandBackOutcome, site_safe: bool) -> None:
+        self.run(
+            pid,
+            lambda: c.CompletePermit(
+                actor=self.actor(person),
+                permit_id=pid,
+                outcome=outcome,
+                site_safe=site_safe,
+                signature=self.sig(pid),
+            ),
+        )
+
+    @precondition(lambda self: self.permits)
+    @rule(data=st.data(), person=st.sampled_from(("app", "area", "app2", "req")))
+    def close(self, data: st.DataObject, person: str) -> None:
+        self.do_close(data.draw(st.sampled_from(self.permits)), person)
+
+    def do_close(self, pid: uuid.UUID, person: str) -> None:
+        self.run(
+            pid,
+            lambda: c.ClosePermit(
+                actor=self.actor(person),
+                permit_id=pid,
+                inspected_at=self.clock.now(),
+                signature=self.sig(pid),
+            ),
+            action=Action.CLOSE if person in ("app", "app2", "area") else None,
+            person=person,
+        )
+
+    @precondition(lambda self: self.permits)
+    @rule(data=st.data(), person=st.sampled_from(("req", "app", "admin", "area", "ver")), reason=s.reasons)
+    def cancel(self, data: st.DataObject, person: str, reason: str) -> None:
+        pid = data.draw(st.sampled_from(self.permits))
+        self.run(pid, lambda: c.CancelPermit(actor=self.actor(person), permit_id=pid, reason=reason))
+
+    @precondition(lambda self: self.permits)
+    @rule(data=st.data())
+    def next_step(self, data: st.DataObject) -> None:
+        """The right person's next command on the happy path, so random walks reach the later statuses."""
+        pid = data.draw(st.sampled_from(self.permits))
+        state, w = self.state(pid), self.world
+        status = state.status
+        if status is S.DRAFT and state.verifier is None:
+            self.run(
+                pid,
+                lambda: c.NominateVerifier(actor=self.actor("req"), permit_id=pid, verifier=w.people["ver"]),
+            )
+        elif status in (S.DRAFT, S.REJECTED):
+            self.do_submit(pid, "req", stale=False)
+        elif status is S.SUBMITTED:
+            verifier = state.verifier.person_id if state.verifier else "ver"
+            self.run(
+                pid,
+                lambda: c.VerifyPermit(
+                    actor=self.actor(verifier),
+                    permit_id=pid,
+                    approvers=(w.people["app"], w.people["app2"]),
+                    signature=self.sig(pid),
+                ),
+                action=Action.VERIFY if verifier == "ver" else None,
+                person=verifier,
+            )
+        elif status is S.UNDER_REVIEW:
+            approver = data.draw(st.sampled_from([m.person_id for m in state.approvers] or ["app"]))
+            self.run(
+                pid,
+                lambda: c.ApprovePermit(actor=self.actor(approver), permit_id=pid, signature=self.sig(pid)),
+                action=Action.APPROVE,
+                person=approver,
+            )
+        elif status is S.APPROVED:
+            opens = state.content.planned_start - timedelta(minutes=10)
+            if self.clock.now() < opens and data.draw(st.booleans()):
+                self.clock.set(opens)  # walk to the activation window (LIFE-17)
+            self.do_activate(pid, data.draw(st.sampled_from(("app", "app2"))), stale=False)
+        elif status in (S.ACTIVE, S.SUSPENDED, S.EXPIRED):
+            self.do_complete(pid, "req", HandBackOutcome.COMPLETE, site_safe=True)
+        elif status is S.COMPLETED:
+            self.do_close(pid, data.draw(st.sampled_from(("app", "app2", "area"))))
+
+    # weight the happy path: the same rule under more names is drawn more often
+    next_step_again = next_step
+    next_step_once_more = next_step
+
+    @rule(step=s.clock_steps)
+    def advance_clock(self, step: timedelta) -> None:
+        self.clock.advance(step)
+
+    @rule()
+    def sweep(self) -> None:
+        first = self.service.run_sweep()
+        assert self.service.run_sweep() == [], "TIME-03: a second sweep at the same instant records nothing"
+        for result in first:
+            assert set(result.events) <= TIME_FACTS
+
+    # --- invariants -----------------------------------------------------------------------------------------
+
+    @invariant()
+    def statuses_follow_the_transition_table(self) -> None:
+        for pid in self.permits:
+            state = self.state(pid)
+            assert state.status in set(Status)
+            history = state.history
+            assert history[0].status is S.DRAFT and history[0].event == "PermitDrafted"
+            assert history[-1].status is state.status
+            for before, after in itertools.pairwise(history):
+                events = TRANSITIONS.get((before.status, after.status))
+                assert events is not None, f"{before.status} -> {after.status} is not in section 4.3"
+                assert after.event in events, f"{before.status} -> {after.status} by {after.event}"
+                assert after.version > before.version
+            if any(h.status is S.CANCELLED for h in history):
+                expired_then_cancelled = any(
+                    a.status is S.EXPIRED and b.status is S.CANCELLED for a, b in itertools.pairwise(history)
+                )
+                assert not (expired_then_cancelled and state.ever_activated), (
+                    "LIFE-22: activated then cancelled"
+                )
+
+    @invariant()
+    def replay_equals_live(self) -> None:
+        for pid in self.permits:
+            events = self.service.history(pid)
+            replayed = fold(None, events)
+            assert replayed is not None
+            live = self.service.permit(pid)
+            assert replayed.state == live
+            assert replayed.version == live.version == len(events)
+
+    @invariant()
+    def every_chain_verifies(self) -> None:
+        verdicts = self.service.verify_chain()
+        assert all(v.ok for v in verdicts), [v.broken for v in verdicts if not v.ok]
+
+
+PermitMachine.TestCase.settings = settings(
+    max_examples=40,
+    stateful_step_count=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+TestPermitLifecycleMachine = PermitMachine.TestCase
+
+
+def test_the_same_machine_runs_on_sqlite(tmp_path: Path) -> None:
+    def factory() -> PermitMachine:
+        return PermitMachine(f"sqlite:///{tmp_path / uuid.uuid4().hex}.db")
+
+    run_state_machine_as_test(
+        factory,
+        settings=settings(
+            max_examples=5,
+            stateful_step_count=15,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+        ),
+    )
+
+
+def test_the_machine_reaches_deep_statuses() -> None:
+    """A sanity check that the machine's vocabulary can take a permit all the way (not only refusals)."""
+    machine = PermitMachine()
+    try:
+        pid = machine.permits[0] if machine.permits else None
+        if pid is None:
+            machine.create(template="cold-work", start_minutes=60, hours=8, person="req")
+            pid = machine.permits[0]
+        w = machine.world
+        w.run(c.NominateVerifier(actor=w.actor("req"), permit_id=pid, verifier=w.people["ver"]))
+        machine.permits = [pid]
+        machine.run(
+            pid,
+            lambda: c.SubmitPermit(actor=w.actor("req"), permit_id=pid, signature=machine.sig(pid)),
+            action=Action.SUBMIT,
+            person="req",
+        )
+        machine.run(
+            pid,
+            lambda: c.VerifyPermit(
+                actor=w.actor("ver"), permit_id=pid, approvers=(w.people["app"],), signature=machine.sig(pid)
+            ),
+            action=Action.VERIFY,
+            person="ver",
+        )
+        machine.run(
+            pid,
+            lambda: c.ApprovePermit(actor=w.actor("app"), permit_id=pid, signature=machine.sig(pid)),
+            action=Action.APPROVE,
+            person="app",
+        )
+        machine.clock.advance(timedelta(minutes=30))
+        machine.run(
+            pid,
+            lambda: c.ActivatePermit(
+                actor=w.actor("app2"),
+                permit_id=pid,
+                signature=machine.sig(pid),
+                acceptance=machine.acceptance(pid),
+            ),
+            action=Action.ACTIVATE,
+            person="app2",
+        )
+        assert machine.state(pid).status is S.ACTIVE, machine.outcomes
+        machine.statuses_follow_the_transition_table()
+        machine.replay_equals_live()
+        machine.every_chain_verifies()
+    finally:
+        machine.teardown()
+
+
+@pytest.mark.parametrize("status", [S.CLOSED, S.CANCELLED])
+def test_terminal_statuses_have_no_way_out(status: Status) -> None:
+    assert not [pair for pair in TRANSITIONS if pair[0] is status]
+
+
+def test_the_transition_table_excludes_the_forbidden_moves() -> None:
+    """Section 4.3 "not allowed, deliberately"."""
+    for pair in [
+        (S.DRAFT, S.ACTIVE),
+        (S.SUBMITTED, S.APPROVED),
+        (S.SUSPENDED, S.CANCELLED),
+        (S.ACTIVE, S.CANCELLED),
+        (S.APPROVED, S.SUBMITTED),
+    ]:
+        assert pair not in TRANSITIONS
+    assert msgspec.json.encode(sorted(f"{a}>{b}" for a, b in TRANSITIONS))
