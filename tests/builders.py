@@ -86,7 +86,7 @@ class World:
 
     def content(self, **overrides: Any) -> PermitContent:
         start = self.clock.now() + timedelta(hours=1)
-        values: dict[str, Any] = dict(
+        values: dict[str, Any] = dict(  # noqa: C408 - reads as keyword arguments
             description="Weld a bracket on pipe rack 3",
             area="A1",
             location="Pipe rack 3",

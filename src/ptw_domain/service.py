@@ -311,8 +311,8 @@ class PermitService:
         handler = _HANDLERS.get(type(command))
         if handler is not None:
             return handler(self, command)
-        if type(command) in PERMIT_HANDLERS:
-            return self._decide_permit(command)  # type: ignore[arg-type]
+        if isinstance(command, c.PermitCommand):
+            return self._decide_permit(command)
         raise TypeError(f"no handler for {type(command).__name__}")
 
     def _decide_permit(self, command: c.PermitCommand) -> _Change:

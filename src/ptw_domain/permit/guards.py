@@ -233,9 +233,12 @@ def verifier_distinct(ctx: PermitContext) -> list[Finding]:
 def approver_distinct(ctx: PermitContext) -> list[Finding]:
     assert ctx.person is not None
     state = ctx.state
-    return _distinct(
-        "SOD-01", ctx.person, {"requestor": state.requestor, "verifier": state.verified_by}, "approve"
-    )
+    others = {
+        "requestor": state.requestor,
+        "verifier": state.verified_by,
+        "verifier (delegator)": state.verified_on_behalf_of,
+    }
+    return _distinct("SOD-01", ctx.person, others, "approve")
 
 
 @guard((A.VERIFY, "DEL-03"), (A.APPROVE, "DEL-03"))
@@ -247,6 +250,7 @@ def delegator_distinct(ctx: PermitContext) -> list[Finding]:
     others: dict[str, str | None] = {"requestor": state.requestor}
     if state.status is Status.UNDER_REVIEW:
         others["verifier"] = state.verified_by
+        others["verifier (delegator)"] = state.verified_on_behalf_of
     return [
         Finding(rule="DEL-03", code=f.code, message=f"the delegator: {f.message}", facts=f.facts)
         for f in _distinct("DEL-03", ctx.acting_for.delegator, others, "act")

@@ -164,7 +164,7 @@ def withdraw(cmd: c.WithdrawPermit, ctx: PermitContext) -> Events:
 
 
 def _approver_findings(
-    ctx: PermitContext, approvers: tuple[Member, ...], verifier: str | None
+    ctx: PermitContext, approvers: tuple[Member, ...], verifiers: tuple[str | None, ...]
 ) -> list[Finding]:
     """LIFE-09: 1-5 eligible approvers, none of them the requestor or the verifier (ROLE-04, SOD-01)."""
     state = ctx.state
@@ -182,7 +182,7 @@ def _approver_findings(
         findings += step_eligibility(
             member, Step.APPROVE, state.effective_risk_level, ctx.policy, who=f"approver {member.person_id}"
         )
-        if member.person_id in (state.requestor, verifier):
+        if member.person_id in (state.requestor, *verifiers):
             findings.append(
                 Finding(
                     rule="SOD-01",
@@ -205,7 +205,7 @@ def verify(cmd: c.VerifyPermit, ctx: PermitContext) -> Events:
     refuse_integration_signing(ctx, cmd.name)
     require(ctx, Action.VERIFY, command=cmd.name, allowed_commands=allowed_commands(ctx.state.status))
     state = ctx.state
-    findings = _approver_findings(ctx, cmd.approvers, ctx.task_owner)
+    findings = _approver_findings(ctx, cmd.approvers, ctx.persons)
     if findings:
         raise GuardFailed(
             "approver nominations refused",
@@ -244,7 +244,7 @@ def nominate_approvers(cmd: c.NominateApprovers, ctx: PermitContext) -> Events:
     require_party(
         ctx, cmd.name, state.verified_on_behalf_of or state.verified_by, "the verifier who verified"
     )
-    findings = _approver_findings(ctx, cmd.approvers, state.verified_by)
+    findings = _approver_findings(ctx, cmd.approvers, (state.verified_by, state.verified_on_behalf_of))
     if findings:
         raise GuardFailed(
             "approver nominations refused",
