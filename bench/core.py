@@ -34,7 +34,6 @@ from tests.builders import START, World
 
 from ptw_domain import commands as c
 from ptw_domain.clock import ManualClock
-from ptw_domain.roles import DEFAULT_ROLE_POLICY
 from ptw_domain.service import PermitService
 from ptw_domain.store.application import PtwStore
 from ptw_domain.store.settings import store_env
@@ -47,7 +46,8 @@ LOAD_EVENTS = 1000
 LABELS = {
     "baseline": "A: raw psycopg BEGIN; INSERT 1 KB; COMMIT",
     "pg_command": "PermitService.execute(EditPermit notes) on PostgreSQL",
-    "pg_command_policy": "same, organisation has a published role policy (informative)",
+    "pg_command_cold": "same, permit not in the cache (cold: snapshot + event reads first)",
+    "pg_command_stale": "same, two services alternate (stale cache: conflict, fresh re-decide)",
     "sqlite_command": "PermitService.execute(EditPermit notes) on SQLite file",
     "load_snapshot": "load 1,000-event permit, snapshot store (snapshot at v1000, 0 events after)",
     "load_snapshot_tail": "load 1,049-event permit, snapshot store (snapshot at v1000 + 49 events)",
@@ -145,27 +145,33 @@ def edit_commands(world: World, pid: uuid.UUID) -> tuple[c.EditPermit, c.EditPer
     )
 
 
-def command_setup(url: str, *, with_policy: bool = False) -> tuple[PermitService, Callable[[int], Any]]:
+def command_setup(url: str, *, mode: str = "warm") -> tuple[PermitService, Callable[[int], Any]]:
+    """One EditPermit per call on a long-lived draft.
+
+    warm:  this process wrote the permit last, so its cached version is current (no read before the write);
+    cold:  the permit is evicted from the cache before each command (the snapshot and event reads are paid);
+    stale: two services on the same store take turns, so each one's cached version is always one behind:
+           the trusted attempt conflicts and the command is decided again on a fresh read (worst case).
+    """
     clock = ManualClock(START)
     service = PermitService(url, clock=clock)
     world = World.create(service, clock)
-    if with_policy:  # the organisation stream then exists, so its (reference) load is served by the cache
-        policy = msgspec.structs.replace(DEFAULT_ROLE_POLICY, version=1)
-        admin = world.actor("admin", org_admin=True)
-        service.execute(
-            c.PublishRolePolicy(actor=admin, organisation_id=world.organisation_id, policy=policy)
-        )
     pid = world.draft()
     cmds = edit_commands(world, pid)
+    other = PermitService(url, clock=clock) if mode == "stale" else None
+    cache: Any = service.store.repository.cache
 
     def op(i: int) -> None:
-        service.execute(cmds[i % 2])
+        if mode == "cold":
+            cache.get(pid, evict=True)
+        target = other if other is not None and i % 2 else service
+        target.execute(cmds[i % 2])
 
     return service, op
 
 
-def profile_command(url: str, n: int, *, with_policy: bool = False) -> str:
-    service, op = command_setup(url, with_policy=with_policy)
+def profile_command(url: str, n: int, *, mode: str = "warm") -> str:
+    service, op = command_setup(url, mode=mode)
     try:
         for i in range(200):
             op(i)
@@ -183,9 +189,9 @@ def profile_command(url: str, n: int, *, with_policy: bool = False) -> str:
     return out.getvalue()
 
 
-def breakdown(url: str, n: int, *, with_policy: bool = False) -> dict[str, float]:
+def breakdown(url: str, n: int, *, mode: str = "warm") -> dict[str, float]:
     """Median per-command split: store writes, store reads (count and time), and the rest (Python)."""
-    service, op = command_setup(url, with_policy=with_policy)
+    service, op = command_setup(url, mode=mode)
     recorder: Any = service.store.recorder
     spent = {"insert": 0, "select": 0, "selects": 0}
 
@@ -203,6 +209,8 @@ def breakdown(url: str, n: int, *, with_policy: bool = False) -> dict[str, float
 
     recorder.insert_events = timed("insert", recorder.insert_events)
     recorder.select_events = timed("select", recorder.select_events)
+    if hasattr(recorder, "select_stream"):  # the one-query cold load (snapshot + later events)
+        recorder.select_stream = timed("select", recorder.select_stream)
     if service.store.snapshots is not None:
         snap: Any = service.store.snapshots.recorder
         snap.select_events = timed("select", snap.select_events)
@@ -262,8 +270,15 @@ def uncached_store(url: str, *, snapshots: bool) -> PtwStore:
 
 
 def load_op(store: PtwStore, pid: uuid.UUID, events: int) -> Callable[[int], None]:
+    """The service's cold-load path: one query for the latest snapshot and later events on PostgreSQL,
+    the library's repository (events only) when the store has no snapshots."""
+
     def op(_: int) -> None:
-        stream = store.repository.get(pid, projector_func=fold)  # type: ignore[arg-type]
+        if store.loads_in_one_query:
+            stream = store.load_stream(pid)
+        else:
+            stream = store.repository.get(pid, projector_func=fold)  # type: ignore[arg-type]
+        assert stream is not None
         assert stream.version == events
 
     return op
@@ -351,7 +366,8 @@ def render(
     refs = {
         "baseline": "1.00x A",
         "pg_command": f"{results['pg_command'].p50 / base:.2f}x A",
-        "pg_command_policy": f"{results['pg_command_policy'].p50 / base:.2f}x A",
+        "pg_command_cold": f"{results['pg_command_cold'].p50 / base:.2f}x A",
+        "pg_command_stale": f"{results['pg_command_stale'].p50 / base:.2f}x A",
         "raw_fold_binary": f"{results['raw_fold_binary'].p50 / raw:.2f}x raw",
         "sqlite_command": f"{results['sqlite_command'].p50 / base:.2f}x A",
         "load_snapshot": f"{results['load_snapshot'].p50 / raw:.2f}x raw",
@@ -383,7 +399,8 @@ def render(
     order = [
         ("1", "baseline"),
         ("2", "pg_command"),
-        ("2'", "pg_command_policy"),
+        ("2'", "pg_command_cold"),
+        ("2''", "pg_command_stale"),
         ("3", "sqlite_command"),
         ("4a", "load_snapshot"),
         ("4a'", "load_snapshot_tail"),
@@ -407,7 +424,7 @@ def render(
     ]
     labels = {
         "default": "PostgreSQL (row 2)",
-        "policy": "PostgreSQL, published policy (row 2')",
+        "cold": "PostgreSQL, cold cache (row 2')",
         "sqlite": "SQLite (row 3)",
     }
     for key, label in labels.items():
@@ -455,14 +472,16 @@ def main() -> None:
             print(f"schema {schema}; N={args.n}, load N={args.load_n}, warm-up {args.warmup}", flush=True)
             base_op, base_conn = baseline_setup(schema)
             pg, pg_op = command_setup(url)
-            pgp, pgp_op = command_setup(url, with_policy=True)
+            pgc, pgc_op = command_setup(url, mode="cold")
+            pgs, pgs_op = command_setup(url, mode="stale")
             lite, lite_op = command_setup(f"sqlite:///{tmp}/ptw.db")
             try:
                 samples = measure_interleaved(
                     {
                         "baseline": base_op,
                         "pg_command": pg_op,
-                        "pg_command_policy": pgp_op,
+                        "pg_command_cold": pgc_op,
+                        "pg_command_stale": pgs_op,
                         "sqlite_command": lite_op,
                     },
                     args.n,
@@ -470,7 +489,7 @@ def main() -> None:
                 )
             finally:
                 base_conn.close()
-                for svc in (pg, pgp, lite):
+                for svc in (pg, pgc, pgs, lite):
                     svc.close()
             print("building a permit with 1,000 events ...", flush=True)
             pid, more = build_long_permit(url, LOAD_EVENTS)
@@ -509,14 +528,12 @@ def main() -> None:
             results = {key: Result(LABELS[key], values) for key, values in samples.items()}
             split = {
                 "default": breakdown(url, 500),
-                "policy": breakdown(url, 500, with_policy=True),
+                "cold": breakdown(url, 500, mode="cold"),
                 "sqlite": breakdown(f"sqlite:///{tmp}/split.db", 500),
             }
             if args.profile:
                 profile = profile_command(url, 500)
-                profile += "\n--- organisation with a published policy ---\n" + profile_command(
-                    url, 500, with_policy=True
-                )
+                profile += "\n--- cold cache ---\n" + profile_command(url, 500, mode="cold")
         facts = machine_facts(load_at_start)
     finally:
         with psycopg.connect(DSN, autocommit=True) as admin:

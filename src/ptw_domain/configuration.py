@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import msgspec
 
 from ptw_domain import commands as c
@@ -167,36 +169,11 @@ def withdraw_override(
     ]
 
 
-def pinned_template(
-    project: ProjectState,
-    template: TemplateState,
-    version: int | None = None,
-    override_version: int | None = None,
-) -> tuple[ResolvedTemplate, TemplateRef]:
-    """TPL-02/03: the resolved template a permit pins (latest version and active override by default)."""
-    chosen = template.at(version) if version is not None else template.latest
-    patch = None
-    if override_version is None and version is None:
-        active = project.active_override(template.template_id)
-        override_version = active.override_version if active else None
-    if override_version is not None:
-        history = project.overrides.get(template.template_id, ())
-        patch = next(o.patch for o in history if o.override_version == override_version)
-    resolved, digest = resolve_template(chosen.definition, patch)
-    ref = TemplateRef(
-        template_id=template.template_id,
-        key=template.key,
-        version=chosen.version,
-        override_version=override_version,
-        hash=digest,
-    )
-    return resolved, ref
-
-
 def create_permit(
     cmd: c.CreatePermit,
     project: ProjectState,
     template: TemplateState | None,
+    resolve: Callable[[TemplateState], tuple[ResolvedTemplate, TemplateRef]],
     policy: RolePolicy,
     now_context: ProjectFacts,
 ) -> tuple[prv.PermitNumberAllocated, pev.PermitDrafted]:
@@ -219,7 +196,7 @@ def create_permit(
                 )
             ],
         )
-    resolved, ref = pinned_template(project, template)
+    resolved, ref = resolve(template)
     at = cmd.at
     assert at is not None
     content = cmd.content

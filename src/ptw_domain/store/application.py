@@ -15,7 +15,7 @@ from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.persistence import Mapper, Recording, StoredEvent
 
 from ptw_domain.store.mapper import EnvelopeMapper
-from ptw_domain.store.streams import KINDS, Stream, StreamSnapshot
+from ptw_domain.store.streams import KINDS, Stream, StreamSnapshot, fold
 
 APPLICATION_NAME = "ptw"
 
@@ -55,6 +55,21 @@ class PtwStore(Application[UUID]):
                     state=stream.state,
                 )
                 self.snapshots.put([snapshot])
+
+    @property
+    def loads_in_one_query(self) -> bool:
+        """True on PostgreSQL, where `load_stream` reads the latest snapshot and later events together."""
+        return self.snapshots is not None and hasattr(self.recorder, "select_stream")
+
+    def load_stream(self, stream_id: UUID) -> Stream[Any] | None:
+        """A cold load in one round trip (only where `loads_in_one_query`); no cache involved."""
+        assert self.snapshots is not None
+        snapshot_row, rows = self.recorder.select_stream(  # type: ignore[attr-defined]
+            stream_id,
+            self.snapshots.recorder.events_table_name,  # type: ignore[attr-defined]
+        )
+        items = [self.mapper.to_domain_event(r) for r in ([snapshot_row] if snapshot_row else []) + rows]
+        return fold(None, items)  # type: ignore[arg-type]
 
     def stored_rows(self, stream_id: UUID) -> Sequence[StoredEvent]:
         """The raw rows of a stream, for chain verification (never through the typed decoder)."""

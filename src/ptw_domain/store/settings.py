@@ -41,6 +41,7 @@ def store_env(url: str, *, pool_size: int = 8) -> dict[str, str]:
             "POSTGRES_MAX_OVERFLOW": str(pool_size),
             "POSTGRES_LOCK_TIMEOUT": "5",
             "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "10",
+            "APPLICATION_RECORDER_TOPIC": "ptw_domain.store.postgres:AppendFunctionRecorder",
         }
         if "schema" in query:
             env["POSTGRES_SCHEMA"] = query["schema"][0]

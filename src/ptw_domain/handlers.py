@@ -1,0 +1,256 @@
+"""From a command to a Change: load what the decision needs, decide (pure), seal the new events.
+
+Handlers are registered as data, one per command type; permit commands share one path (time facts first,
+TIME-04, then the permit's own decision table).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from ptw_domain import commands as c
+from ptw_domain import configuration as cfg
+from ptw_domain.delegation import DelegationState, check_usable
+from ptw_domain.errors import DomainError, NotFound, StaleVersion, ValidationFailed
+from ptw_domain.organisation import template_id
+from ptw_domain.permit.authority import check_status, require_party
+from ptw_domain.permit.context import ActingFor, PermitContext
+from ptw_domain.permit.decide import PERMIT_HANDLERS
+from ptw_domain.permit.expiry import due_time_facts
+from ptw_domain.permit.state import PermitState
+from ptw_domain.project import ProjectState
+from ptw_domain.roles import SYSTEM_ACTOR
+from ptw_domain.store.loader import Freshness
+from ptw_domain.store.streams import Stream, append
+from ptw_domain.workbench import Workbench, project_facts
+
+
+@dataclass
+class Change:
+    """The streams a decision touched, in save order, and the stream the caller asked about."""
+
+    streams: list[Stream[Any]]
+    main: Stream[Any] | None
+    number: str | None = None
+    refusal: DomainError | None = None  # time facts are saved, then this is raised (TIME-04)
+
+
+def at_of(command: c.Command) -> datetime:
+    assert command.at is not None, "commands are stamped before they are decided"
+    return command.at
+
+
+def decide(bench: Workbench, command: c.Command) -> Change:
+    handler = HANDLERS.get(type(command))
+    if handler is not None:
+        return handler(bench, command)
+    if isinstance(command, c.PermitCommand):
+        return decide_permit(bench, command)
+    raise TypeError(f"no handler for {type(command).__name__}")
+
+
+# --- permits -------------------------------------------------------------------------------------------------
+
+
+def decide_permit(bench: Workbench, command: c.PermitCommand) -> Change:
+    stream = bench.permit(command.permit_id, bench.written)
+    state = stream.state
+    if command.expected_version is not None and command.expected_version != state.version:
+        raise StaleVersion(
+            "the permit changed since you read it",
+            rule_ids=("SEC-10",),
+            current_status=state.status.value,
+            current_version=state.version,
+            facts={"expected_version": command.expected_version},
+        )
+    now = at_of(command)
+    acting_for = _acting_for(bench, command, state, now)
+    ctx = bench.context(state, now, command.actor, acting_for)
+    project = bench.project(state.project_id).state
+    stream = with_time_facts(bench, stream, ctx, project)
+    ctx = dataclasses.replace(ctx, state=stream.state)
+    try:
+        if isinstance(command, c.RebasePermitTemplate):
+            payloads = _rebase(bench, command, ctx, project)
+        else:
+            payloads = PERMIT_HANDLERS[type(command)](command, ctx)
+    except DomainError as refusal:
+        return Change(streams=[stream], main=stream, refusal=refusal)
+    meta = bench.metadata(command, "permit", project=project, acting_for=acting_for)
+    stream = stream.append(payloads, metadata=meta, at=now, new_id=bench.new_id)
+    return Change(streams=[stream], main=stream, number=state.number)
+
+
+def with_time_facts(
+    bench: Workbench, stream: Stream[PermitState], ctx: PermitContext, project: ProjectState
+) -> Stream[PermitState]:
+    """TIME-04: record the facts already due before the command is judged (AUD-12: by the system)."""
+    facts = due_time_facts(stream.state, ctx.template, ctx.now)
+    if not facts:
+        return stream
+    sweep = c.RunSweep(actor=SYSTEM_ACTOR, at=ctx.now)
+    meta = bench.metadata(sweep, "permit", project=project, rule="LIFE-23")
+    return stream.append(facts, metadata=meta, at=ctx.now, new_id=bench.new_id)
+
+
+def _acting_for(
+    bench: Workbench, command: c.PermitCommand, state: PermitState, now: datetime
+) -> ActingFor | None:
+    if command.delegation_id is None:
+        return None
+    loaded = bench.stream(command.delegation_id)
+    if loaded is None or loaded.kind != "delegation":
+        raise NotFound("no such delegation", facts={"field": "delegation_id"})
+    delegation: DelegationState = loaded.state
+    check_usable(
+        delegation,
+        delegate=command.actor.person_id,
+        permit_id=state.permit_id,
+        project_id=state.project_id,
+        now=now,
+    )
+    grant = delegation.grant
+    return ActingFor(delegation_id=grant.delegation_id, delegator=grant.delegator, role=grant.role)
+
+
+def _rebase(
+    bench: Workbench, command: c.RebasePermitTemplate, ctx: PermitContext, project: ProjectState
+) -> list[Any]:
+    check_status(ctx, command.name)
+    require_party(ctx, command.name, ctx.state.requestor, "the requestor")
+    template = bench.template(ctx.state.organisation_id, ctx.state.template.key, Freshness.FRESH)
+    assert template is not None
+    resolved, ref = bench.resolve(project, template.state)
+    return cfg.rebase(ctx, ref, resolved)
+
+
+def _create(bench: Workbench, cmd: c.CreatePermit) -> Change:
+    """NUM-02: the number allocation and the draft are saved together, so a refused draft consumes nothing.
+    A reused permit id is caught by the store (version 1 exists) and reported by the fresh attempt."""
+    if not bench.trusting and bench.stream(cmd.permit_id) is not None:
+        raise ValidationFailed(
+            "a permit with this id exists", rule_ids=("TEN-05",), facts={"field": "permit_id"}
+        )
+    project = bench.project(cmd.project_id, bench.written)
+    organisation_id = project.state.organisation_id
+    template = bench.template(organisation_id, cmd.template_key)
+    allocation, drafted = cfg.create_permit(
+        cmd,
+        project.state,
+        template.state if template else None,
+        lambda t: bench.resolve(project.state, t),
+        bench.policy(organisation_id),
+        project_facts(project.state),
+    )
+    at = at_of(cmd)
+    project_stream = project.append(
+        [allocation],
+        metadata=bench.metadata(cmd, "project", project=project.state),
+        at=at,
+        new_id=bench.new_id,
+    )
+    permit = append(
+        None,
+        [drafted],
+        metadata=bench.metadata(cmd, "permit", project=project.state),
+        at=at,
+        new_id=bench.new_id,
+        stream_id=cmd.permit_id,
+    )
+    return Change(streams=[project_stream, permit], main=permit, number=drafted.number)
+
+
+# --- configuration -------------------------------------------------------------------------------------------
+
+
+def _simple(
+    bench: Workbench,
+    command: c.Command,
+    stream_id: UUID,
+    stream_type: str,
+    payloads: list[Any],
+    existing: Stream[Any] | None,
+    project: ProjectState | None = None,
+) -> Change:
+    meta = bench.metadata(command, stream_type, project=project)
+    stream = append(
+        existing, payloads, metadata=meta, at=at_of(command), new_id=bench.new_id, stream_id=stream_id
+    )
+    return Change(streams=[stream], main=stream)
+
+
+def _open_project(bench: Workbench, cmd: c.OpenProject) -> Change:
+    existing = bench.stream(cmd.project_id)
+    payloads = cfg.open_project(cmd, existing.state if existing else None)
+    return _simple(bench, cmd, cmd.project_id, "project", payloads, existing)
+
+
+def _change_settings(bench: Workbench, cmd: c.ChangeProjectSettings) -> Change:
+    project = bench.project(cmd.project_id, Freshness.FRESH)
+    payloads = cfg.change_settings(cmd, project.state)
+    return _simple(bench, cmd, cmd.project_id, "project", payloads, project, project.state)
+
+
+def _publish_policy(bench: Workbench, cmd: c.PublishRolePolicy) -> Change:
+    org = bench.organisation(cmd.organisation_id, Freshness.FRESH)
+    payloads = cfg.publish_policy(cmd, org.state if org else None)
+    return _simple(bench, cmd, cmd.organisation_id, "organisation", payloads, org)
+
+
+def _publish_template(bench: Workbench, cmd: c.PublishTemplateVersion) -> Change:
+    key = str(cmd.definition.get("key", ""))
+    existing = bench.template(cmd.organisation_id, key, Freshness.FRESH) if key else None
+    payloads = cfg.publish_template(cmd, existing.state if existing else None)
+    return _simple(bench, cmd, template_id(cmd.organisation_id, key), "template", payloads, existing)
+
+
+def _retire_template(bench: Workbench, cmd: c.RetireTemplate) -> Change:
+    existing = bench.template(cmd.organisation_id, cmd.key, Freshness.FRESH)
+    payloads = cfg.retire_template(cmd, existing.state if existing else None)
+    return _simple(bench, cmd, template_id(cmd.organisation_id, cmd.key), "template", payloads, existing)
+
+
+def _override(bench: Workbench, cmd: c.PublishTemplateOverride | c.WithdrawTemplateOverride) -> Change:
+    project = bench.project(cmd.project_id, Freshness.FRESH)
+    template = bench.template(project.state.organisation_id, cmd.template_key, Freshness.FRESH)
+    if template is None:
+        raise NotFound("no such template", facts={"field": "template_key"})
+    if isinstance(cmd, c.PublishTemplateOverride):
+        payloads: list[Any] = cfg.publish_override(cmd, project.state, template.state)
+    else:
+        payloads = cfg.withdraw_override(cmd, project.state, template.state)
+    return _simple(bench, cmd, cmd.project_id, "project", payloads, project, project.state)
+
+
+def _grant(bench: Workbench, cmd: c.GrantDelegation) -> Change:
+    project = bench.project(cmd.project_id).state
+    existing = bench.stream(cmd.delegation_id)
+    payloads = cfg.grant_delegation(
+        cmd, existing.state if existing else None, bench.policy(project.organisation_id)
+    )
+    return _simple(bench, cmd, cmd.delegation_id, "delegation", payloads, existing, project)
+
+
+def _revoke(bench: Workbench, cmd: c.RevokeDelegation) -> Change:
+    existing = bench.stream(cmd.delegation_id)
+    payloads = cfg.revoke_delegation(cmd, existing.state if existing else None)
+    return _simple(bench, cmd, cmd.delegation_id, "delegation", payloads, existing)
+
+
+HANDLERS: dict[type[c.Command], Callable[[Workbench, Any], Change]] = {
+    c.OpenProject: _open_project,
+    c.ChangeProjectSettings: _change_settings,
+    c.PublishRolePolicy: _publish_policy,
+    c.PublishTemplateVersion: _publish_template,
+    c.RetireTemplate: _retire_template,
+    c.PublishTemplateOverride: _override,
+    c.WithdrawTemplateOverride: _override,
+    c.GrantDelegation: _grant,
+    c.RevokeDelegation: _revoke,
+    c.CreatePermit: _create,
+}

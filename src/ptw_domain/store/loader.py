@@ -1,0 +1,82 @@
+"""Loading streams with an explicit freshness, so each read pays only for the certainty it needs.
+
+- FRESH: the cached stream fast-forwarded with any newer events (one SELECT). Reads and re-checks use it.
+- TRUSTED: the cached stream as it is. Only for a stream the command will write: the store's primary key
+  (stream id, version) refuses a write decided on a stale version, and the service then decides again FRESH.
+- REFERENCE: configuration a decision reads but does not write (project settings, templates, role policy),
+  trusted for `reference_ttl_seconds`; misses are remembered too. Within one process a publication is seen at
+  once (saves refresh the cache); another process sees it within the TTL (ADR 0002).
+"""
+
+from __future__ import annotations
+
+import time
+from enum import Enum
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+
+from ptw_domain.store.application import PtwStore
+from ptw_domain.store.streams import Stream, fold
+
+
+class Freshness(Enum):
+    FRESH = "fresh"
+    TRUSTED = "trusted"
+    REFERENCE = "reference"
+
+
+class StreamLoader:
+    def __init__(self, store: PtwStore, *, reference_ttl_seconds: float) -> None:
+        self._store = store
+        self._ttl = reference_ttl_seconds
+        self._references: dict[UUID, tuple[float, Stream[Any] | None]] = {}
+
+    def get(self, stream_id: UUID, freshness: Freshness = Freshness.FRESH) -> Stream[Any] | None:
+        cache = self._store.repository.cache
+        if freshness is Freshness.TRUSTED:
+            cached = _peek(cache, stream_id)
+            if cached is not None:
+                return cached  # type: ignore[no-any-return]
+        if freshness is Freshness.REFERENCE:
+            seen = self._references.get(stream_id)
+            if seen is not None and time.monotonic() - seen[0] < self._ttl:
+                return seen[1]
+        stream = self._load(stream_id)
+        if freshness is Freshness.REFERENCE or stream_id in self._references:
+            self._references[stream_id] = (time.monotonic(), stream)
+        return stream
+
+    def _load(self, stream_id: UUID) -> Stream[Any] | None:
+        """Fast-forward a cached stream (one SELECT); load an uncached one from its latest snapshot."""
+        cache = self._store.repository.cache
+        cached = _peek(cache, stream_id)
+        if cached is None and self._store.loads_in_one_query:
+            loaded = self._store.load_stream(stream_id)
+            if loaded is not None and cache is not None:
+                cache.put(stream_id, loaded)
+            return loaded
+        try:
+            stream: Stream[Any] = self._store.repository.get(stream_id, projector_func=fold)
+        except AggregateNotFoundError:
+            return None
+        if cache is not None:
+            cache.put(stream_id, stream)  # the library cannot update an immutable state in place
+        return stream
+
+    def saved(self, streams: list[Stream[Any]]) -> None:
+        """Streams just written: what this process knows about them is now current."""
+        now = time.monotonic()
+        for stream in streams:
+            if stream.id in self._references:
+                self._references[stream.id] = (now, stream.committed())
+
+
+def _peek(cache: Any, stream_id: UUID) -> Any:
+    if cache is None:
+        return None
+    try:
+        return cache.get(stream_id)
+    except KeyError:
+        return None

@@ -1,0 +1,95 @@
+"""A leaner PostgreSQL recorder (ADR 0006): one server-side statement locks, notifies and inserts; one query
+loads a stream's latest snapshot with the events after it.
+
+The library's recorder sends BEGIN, SET LOCAL, LOCK TABLE, NOTIFY, INSERT and COMMIT through a client pipeline:
+correct, but several waits per command. Here one function call in autocommit does the same work inside a single
+implicit transaction. The EXCLUSIVE table lock is still taken before the insert draws its notification ids and
+held until commit, so events become visible in notification-id order, which the library's projection runner
+relies on. (The library's own `POSTGRES_ENABLE_DB_FUNCTIONS` function skips the lock, so we do not use it.)
+Everything else — reads, subscriptions, tracking — is the library's recorder unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from eventsourcing.utils import retry
+from psycopg.sql import SQL
+
+
+def _quoted(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+class AppendFunctionRecorder(PostgresApplicationRecorder):
+    """The library's application recorder with its insert replaced by one call of an append function."""
+
+    def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events") -> None:
+        super().__init__(datastore, events_table_name=events_table_name)
+        schema, table = _quoted(datastore.schema), _quoted(events_table_name)
+        function = f"{schema}.{_quoted(events_table_name + '_append')}"
+        id_type = datastore.originator_id_type
+        self.sql_create_statements.append(
+            SQL(  # type: ignore[arg-type]  # built from quoted identifiers, not user input
+                f"CREATE OR REPLACE FUNCTION {function}"
+                f"(ids {id_type}[], versions bigint[], topics text[], states bytea[]) "
+                "RETURNS SETOF bigint LANGUAGE plpgsql AS $$ BEGIN "
+                f"SET LOCAL lock_timeout = '{int(datastore.lock_timeout)}s'; "
+                f"LOCK TABLE {schema}.{table} IN EXCLUSIVE MODE; "
+                f"NOTIFY {_quoted(self.channel_name)}; "
+                f"RETURN QUERY INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state) "
+                "SELECT * FROM unnest(ids, versions, topics, states) RETURNING notification_id; "
+                "END $$"
+            )
+        )
+        self._append_sql = f"SELECT n FROM {function}(%s, %s, %s, %s) AS t(n)"
+        self._schema, self._table = schema, table
+
+    def select_stream(
+        self, stream_id: UUID, snapshots_table: str
+    ) -> tuple[StoredEvent | None, list[StoredEvent]]:
+        """One round trip for a cold load: the latest snapshot and every event after it."""
+        snapshots = f"{self._schema}.{_quoted(snapshots_table)}"
+        sql = (
+            f"WITH s AS (SELECT originator_version, topic, state FROM {snapshots} WHERE originator_id = %(id)s "
+            "ORDER BY originator_version DESC LIMIT 1) "
+            "SELECT true AS snapshot, originator_version, topic, state FROM s UNION ALL "
+            f"SELECT false, originator_version, topic, state FROM {self._schema}.{self._table} "
+            "WHERE originator_id = %(id)s AND originator_version > COALESCE((SELECT originator_version FROM s), 0) "
+            "ORDER BY 1 DESC, 2"
+        )
+        snapshot: StoredEvent | None = None
+        events: list[StoredEvent] = []
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(sql, {"id": stream_id}, prepare=True)
+            for row in curs.fetchall():
+                stored = StoredEvent(
+                    originator_id=stream_id,
+                    originator_version=row["originator_version"],
+                    topic=row["topic"],
+                    state=bytes(row["state"]),
+                )
+                if row["snapshot"]:
+                    snapshot = stored
+                else:
+                    events.append(stored)
+        return snapshot, events
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        if kwargs.get("tracking") is not None or not stored_events:
+            inserted: Sequence[int] | None = super().insert_events(stored_events, **kwargs)
+            return inserted
+        params = (
+            [e.originator_id for e in stored_events],
+            [e.originator_version for e in stored_events],
+            [e.topic for e in stored_events],
+            [e.state for e in stored_events],
+        )
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self._append_sql, params, prepare=True)
+            return [int(row["n"]) for row in curs.fetchall()]

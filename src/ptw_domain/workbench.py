@@ -1,0 +1,168 @@
+"""What a command handler may use: the streams (at a stated freshness), the metadata and new ids.
+
+One Workbench serves one attempt of one command. In a trusting attempt the streams the command writes come
+from the cache as they are; a conflict or refusal makes the service try again with a fresh workbench.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from ptw_domain import commands as c
+from ptw_domain.errors import NotFound
+from ptw_domain.events.base import ActorRecord, EventMetadata
+from ptw_domain.organisation import OrganisationState, TemplateState, template_id
+from ptw_domain.permit.context import ActingFor, PermitContext, ProjectFacts
+from ptw_domain.permit.state import PermitState
+from ptw_domain.project import ProjectState
+from ptw_domain.roles import DEFAULT_ROLE_POLICY, Actor, RolePolicy
+from ptw_domain.store.loader import Freshness, StreamLoader
+from ptw_domain.store.streams import Stream
+from ptw_domain.templates import ResolvedTemplate, TemplateRef
+from ptw_domain.templates.resolution import resolve_template
+
+# Template versions and override versions never change once published, so their resolution is cached.
+ResolutionKey = tuple[UUID, int, int | None]
+
+
+@dataclass
+class Workbench:
+    loader: StreamLoader
+    new_id: Callable[[], UUID]
+    resolutions: dict[ResolutionKey, ResolvedTemplate]
+    trusting: bool = False
+
+    @property
+    def written(self) -> Freshness:
+        """The freshness for a stream this command writes."""
+        return Freshness.TRUSTED if self.trusting else Freshness.FRESH
+
+    def stream(self, stream_id: UUID, freshness: Freshness = Freshness.FRESH) -> Stream[Any] | None:
+        return self.loader.get(stream_id, freshness)
+
+    def permit(self, permit_id: UUID, freshness: Freshness = Freshness.FRESH) -> Stream[PermitState]:
+        stream = self.loader.get(permit_id, freshness)
+        if stream is None or stream.kind != "permit":
+            raise NotFound("no such permit", facts={"permit_id": str(permit_id)})
+        return stream
+
+    def project(self, project_id: UUID, freshness: Freshness = Freshness.REFERENCE) -> Stream[ProjectState]:
+        stream = self.loader.get(project_id, freshness)
+        if stream is None or stream.kind != "project":
+            raise NotFound("no such project", facts={"project_id": str(project_id)})
+        return stream
+
+    def template(
+        self, organisation_id: UUID, key: str, freshness: Freshness = Freshness.REFERENCE
+    ) -> Stream[TemplateState] | None:
+        return self.loader.get(template_id(organisation_id, key), freshness)
+
+    def organisation(
+        self, organisation_id: UUID, freshness: Freshness = Freshness.REFERENCE
+    ) -> Stream[OrganisationState] | None:
+        return self.loader.get(organisation_id, freshness)
+
+    def policy(self, organisation_id: UUID) -> RolePolicy:
+        org = self.organisation(organisation_id)
+        return org.state.policy if org else DEFAULT_ROLE_POLICY
+
+    def resolve(
+        self,
+        project: ProjectState,
+        template: TemplateState,
+        version: int | None = None,
+        override_version: int | None = None,
+    ) -> tuple[ResolvedTemplate, TemplateRef]:
+        """TPL-02/03: the resolved template a permit pins (latest version and active override by default)."""
+        chosen = template.at(version) if version is not None else template.latest
+        if override_version is None and version is None:
+            active = project.active_override(template.template_id)
+            override_version = active.override_version if active else None
+        patch = None
+        if override_version is not None:
+            history = project.overrides.get(template.template_id, ())
+            patch = next(o.patch for o in history if o.override_version == override_version)
+        resolved, digest = resolve_template(chosen.definition, patch)
+        key = (template.template_id, chosen.version, override_version)
+        resolved = self.resolutions.setdefault(key, resolved)
+        ref = TemplateRef(
+            template_id=template.template_id,
+            key=template.key,
+            version=chosen.version,
+            override_version=override_version,
+            hash=digest,
+        )
+        return resolved, ref
+
+    def pinned(self, project: ProjectState, template: TemplateState, ref: TemplateRef) -> ResolvedTemplate:
+        cached = self.resolutions.get((ref.template_id, ref.version, ref.override_version))
+        if cached is not None:
+            return cached
+        return self.resolve(project, template, ref.version, ref.override_version)[0]
+
+    def context(
+        self, state: PermitState, now: datetime, actor: Actor | None, acting_for: ActingFor | None = None
+    ) -> PermitContext:
+        project = self.project(state.project_id).state
+        template = self.template(state.organisation_id, state.template.key)
+        assert template is not None, "a permit's template stream always exists"
+        return PermitContext(
+            state=state,
+            template=self.pinned(project, template.state, state.template),
+            template_retired=template.state.retired,
+            policy=self.policy(state.organisation_id),
+            project=project_facts(project),
+            now=now,
+            actor=actor,
+            acting_for=acting_for,
+        )
+
+    def metadata(
+        self,
+        command: c.Command,
+        stream_type: str,
+        *,
+        project: ProjectState | None = None,
+        acting_for: ActingFor | None = None,
+        rule: str | None = None,
+    ) -> EventMetadata:
+        """AUD-01 metadata from the command, its actor and context."""
+        actor, ctx = command.actor, command.context
+        member = actor.member
+        return EventMetadata(
+            stream_type=stream_type,
+            organisation_id=project.organisation_id if project else getattr(command, "organisation_id", None),
+            project_id=project.project_id if project else getattr(command, "project_id", None),
+            actor=ActorRecord(
+                id=member.person_id,
+                kind=actor.kind.value,
+                roles=tuple(sorted(member.roles)),
+                authority_level=member.authority_level,
+                company_kind=member.company_kind.value,
+            ),
+            on_behalf_of=acting_for.delegator if acting_for else None,
+            delegation_id=acting_for.delegation_id if acting_for else None,
+            correlation_id=ctx.correlation_id,
+            causation_id=ctx.causation_id,
+            client_app=ctx.client_app,
+            client_version=ctx.client_version,
+            device_id=ctx.device_id,
+            device_time=ctx.device_time,
+            idempotency_key=ctx.idempotency_key,
+            client_command_id=ctx.client_command_id,
+            rule=rule,
+        )
+
+
+def project_facts(project: ProjectState) -> ProjectFacts:
+    return ProjectFacts(
+        project_id=project.project_id,
+        organisation_id=project.organisation_id,
+        code=project.code,
+        time_zone=project.time_zone,
+        settings=project.settings,
+    )
