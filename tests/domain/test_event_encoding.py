@@ -216,3 +216,35 @@ def test_every_event_family_is_registered() -> None:
         return out
 
     assert leaves(DomainEvent) <= set(EVENT_TYPES.values())
+
+
+def test_aud10_the_stored_schema_version_decides_even_when_an_old_payload_fits_the_new_type() -> None:
+    """A v1 payload that happens to decode as v2 must still go through its upcaster (not keep its v1 meaning)."""
+    from ptw_domain.events.base import EVENT_TYPES, DomainEvent
+
+    class TemperatureNoted(DomainEvent, frozen=True, kw_only=True):
+        stream = "permit"
+        schema_version = 2
+        upcasters = {1: lambda p: {**p, "celsius": (p["celsius"] - 32) * 5 / 9}}  # noqa: RUF012 - v1 stored Fahrenheit
+        celsius: float
+
+    try:
+        stream_id = uuid4()
+        recorded = seal(
+            stream_id=stream_id,
+            version=1,
+            event_id=uuid4(),
+            occurred_at=datetime(2025, 1, 1, tzinfo=UTC),
+            metadata=msgspec.convert(
+                {"stream_type": "permit", "actor": {"id": "a", "kind": "user"}}, EventMetadata
+            ),
+            payload=TemperatureNoted(celsius=212.0),
+            prev_hash=GENESIS_HASH,
+        )
+        body = msgspec.json.decode(mapper.to_stored_event(recorded).state)
+        body["schema_version"] = 1  # as the old release wrote it: 212 meant Fahrenheit
+        decoded = decode_event("TemperatureNoted", canonical_json(body))
+        assert decoded.schema_version == 2
+        assert decoded.payload.celsius == pytest.approx(100.0)
+    finally:
+        EVENT_TYPES.pop("TemperatureNoted", None)

@@ -49,21 +49,29 @@ def _snapshot_decoder(kind: str) -> msgspec.json.Decoder[StreamSnapshot[Any]]:
 
 
 def decode_event(topic: str, state: bytes) -> Recorded[Any]:
-    """Decode one stored event, upcasting an older payload schema when needed."""
+    """Decode one stored event; a payload stored at an older schema version is upcast step by step (AUD-10).
+
+    The stored `schema_version`, not a failed typed decode, decides: an old payload that happens to fit the new
+    type would otherwise skip its upcasters and keep its old meaning.
+    """
     cls = EVENT_TYPES[topic]
     try:
-        return _event_decoder(topic).decode(state)
+        recorded = _event_decoder(topic).decode(state)
     except msgspec.ValidationError:
-        body = msgspec.json.decode(state)
-        stored_version = body.get("schema_version", 1)
-        if stored_version >= cls.schema_version:
-            raise
-        payload = body["payload"]
-        for version in range(stored_version, cls.schema_version):
-            payload = cls.upcasters[version](payload)
-        body["payload"] = payload
-        body["schema_version"] = cls.schema_version
-        return msgspec.convert(body, Recorded[cls])  # type: ignore[valid-type]
+        recorded = None
+    if recorded is not None and recorded.schema_version == cls.schema_version:
+        return recorded
+    body = msgspec.json.decode(state)
+    stored_version = body.get("schema_version", 1)
+    if stored_version >= cls.schema_version:
+        # Not an older version: the typed decode's own error is the right answer.
+        _event_decoder(topic).decode(state)
+    payload = body["payload"]
+    for version in range(stored_version, cls.schema_version):
+        payload = cls.upcasters[version](payload)
+    body["payload"] = payload
+    body["schema_version"] = cls.schema_version
+    return msgspec.convert(body, Recorded[cls])  # type: ignore[valid-type]
 
 
 class EnvelopeMapper(Mapper[UUID]):
