@@ -5,6 +5,7 @@ from __future__ import annotations
 from ptw_domain.errors import Forbidden, InvalidTransition
 from ptw_domain.findings import Finding
 from ptw_domain.permit.context import PermitContext
+from ptw_domain.permit.readiness import Action, require
 from ptw_domain.permit.status import Status
 from ptw_domain.roles import Role
 
@@ -101,3 +102,17 @@ def refuse_integration_signing(ctx: PermitContext, command: str) -> None:
     assert actor is not None
     if Role.INTEGRATION in actor.member.roles or actor.kind == "service":
         raise Forbidden(f"an integration principal cannot sign ({command})", rule_ids=("ROLE-07",))
+
+
+def gate(ctx: PermitContext, command: str, action: Action, *roles: Role, signs: bool = True) -> None:
+    """The common door of a readiness-backed command (RDY-04).
+
+    Readiness runs first, so a wrong status is refused `invalid_transition` with readiness's full blocker list
+    in readiness's order; then the command's own status (submit from draft, resubmit from rejected share one
+    readiness action), the role (SEC-04) and, for a signing act, ROLE-07.
+    """
+    require(ctx, action, command=command, allowed_commands=allowed_commands(ctx.state.status))
+    check_status(ctx, command)
+    require_role(ctx, command, *roles)
+    if signs:
+        refuse_integration_signing(ctx, command)

@@ -10,16 +10,14 @@ from ptw_domain.events import permit as ev
 from ptw_domain.findings import Finding
 from ptw_domain.permit.authority import (
     STOP_WORK_ROLES,
-    allowed_commands,
     check_status,
-    refuse_integration_signing,
+    gate,
     require_party,
-    require_role,
 )
 from ptw_domain.permit.context import PermitContext
 from ptw_domain.permit.expiry import lapse_pending_extension
 from ptw_domain.permit.guards import relaxes_self_issue
-from ptw_domain.permit.readiness import Action, require
+from ptw_domain.permit.readiness import Action
 from ptw_domain.permit.signing import sign
 from ptw_domain.roles import Role, Step, step_eligibility
 from ptw_domain.signatures import Signature, SigningPoint
@@ -103,10 +101,7 @@ def _behalf(ctx: PermitContext) -> str | None:
 
 def activate(cmd: c.ActivatePermit, ctx: PermitContext) -> Events:
     """T14/LIFE-16: issue and acceptance in one command; records valid_until and any SOD-09 relaxation."""
-    check_status(ctx, cmd.name)
-    require_role(ctx, cmd.name, Role.APPROVER)
-    refuse_integration_signing(ctx, cmd.name)
-    require(ctx, Action.ACTIVATE, command=cmd.name, allowed_commands=allowed_commands(ctx.state.status))
+    gate(ctx, cmd.name, Action.ACTIVATE, Role.APPROVER)
     signatures = _issue_and_accept(cmd, ctx)
     state = ctx.state
     relaxed = relaxes_self_issue(ctx) and ctx.person in (state.performing_authority, state.requestor)
@@ -143,10 +138,7 @@ def suspend(cmd: c.SuspendPermit, ctx: PermitContext) -> Events:
 
 def resume(cmd: c.ResumePermit, ctx: PermitContext) -> Events:
     """T16/LIFE-19: revalidation; the issuer's signature attests manual and other causes are cleared."""
-    check_status(ctx, cmd.name)
-    require_role(ctx, cmd.name, Role.APPROVER)
-    refuse_integration_signing(ctx, cmd.name)
-    require(ctx, Action.RESUME, command=cmd.name, allowed_commands=allowed_commands(ctx.state.status))
+    gate(ctx, cmd.name, Action.RESUME, Role.APPROVER)
     signatures = _issue_and_accept(cmd, ctx)
     state = ctx.state
     cleared = tuple(dict.fromkeys(ev.SuspensionReason(s.reason_code) for s in state.suspensions))
@@ -166,10 +158,7 @@ def resume(cmd: c.ResumePermit, ctx: PermitContext) -> Events:
 
 def complete(cmd: c.CompletePermit, ctx: PermitContext) -> Events:
     """T17/LIFE-20: hand back with outcome and a site-safe statement; starts the fire watch for hot work."""
-    check_status(ctx, cmd.name)
-    require_role(ctx, cmd.name, Role.REQUESTOR, Role.APPROVER)
-    refuse_integration_signing(ctx, cmd.name)
-    require(ctx, Action.COMPLETE, command=cmd.name, allowed_commands=allowed_commands(ctx.state.status))
+    gate(ctx, cmd.name, Action.COMPLETE, Role.REQUESTOR, Role.APPROVER)
     state, template = ctx.state, ctx.template
     if not cmd.site_safe:
         raise ValidationFailed(
@@ -210,10 +199,7 @@ def complete(cmd: c.CompletePermit, ctx: PermitContext) -> Events:
 
 def close(cmd: c.ClosePermit, ctx: PermitContext) -> Events:
     """T18/LIFE-21: an issuer or area authority closes after a site inspection between hand-back and now."""
-    check_status(ctx, cmd.name)
-    require_role(ctx, cmd.name, Role.APPROVER, Role.AREA_AUTHORITY)
-    refuse_integration_signing(ctx, cmd.name)
-    require(ctx, Action.CLOSE, command=cmd.name, allowed_commands=allowed_commands(ctx.state.status))
+    gate(ctx, cmd.name, Action.CLOSE, Role.APPROVER, Role.AREA_AUTHORITY)
     state = ctx.state
     assert state.hand_back is not None
     inspected = fact_time(ctx, cmd.inspected_at, "inspected_at", not_before=state.hand_back.at)

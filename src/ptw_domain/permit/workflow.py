@@ -14,14 +14,14 @@ from ptw_domain.findings import Finding
 from ptw_domain.permit.authority import (
     allowed_commands,
     check_status,
-    refuse_integration_signing,
+    gate,
     require_party,
     require_role,
 )
 from ptw_domain.permit.content import CORE_FIELDS, PermitContent, diff_content
 from ptw_domain.permit.context import PermitContext
 from ptw_domain.permit.expiry import lapse_pending_extension
-from ptw_domain.permit.readiness import Action, require
+from ptw_domain.permit.readiness import Action
 from ptw_domain.permit.signing import sign
 from ptw_domain.permit.state import PermitState
 from ptw_domain.permit.status import Status
@@ -120,10 +120,7 @@ def nominate_verifier(cmd: c.NominateVerifier, ctx: PermitContext) -> Events:
 
 
 def _submit(cmd: c.SubmitPermit | c.ResubmitPermit, ctx: PermitContext, resubmission: bool) -> Events:
-    check_status(ctx, cmd.name)
-    require_role(ctx, cmd.name, Role.REQUESTOR)
-    refuse_integration_signing(ctx, cmd.name)
-    require(ctx, Action.SUBMIT, command=cmd.name, allowed_commands=allowed_commands(ctx.state.status))
+    gate(ctx, cmd.name, Action.SUBMIT, Role.REQUESTOR)
     state = ctx.state
     cycle = state.cycle + 1
     # The requestor signs the scope of the new cycle (SIG-06: the cycle is part of the core hash).
@@ -200,10 +197,7 @@ def _approver_findings(
 
 def verify(cmd: c.VerifyPermit, ctx: PermitContext) -> Events:
     """T07/LIFE-09: the nominated verifier checks the permit, nominates approvers and signs."""
-    check_status(ctx, cmd.name)
-    require_role(ctx, cmd.name, Role.VERIFIER)
-    refuse_integration_signing(ctx, cmd.name)
-    require(ctx, Action.VERIFY, command=cmd.name, allowed_commands=allowed_commands(ctx.state.status))
+    gate(ctx, cmd.name, Action.VERIFY, Role.VERIFIER)
     state = ctx.state
     findings = _approver_findings(ctx, cmd.approvers, ctx.persons)
     if findings:
@@ -285,12 +279,9 @@ def approve(cmd: c.ApprovePermit, ctx: PermitContext) -> Events:
             current_status=state.status.value,
             current_version=state.version,
         )
-    check_status(ctx, cmd.name)
-    require_role(ctx, cmd.name, Role.APPROVER)
-    refuse_integration_signing(ctx, cmd.name)
+    gate(ctx, cmd.name, Action.APPROVE, Role.APPROVER)
     if not _is_nominated_approver(ctx):
         require_party(ctx, cmd.name, None, "a nominated approver or their delegate")
-    require(ctx, Action.APPROVE, command=cmd.name, allowed_commands=allowed_commands(state.status))
     signature = sign(
         ctx,
         point=SigningPoint.APPROVER,
