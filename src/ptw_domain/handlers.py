@@ -13,6 +13,8 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+import msgspec
+
 from ptw_domain import commands as c
 from ptw_domain import configuration as cfg
 from ptw_domain.delegation import DelegationState, check_usable
@@ -68,6 +70,8 @@ def decide_permit(bench: Workbench, command: c.PermitCommand) -> Change:
             current_version=state.version,
             facts={"expected_version": command.expected_version},
         )
+    if isinstance(command, c.EditPermit | c.AmendPermit):
+        check_references(bench, state.project_id, command.changes.given(), own=state.permit_id)
     now = at_of(command)
     acting_for = _acting_for(bench, command, state, now)
     ctx = bench.context(state, now, command.actor, acting_for)
@@ -84,6 +88,28 @@ def decide_permit(bench: Workbench, command: c.PermitCommand) -> Change:
     meta = bench.metadata(command, "permit", project=project, acting_for=acting_for)
     stream = stream.append(payloads, metadata=meta, at=now, new_id=bench.new_id)
     return Change(streams=[stream], main=stream, number=state.number)
+
+
+def check_references(bench: Workbench, project_id: UUID, fields: dict[str, Any], own: UUID) -> None:
+    """TEN-03: related and predecessor permits resolve in the same project; otherwise `not_found` naming the
+    payload field, never the foreign object (TEN-02)."""
+    related = fields.get("related_permits") or ()
+    predecessor = fields.get("predecessor_permit")
+    for field, ids in (
+        ("related_permits", related),
+        ("predecessor_permit", (predecessor,) if predecessor else ()),
+    ):
+        for permit_id in ids:
+            stream = bench.stream(permit_id, Freshness.REFERENCE)
+            if (
+                permit_id == own
+                or stream is None
+                or stream.kind != "permit"
+                or stream.state.project_id != project_id
+            ):
+                raise NotFound(
+                    f"{field} names no permit of this project", rule_ids=("TEN-03",), facts={"field": field}
+                )
 
 
 def with_time_facts(
@@ -137,6 +163,7 @@ def _create(bench: Workbench, cmd: c.CreatePermit) -> Change:
             "a permit with this id exists", rule_ids=("TEN-05",), facts={"field": "permit_id"}
         )
     project = bench.project(cmd.project_id, bench.written)
+    check_references(bench, cmd.project_id, msgspec.structs.asdict(cmd.content), own=cmd.permit_id)
     organisation_id = project.state.organisation_id
     template = bench.template(organisation_id, cmd.template_key)
     allocation, drafted = cfg.create_permit(
@@ -229,6 +256,8 @@ def _override(bench: Workbench, cmd: c.PublishTemplateOverride | c.WithdrawTempl
 
 def _grant(bench: Workbench, cmd: c.GrantDelegation) -> Change:
     project = bench.project(cmd.project_id).state
+    if cmd.permit_id is not None:
+        check_references(bench, cmd.project_id, {"related_permits": (cmd.permit_id,)}, own=cmd.delegation_id)
     existing = bench.stream(cmd.delegation_id)
     payloads = cfg.grant_delegation(
         cmd, existing.state if existing else None, bench.policy(project.organisation_id)

@@ -176,3 +176,39 @@ def step_eligibility(
             )
         )
     return findings
+
+
+_LEGACY_GRADES = {"A": 3, "B": 2, "C": 1}
+_LEGACY_COMPANY_KINDS = {
+    "client": CompanyKind.OWNER,
+    "epc": CompanyKind.PRINCIPAL_CONTRACTOR,
+    "contractor": CompanyKind.CONTRACTOR,
+}
+
+
+def migrated_member(
+    person_id: str,
+    *,
+    grade: str,
+    company_kind: str,
+    roles: frozenset[Role],
+    company_admin: bool = False,
+    name: str = "",
+    company_id: str = "",
+) -> Member:
+    """ROLE-05: a user of the replaced module as a member: grade A/B/C -> level 3/2/1, client -> owner,
+    EPC -> principal contractor, the company-admin tier -> project admin."""
+    try:
+        level = _LEGACY_GRADES[grade.strip().upper()]
+        kind = _LEGACY_COMPANY_KINDS[company_kind.strip().lower()]
+    except KeyError as exc:
+        raise ValueError(f"no ROLE-05 mapping for {exc.args[0]!r}") from None
+    granted = roles | {Role.PROJECT_ADMIN} if company_admin else roles
+    return Member(
+        person_id=person_id,
+        name=name,
+        roles=frozenset(granted),
+        authority_level=level,
+        company_id=company_id,
+        company_kind=kind,
+    )

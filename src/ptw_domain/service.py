@@ -10,7 +10,7 @@ on fresh streams (ADR 0006), so a stale cache can cost a retry but never a wrong
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
@@ -40,6 +40,7 @@ from ptw_domain.templates import ResolvedTemplate
 from ptw_domain.workbench import ResolutionKey, Workbench
 
 MAX_ATTEMPTS = 8
+CLOCK_SKEW = timedelta(minutes=5)  # TIME-02 default; a command's own time may differ from the clock this much
 _IDEMPOTENCY = uuid5(NAMESPACE_URL, "urn:ptw:idempotency")
 
 
@@ -104,11 +105,21 @@ class PermitService:
         raise WriteConflict("the command kept conflicting with concurrent writers; nothing was recorded")
 
     def _stamp(self, command: c.Command) -> c.Command:
-        """Give the command its time (TIME-01) and validate every field and limit strictly (SEC-11/12)."""
-        at = command.at or self.clock.now()
+        """Give the command its time (TIME-01) and validate every field and limit strictly (SEC-11/12).
+
+        The clock is authoritative: a caller may stamp a command itself (e.g. at request receipt), but not with
+        a time more than the clock skew away from the clock, so nothing can be backdated or post-dated."""
+        now = self.clock.now()
+        at = command.at or now
         if at.tzinfo is None:
             raise ValidationFailed("instants carry an offset", rule_ids=("SEC-11",), facts={"field": "at"})
-        stamped = msgspec.structs.replace(command, at=at.astimezone(self.clock.now().tzinfo))
+        if abs(at - now) > CLOCK_SKEW:
+            raise ValidationFailed(
+                "the command's time is too far from the clock",
+                rule_ids=("TIME-01", "TIME-02"),
+                facts={"field": "at", "at": at.isoformat(), "now": now.isoformat()},
+            )
+        stamped = msgspec.structs.replace(command, at=at.astimezone(UTC))
         try:
             return msgspec.convert(msgspec.to_builtins(stamped), type(command))
         except msgspec.ValidationError as exc:

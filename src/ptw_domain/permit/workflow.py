@@ -92,9 +92,11 @@ def amend(cmd: c.AmendPermit, ctx: PermitContext) -> Events:
 
 
 def nominate_verifier(cmd: c.NominateVerifier, ctx: PermitContext) -> Events:
-    """LIFE-08: the requestor nominates an eligible verifier who is not the requestor (ROLE-04, SOD-01)."""
+    """LIFE-08: the requestor nominates an eligible verifier who is not the requestor (ROLE-04, SOD-01);
+    a project admin may reassign the nomination directly (DEL-04)."""
     check_status(ctx, cmd.name)
-    require_party(ctx, cmd.name, ctx.state.requestor, "the requestor")
+    if not _is_admin(ctx):
+        require_party(ctx, cmd.name, ctx.state.requestor, "the requestor or a project admin")
     state = ctx.state
     findings = step_eligibility(
         cmd.verifier, Step.VERIFY, state.effective_risk_level, ctx.policy, who="the nominee"
@@ -235,9 +237,10 @@ def nominate_approvers(cmd: c.NominateApprovers, ctx: PermitContext) -> Events:
     """LIFE-10: while under review the verifier who verified may replace the approver nominations."""
     check_status(ctx, cmd.name)
     state = ctx.state
-    require_party(
-        ctx, cmd.name, state.verified_on_behalf_of or state.verified_by, "the verifier who verified"
-    )
+    if not _is_admin(ctx):  # DEL-04: a project admin may reassign nominations directly
+        require_party(
+            ctx, cmd.name, state.verified_on_behalf_of or state.verified_by, "the verifier who verified"
+        )
     findings = _approver_findings(ctx, cmd.approvers, (state.verified_by, state.verified_on_behalf_of))
     if findings:
         raise GuardFailed(
@@ -251,6 +254,10 @@ def nominate_approvers(cmd: c.NominateApprovers, ctx: PermitContext) -> Events:
     return [
         ev.ApproversNominated(approvers=cmd.approvers, withdrawn=withdrawn, policy_version=ctx.policy.version)
     ]
+
+
+def _is_admin(ctx: PermitContext) -> bool:
+    return ctx.actor is not None and Role.PROJECT_ADMIN in ctx.actor.member.roles
 
 
 def _is_nominated_approver(ctx: PermitContext) -> bool:
