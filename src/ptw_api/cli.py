@@ -19,6 +19,7 @@ from rich.table import Table
 from ptw_api import demo as demo_data
 from ptw_domain.clock import Clock, ManualClock
 from ptw_domain.errors import DomainError
+from ptw_domain.permit.signature_status import SignatureView
 from ptw_domain.permit.state import PermitState
 from ptw_domain.service import PermitService
 from ptw_domain.store.settings import DEFAULT_URL
@@ -213,25 +214,32 @@ def _permit_table(state: PermitState, heading: str) -> Table:
     return table
 
 
-def _signatures_table(state: PermitState) -> Table:
+def _signatures_table(views: list[SignatureView]) -> Table:
+    """SIG-11 status and SIG-13 time (to the second, project time with offset) of each signature."""
     table = Table(title="Signatures")
-    for column in ("Point", "Signer", "On behalf of", "Signed at", "Version", "Cycle", "Valid"):
+    for column in (
+        "Point",
+        "Signer",
+        "On behalf of",
+        "Signed at (project time)",
+        "Version",
+        "Cycle",
+        "Status",
+    ):
         table.add_column(column, no_wrap=True)
-    for record in state.signatures:
-        sig = record.signature
-        validity = (
-            "yes"
-            if record.valid
-            else f"no (v{record.invalidated_by_version}: {record.invalidation_reason or ''})"
-        )
+    for view in views:
+        sig = view.signature
+        status = view.status.value
+        if view.invalidated_by_version is not None:
+            status += f" (v{view.invalidated_by_version}: {view.invalidation_reason or ''})"
         table.add_row(
             sig.point.value,
             sig.signer,
             sig.on_behalf_of or "",
-            _fmt(sig.signed_at),
+            view.signed_at_local,
             str(sig.permit_version),
             str(sig.cycle),
-            validity,
+            status,
         )
     return table
 
@@ -262,7 +270,7 @@ def show(
             heading = f"{number} now"
         console = _console()
         console.print(_permit_table(state, heading))
-        console.print(_signatures_table(state))
+        console.print(_signatures_table(service.signatures(pid, version=state.version)))
 
 
 # --- audit ------------------------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from ptw_domain.events.idempotency import CommandAccepted, Outcome
 from ptw_domain.handlers import at_of, decide, with_time_facts
 from ptw_domain.permit.progress import progress
 from ptw_domain.permit.readiness import Readiness, evaluate
+from ptw_domain.permit.signature_status import SignatureView, signature_views
 from ptw_domain.permit.state import PermitState
 from ptw_domain.permit.status import TERMINAL
 from ptw_domain.project import ProjectState
@@ -247,6 +248,23 @@ class PermitService:
         if not events or events[0].type != "PermitDrafted":
             raise NotFound("no such permit", facts={"permit_id": str(permit_id)})
         return events
+
+    def signatures(self, permit_id: UUID, *, version: int | None = None) -> list[SignatureView]:
+        """SIG-11/13: the permit's signatures (now, or as of a version) as valid, invalidated or broken."""
+        history = self.history(permit_id)
+        if version is not None:
+            history = [e for e in history if e.version <= version]
+        stream: Stream[Any] | None = None
+        states: dict[int, PermitState] = {}
+        for recorded in history:
+            stream = fold(stream, [recorded])
+            assert stream is not None
+            states[stream.version] = stream.state
+        if stream is None:
+            raise NotFound("no such permit version", facts={"permit_id": str(permit_id), "version": version})
+        state: PermitState = stream.state
+        time_zone = self.project(state.project_id).time_zone
+        return signature_views(state, states, time_zone)
 
     def permit_by_number(self, project_id: UUID, number: str) -> UUID:
         try:
