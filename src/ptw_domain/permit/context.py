@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
+from ptw_domain.errors import GuardFailed
 from ptw_domain.events.project import ProjectSettings
+from ptw_domain.findings import Finding
 from ptw_domain.permit.state import PermitState
 from ptw_domain.roles import Actor, Member, RolePolicy
 from ptw_domain.templates import ResolvedTemplate
@@ -56,6 +59,20 @@ class PermitContext:
         if self.acting_for is not None:
             return self.acting_for.delegator
         return self.person
+
+    @property
+    def on_behalf_of(self) -> str | None:
+        """DEL-02: the delegator whose task the actor performs, recorded on the event."""
+        return self.acting_for.delegator if self.acting_for else None
+
+    def refuse(self, message: str, findings: Sequence[Finding]) -> GuardFailed:
+        """A `guard_failed` refusal carrying the permit's current status and version."""
+        return GuardFailed(
+            message,
+            blockers=findings,
+            current_status=self.state.status.value,
+            current_version=self.state.version,
+        )
 
     @property
     def persons(self) -> tuple[str, ...]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from ptw_domain import commands as c
-from ptw_domain.errors import GuardFailed, ValidationFailed
+from ptw_domain.errors import ValidationFailed
 from ptw_domain.events import permit as ev
 from ptw_domain.findings import Finding
 from ptw_domain.permit.authority import (
@@ -16,9 +16,9 @@ from ptw_domain.permit.authority import (
 )
 from ptw_domain.permit.context import PermitContext
 from ptw_domain.permit.expiry import lapse_pending_extension
-from ptw_domain.permit.guards import relaxes_self_issue
+from ptw_domain.permit.guards import self_issue_relaxed
 from ptw_domain.permit.readiness import Action
-from ptw_domain.permit.signing import sign
+from ptw_domain.permit.signing import sign, sign_act
 from ptw_domain.roles import Role, Step, step_eligibility
 from ptw_domain.signatures import Signature, SigningPoint
 
@@ -50,9 +50,9 @@ def _issue_and_accept(cmd: c.ActivatePermit | c.ResumePermit, ctx: PermitContext
     state = ctx.state
     acceptor = cmd.acceptance.acceptor
     if acceptor.person_id != state.performing_authority:
-        raise GuardFailed(
+        raise ctx.refuse(
             "the acceptor must be the permit's performing authority",
-            blockers=(
+            [
                 Finding(
                     rule="SEC-05",
                     code="not_the_party",
@@ -61,29 +61,15 @@ def _issue_and_accept(cmd: c.ActivatePermit | c.ResumePermit, ctx: PermitContext
                         "acceptor": acceptor.person_id,
                         "performing_authority": state.performing_authority,
                     },
-                ),
-            ),
-            current_status=state.status.value,
-            current_version=state.version,
+                )
+            ],
         )
     findings = step_eligibility(
         acceptor, Step.REQUEST, state.effective_risk_level, ctx.policy, who="the acceptor"
     )
     if findings:
-        raise GuardFailed(
-            "the acceptor is not eligible",
-            blockers=findings,
-            current_status=state.status.value,
-            current_version=state.version,
-        )
-    issuer = sign(
-        ctx,
-        point=SigningPoint.ISSUER,
-        signer=ctx.actor_member,
-        given=cmd.signature,
-        intent=cmd.name,
-        role=Role.APPROVER,
-    )
+        raise ctx.refuse("the acceptor is not eligible", findings)
+    issuer = sign_act(ctx, cmd.signature, point=SigningPoint.ISSUER, intent=cmd.name, role=Role.APPROVER)
     accepted = sign(
         ctx,
         point=SigningPoint.ACCEPTOR,
@@ -95,21 +81,17 @@ def _issue_and_accept(cmd: c.ActivatePermit | c.ResumePermit, ctx: PermitContext
     return issuer, accepted
 
 
-def _behalf(ctx: PermitContext) -> str | None:
-    return ctx.acting_for.delegator if ctx.acting_for else None
-
-
 def activate(cmd: c.ActivatePermit, ctx: PermitContext) -> Events:
     """T14/LIFE-16: issue and acceptance in one command; records valid_until and any SOD-09 relaxation."""
     gate(ctx, cmd.name, Action.ACTIVATE, Role.APPROVER)
     signatures = _issue_and_accept(cmd, ctx)
     state = ctx.state
-    relaxed = relaxes_self_issue(ctx) and ctx.person in (state.performing_authority, state.requestor)
+    relaxed = self_issue_relaxed(ctx)
     return [
         ev.PermitActivated(
             issuer=ctx.person or "",
             acceptor=cmd.acceptance.acceptor.person_id,
-            on_behalf_of=_behalf(ctx),
+            on_behalf_of=ctx.on_behalf_of,
             signatures=signatures,
             valid_until=state.valid_until,
             sod_relaxed=relaxed,
@@ -142,12 +124,12 @@ def resume(cmd: c.ResumePermit, ctx: PermitContext) -> Events:
     signatures = _issue_and_accept(cmd, ctx)
     state = ctx.state
     cleared = tuple(dict.fromkeys(ev.SuspensionReason(s.reason_code) for s in state.suspensions))
-    relaxed = relaxes_self_issue(ctx) and ctx.person in (state.performing_authority, state.requestor)
+    relaxed = self_issue_relaxed(ctx)
     return [
         ev.PermitResumed(
             issuer=ctx.person or "",
             acceptor=cmd.acceptance.acceptor.person_id,
-            on_behalf_of=_behalf(ctx),
+            on_behalf_of=ctx.on_behalf_of,
             signatures=signatures,
             cleared_reasons=cleared,
             sod_relaxed=relaxed,
@@ -172,14 +154,7 @@ def complete(cmd: c.CompletePermit, ctx: PermitContext) -> Events:
             ctx, cmd.hot_work_ended_at or ctx.now, "hot_work_ended_at", not_before=state.activated_at
         )
     role = Role.REQUESTOR if ctx.task_owner == state.performing_authority else Role.APPROVER
-    signature = sign(
-        ctx,
-        point=SigningPoint.HAND_BACK,
-        signer=ctx.actor_member,
-        given=cmd.signature,
-        intent=cmd.name,
-        role=role,
-    )
+    signature = sign_act(ctx, cmd.signature, point=SigningPoint.HAND_BACK, intent=cmd.name, role=role)
     events: Events = [
         ev.PermitCompleted(
             outcome=cmd.outcome,
@@ -204,18 +179,11 @@ def close(cmd: c.ClosePermit, ctx: PermitContext) -> Events:
     assert state.hand_back is not None
     inspected = fact_time(ctx, cmd.inspected_at, "inspected_at", not_before=state.hand_back.at)
     role = Role.APPROVER if ctx.actor_member.roles & {Role.APPROVER} else Role.AREA_AUTHORITY
-    signature = sign(
-        ctx,
-        point=SigningPoint.CLOSE,
-        signer=ctx.actor_member,
-        given=cmd.signature,
-        intent=cmd.name,
-        role=role,
-    )
+    signature = sign_act(ctx, cmd.signature, point=SigningPoint.CLOSE, intent=cmd.name, role=role)
     return [
         ev.PermitClosed(
             closed_by=ctx.person or "",
-            on_behalf_of=_behalf(ctx),
+            on_behalf_of=ctx.on_behalf_of,
             inspected_at=inspected,
             signature=signature,
             policy_version=ctx.policy.version,

@@ -6,13 +6,13 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from ptw_domain import commands as c
-from ptw_domain.errors import GuardFailed, NotFound, ValidationFailed
+from ptw_domain.errors import NotFound, ValidationFailed
 from ptw_domain.events import permit as ev
 from ptw_domain.findings import Finding
 from ptw_domain.permit.authority import check_status, refuse_integration_signing, require_party, require_role
 from ptw_domain.permit.content import WorkNature
 from ptw_domain.permit.context import PermitContext
-from ptw_domain.permit.signing import sign
+from ptw_domain.permit.signing import sign_act
 from ptw_domain.permit.state import ExtensionState
 from ptw_domain.roles import Role, Step, step_eligibility
 from ptw_domain.signatures import SigningPoint
@@ -25,12 +25,6 @@ def shift_of(instant: datetime, time_zone: str, boundaries: tuple[str, str]) -> 
     local = instant.astimezone(ZoneInfo(time_zone)).time()
     day_start, night_start = (time.fromisoformat(b) for b in boundaries)
     return WorkNature.DAY if day_start <= local < night_start else WorkNature.NIGHT
-
-
-def _refuse(ctx: PermitContext, findings: list[Finding], message: str) -> GuardFailed:
-    return GuardFailed(
-        message, blockers=findings, current_status=ctx.state.status.value, current_version=ctx.state.version
-    )
 
 
 def request(cmd: c.RequestExtension, ctx: PermitContext) -> Events:
@@ -107,7 +101,7 @@ def request(cmd: c.RequestExtension, ctx: PermitContext) -> Events:
             )
         )
     if findings:
-        raise _refuse(ctx, findings, "extension request refused")
+        raise ctx.refuse("extension request refused", findings)
     nature = state.content.work_nature
     shift = shift_of(cmd.requested_end, ctx.project.time_zone, ctx.project.settings.shift_boundaries)
     return [
@@ -167,16 +161,10 @@ def decide(cmd: c.DecideExtension, ctx: PermitContext) -> Events:
             )
         )
     if findings:
-        raise _refuse(ctx, findings, "extension decision refused")
-    signature = sign(
-        ctx,
-        point=SigningPoint.EXTENSION,
-        signer=ctx.actor_member,
-        given=cmd.signature,
-        intent=cmd.name,
-        role=Role.APPROVER,
+        raise ctx.refuse("extension decision refused", findings)
+    signature = sign_act(
+        ctx, cmd.signature, point=SigningPoint.EXTENSION, intent=cmd.name, role=Role.APPROVER
     )
-    behalf = ctx.acting_for.delegator if ctx.acting_for else None
     if cmd.approve:
         return [
             ev.ExtensionApproved(
@@ -184,7 +172,7 @@ def decide(cmd: c.DecideExtension, ctx: PermitContext) -> Events:
                 old_valid_until=state.valid_until,
                 new_valid_until=extension.requested_end,
                 decided_by=ctx.person or "",
-                on_behalf_of=behalf,
+                on_behalf_of=ctx.on_behalf_of,
                 signature=signature,
                 reassessment_confirmed=cmd.reassessment_confirmed,
                 policy_version=ctx.policy.version,
@@ -196,7 +184,7 @@ def decide(cmd: c.DecideExtension, ctx: PermitContext) -> Events:
         ev.ExtensionRejected(
             extension_id=extension.extension_id,
             decided_by=ctx.person or "",
-            on_behalf_of=behalf,
+            on_behalf_of=ctx.on_behalf_of,
             reason=cmd.reason.strip(),
             signature=signature,
         )

@@ -315,6 +315,12 @@ def relaxes_self_issue(ctx: PermitContext) -> bool:
     return ctx.project.settings.allow_self_issue_low_risk and ctx.state.effective_risk_level == "low"
 
 
+def self_issue_relaxed(ctx: PermitContext) -> bool:
+    """SOD-09: this act used the relaxation (flagged on the event, listed in the compliance exceptions)."""
+    state = ctx.state
+    return relaxes_self_issue(ctx) and ctx.person in (state.performing_authority, state.requestor)
+
+
 @guard((A.CLOSE, "SOD-04"))
 def closer_distinct(ctx: PermitContext) -> list[Finding]:
     hand_back = ctx.state.hand_back

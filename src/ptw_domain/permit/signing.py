@@ -84,6 +84,21 @@ def sign(
     )
 
 
+def sign_act(
+    ctx: PermitContext,
+    given: SignatureInput,
+    *,
+    point: SigningPoint,
+    intent: str,
+    role: str,
+    reviewed: PermitState | None = None,
+) -> Signature:
+    """The acting person's own signature on the act they perform."""
+    return sign(
+        ctx, point=point, signer=ctx.actor_member, given=given, intent=intent, role=role, reviewed=reviewed
+    )
+
+
 def signature_id(permit_id: UUID, cycle: int, point: str, signer: str, version: int) -> UUID:
     """Deterministic, so replaying a decision yields the same id (SIG-10: one per permit, cycle, point, signer)."""
     return uuid5(_SIGNATURES, f"{permit_id}:{cycle}:{point}:{signer}:{version}")

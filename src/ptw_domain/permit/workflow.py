@@ -8,7 +8,7 @@ import dataclasses
 import msgspec
 
 from ptw_domain import commands as c
-from ptw_domain.errors import AlreadyApproved, GuardFailed, InvalidTransition, ValidationFailed
+from ptw_domain.errors import AlreadyApproved, InvalidTransition, ValidationFailed
 from ptw_domain.events import permit as ev
 from ptw_domain.findings import Finding
 from ptw_domain.permit.authority import (
@@ -22,7 +22,7 @@ from ptw_domain.permit.content import CORE_FIELDS, PermitContent, diff_content
 from ptw_domain.permit.context import PermitContext
 from ptw_domain.permit.expiry import lapse_pending_extension
 from ptw_domain.permit.readiness import Action
-from ptw_domain.permit.signing import sign
+from ptw_domain.permit.signing import sign_act
 from ptw_domain.permit.state import PermitState
 from ptw_domain.permit.status import Status
 from ptw_domain.roles import Member, Role, Step, step_eligibility
@@ -111,12 +111,7 @@ def nominate_verifier(cmd: c.NominateVerifier, ctx: PermitContext) -> Events:
             )
         )
     if findings:
-        raise GuardFailed(
-            "the nominee cannot verify this permit",
-            blockers=findings,
-            current_status=state.status.value,
-            current_version=state.version,
-        )
+        raise ctx.refuse("the nominee cannot verify this permit", findings)
     previous = state.verifier.person_id if state.verifier else None
     return [ev.VerifierNominated(verifier=cmd.verifier, previous=previous, policy_version=ctx.policy.version)]
 
@@ -128,11 +123,10 @@ def _submit(cmd: c.SubmitPermit | c.ResubmitPermit, ctx: PermitContext, resubmis
     # The requestor signs the scope of the new cycle (SIG-06: the cycle is part of the core hash).
     next_cycle = msgspec.structs.replace(state, cycle=cycle)
     next_ctx = dataclasses.replace(ctx, state=next_cycle)
-    signature = sign(
+    signature = sign_act(
         next_ctx,
+        cmd.signature,
         point=SigningPoint.REQUESTOR,
-        signer=ctx.actor_member,
-        given=cmd.signature,
         intent=cmd.name,
         role=Role.REQUESTOR,
         reviewed=state,
@@ -203,34 +197,18 @@ def verify(cmd: c.VerifyPermit, ctx: PermitContext) -> Events:
     state = ctx.state
     findings = _approver_findings(ctx, cmd.approvers, ctx.persons)
     if findings:
-        raise GuardFailed(
-            "approver nominations refused",
-            blockers=findings,
-            current_status=state.status.value,
-            current_version=state.version,
-        )
-    signature = sign(
-        ctx,
-        point=SigningPoint.VERIFIER,
-        signer=ctx.actor_member,
-        given=cmd.signature,
-        intent=cmd.name,
-        role=Role.VERIFIER,
-    )
+        raise ctx.refuse("approver nominations refused", findings)
+    signature = sign_act(ctx, cmd.signature, point=SigningPoint.VERIFIER, intent=cmd.name, role=Role.VERIFIER)
     return [
         ev.PermitVerified(
             cycle=state.cycle,
             verifier=ctx.person or "",
-            on_behalf_of=_behalf(ctx),
+            on_behalf_of=ctx.on_behalf_of,
             approvers=cmd.approvers,
             signature=signature,
             policy_version=ctx.policy.version,
         )
     ]
-
-
-def _behalf(ctx: PermitContext) -> str | None:
-    return ctx.acting_for.delegator if ctx.acting_for else None
 
 
 def nominate_approvers(cmd: c.NominateApprovers, ctx: PermitContext) -> Events:
@@ -243,12 +221,7 @@ def nominate_approvers(cmd: c.NominateApprovers, ctx: PermitContext) -> Events:
         )
     findings = _approver_findings(ctx, cmd.approvers, (state.verified_by, state.verified_on_behalf_of))
     if findings:
-        raise GuardFailed(
-            "approver nominations refused",
-            blockers=findings,
-            current_status=state.status.value,
-            current_version=state.version,
-        )
+        raise ctx.refuse("approver nominations refused", findings)
     kept = {m.person_id for m in cmd.approvers}
     withdrawn = tuple(m.person_id for m in state.approvers if m.person_id not in kept)
     return [
@@ -289,19 +262,12 @@ def approve(cmd: c.ApprovePermit, ctx: PermitContext) -> Events:
     gate(ctx, cmd.name, Action.APPROVE, Role.APPROVER)
     if not _is_nominated_approver(ctx):
         require_party(ctx, cmd.name, None, "a nominated approver or their delegate")
-    signature = sign(
-        ctx,
-        point=SigningPoint.APPROVER,
-        signer=ctx.actor_member,
-        given=cmd.signature,
-        intent=cmd.name,
-        role=Role.APPROVER,
-    )
+    signature = sign_act(ctx, cmd.signature, point=SigningPoint.APPROVER, intent=cmd.name, role=Role.APPROVER)
     return [
         ev.PermitApproved(
             cycle=state.cycle,
             approver=ctx.person or "",
-            on_behalf_of=_behalf(ctx),
+            on_behalf_of=ctx.on_behalf_of,
             signature=signature,
             policy_version=ctx.policy.version,
         )
