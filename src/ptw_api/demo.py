@@ -104,7 +104,7 @@ PEOPLE: dict[str, Member] = {
 }
 
 
-# --- the story ----------------------------------------------------------------------------------------------
+# --- the walks ----------------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -134,13 +134,21 @@ class _Demo:
     def acceptance(self, pid: UUID, who: str = "req") -> c.Acceptance:
         return c.Acceptance(acceptor=PEOPLE[who], signature=self.sign(pid, reauth=True))
 
-    # --- setup ----------------------------------------------------------------------------------------------
+    def run(self, command: c.Command, *, then: int | None = None) -> None:
+        """Execute one command, then (if given) let `then` minutes pass."""
+        self.service.execute(command)
+        if then is not None:
+            self.later(then)
+
+    def play(self, stories: tuple[tuple[str, Story], ...]) -> None:
+        for label, story in stories:
+            story(self)
+            self.step(label)
 
     def setup(self) -> None:
-        admin = self.actor("admin", org_admin=True)
-        self.service.execute(
+        self.run(
             c.OpenProject(
-                actor=admin,
+                actor=self.actor("admin", org_admin=True),
                 project_id=self.project_id,
                 organisation_id=self.organisation_id,
                 code=self.code,
@@ -149,7 +157,7 @@ class _Demo:
         )
         self.step("project opened")
         for definition in TEMPLATES:
-            self.service.execute(
+            self.run(
                 c.PublishTemplateVersion(
                     actor=self.actor("admin", org_admin=True),
                     organisation_id=self.organisation_id,
@@ -157,8 +165,6 @@ class _Demo:
                 )
             )
         self.step("templates published")
-
-    # --- path steps -----------------------------------------------------------------------------------------
 
     def draft(
         self,
@@ -173,6 +179,7 @@ class _Demo:
         requestor: str = "req",
         **content: Any,
     ) -> UUID:
+        """A new permit drafted by `requestor`; `content` holds its further PermitContent fields."""
         pid = uuid5(self.project_id, f"permit:{len(self.permits) + 1}")
         start = self.clock.now().replace(second=0, microsecond=0) + starts_in
         values: dict[str, Any] = {
@@ -192,500 +199,458 @@ class _Demo:
             values.setdefault("ppe", HOT_WORK_PPE)
             values.setdefault("checklist_answers", HOT_WORK_CHECKLIST)
         values.setdefault("ppe", ("Hard hat", "Safety glasses", "Safety boots", "Gloves"))
-        self.service.execute(
+        self.run(
             c.CreatePermit(
                 actor=self.actor(requestor),
                 permit_id=pid,
                 project_id=self.project_id,
                 template_key=template,
                 content=PermitContent(**values),
-            )
+            ),
+            then=5,
         )
         self.permits.append(pid)
-        self.later(5)
         return pid
 
-    def submit(self, pid: UUID, requestor: str = "req") -> None:
-        self.service.execute(
-            c.NominateVerifier(actor=self.actor(requestor), permit_id=pid, verifier=PEOPLE["ver"])
-        )
-        self.service.execute(
-            c.SubmitPermit(actor=self.actor(requestor), permit_id=pid, signature=self.sign(pid))
-        )
-        self.later(10)
+    # Each walk goes one act further than the one before; every act is signed by a freshly authenticated actor.
 
-    def verify(self, pid: UUID) -> None:
-        self.service.execute(
+    def submitted(self, pid: UUID, requestor: str = "req") -> None:
+        self.run(c.NominateVerifier(actor=self.actor(requestor), permit_id=pid, verifier=PEOPLE["ver"]))
+        self.run(
+            c.SubmitPermit(actor=self.actor(requestor), permit_id=pid, signature=self.sign(pid)), then=10
+        )
+
+    def under_review(self, pid: UUID, requestor: str = "req") -> None:
+        self.submitted(pid, requestor)
+        approvers = (PEOPLE["app"], PEOPLE["app2"])
+        self.run(
             c.VerifyPermit(
-                actor=self.actor("ver"),
-                permit_id=pid,
-                approvers=(PEOPLE["app"], PEOPLE["app2"]),
-                signature=self.sign(pid),
-            )
+                actor=self.actor("ver"), permit_id=pid, approvers=approvers, signature=self.sign(pid)
+            ),
+            then=10,
         )
-        self.later(10)
-
-    def approve(self, pid: UUID) -> None:
-        self.service.execute(
-            c.ApprovePermit(actor=self.actor("app"), permit_id=pid, signature=self.sign(pid))
-        )
-        self.later(5)
-
-    def activate(self, pid: UUID, acceptor: str = "req") -> None:
-        self.service.execute(
-            c.ActivatePermit(
-                actor=self.actor("app"),
-                permit_id=pid,
-                signature=self.sign(pid),
-                acceptance=self.acceptance(pid, acceptor),
-            )
-        )
-        self.later(5)
 
     def approved(self, pid: UUID, requestor: str = "req") -> None:
-        self.submit(pid, requestor)
-        self.verify(pid)
-        self.approve(pid)
+        self.under_review(pid, requestor)
+        self.run(c.ApprovePermit(actor=self.actor("app"), permit_id=pid, signature=self.sign(pid)), then=5)
 
-    def hand_back(self, pid: UUID, outcome: HandBackOutcome, remaining: str = "", who: str = "req") -> None:
-        self.service.execute(
+    def activated(self, pid: UUID, requestor: str = "req", *, waited: int | None = None) -> None:
+        """Approved, then (after `waited` minutes, if given) activated with `requestor` as the acceptor."""
+        self.approved(pid, requestor)
+        if waited is not None:
+            self.later(waited)
+        acceptance = self.acceptance(pid, requestor)
+        self.run(
+            c.ActivatePermit(
+                actor=self.actor("app"), permit_id=pid, signature=self.sign(pid), acceptance=acceptance
+            ),
+            then=5,
+        )
+
+    def handed_back(
+        self, pid: UUID, outcome: HandBackOutcome, *, work: int, remaining: str = "", requestor: str = "req"
+    ) -> None:
+        """Activated half an hour after approval, worked on for `work` minutes, handed back by `requestor`."""
+        self.activated(pid, requestor, waited=30)
+        self.later(work)
+        self.run(
             c.CompletePermit(
-                actor=self.actor(who),
+                actor=self.actor(requestor),
                 permit_id=pid,
                 outcome=outcome,
                 site_safe=True,
                 remaining_hazards=remaining,
                 signature=self.sign(pid),
-            )
-        )
-        self.later(10)
-
-    def done(self, label: str) -> None:
-        self.step(label)
-
-    # --- phase 1: stories that are finished -----------------------------------------------------------------
-
-    def finished_stories(self) -> None:
-        # closed: weld, hand back, inspect, close
-        pid = self.draft(
-            "hot-work",
-            title="Weld support shoe on pipe rack 3",
-            description="Weld a new support shoe under line 6in-P-1043 on pipe rack 3, bay 12; "
-            "grinding of weld preparation; no work on live lines.",
-            area="U100-PR3",
-            location="Pipe rack 3, bay 12, level +7.5 m",
-            equipment_tags=("6in-P-1043",),
-            hazards=("Fire and explosion from hot sparks", "Burns", "Fumes"),
-            controls=("Fire blanket over grating", "Continuous gas monitor", "Fire watch 60 min after"),
-        )
-        self.approved(pid)
-        self.later(30)
-        self.activate(pid)
-        self.later(240)
-        self.hand_back(pid, HandBackOutcome.COMPLETE)
-        self.later(60)
-        self.service.execute(
-            c.ClosePermit(
-                actor=self.actor("app"),
-                permit_id=pid,
-                inspected_at=self.clock.now() - timedelta(minutes=5),
-                signature=self.sign(pid),
-            )
+            ),
+            then=10,
         )
         self.later(60)
-        self.done("closed")
 
-        # completed: handed back, awaiting close-out
-        pid = self.draft(
-            "cold-work",
-            title="Replace strainer basket on CW pump P-2201B",
-            description="Open strainer housing on cooling-water pump P-2201B suction, replace basket and "
-            "gasket, box up and leak test at operating pressure.",
-            area="U220-CW",
-            location="Cooling water pump house, pump P-2201B",
-            equipment_tags=("P-2201B", "S-2201B"),
-            hazards=("Residual water pressure", "Manual handling"),
-            controls=("Pump isolated and drained by operations", "Two-person lift"),
-        )
-        self.approved(pid)
-        self.later(30)
-        self.activate(pid)
-        self.later(180)
-        self.hand_back(pid, HandBackOutcome.COMPLETE)
-        self.later(60)
-        self.done("completed")
+    def suspend(self, pid: UUID, reason_code: SuspensionReason, text: str, *, then: int) -> None:
+        """The safety officer stops the work."""
+        command = c.SuspendPermit(actor=self.actor("safe"), permit_id=pid, reason_code=reason_code, text=text)
+        self.run(command, then=then)
 
-        # incomplete hand-back
-        pid = self.draft(
-            "cold-work",
-            title="Re-pack valve gland on HV-3107",
-            description="Re-pack the gland of manual valve HV-3107 on the condensate header; stop if the "
-            "stem is damaged.",
-            area="U300-COND",
-            location="Condensate header, north end",
-            equipment_tags=("HV-3107",),
-            requestor="req2",
-            hazards=("Hot condensate", "Pinch points"),
-            controls=("Header depressurised and cooled", "Gloves and face shield"),
-        )
-        self.approved(pid, "req2")
-        self.later(30)
-        self.activate(pid, "req2")
-        self.later(120)
-        self.hand_back(
-            pid,
-            HandBackOutcome.INCOMPLETE,
-            "Valve stem scored: gland left un-packed, valve tagged out, spare ordered",
-            who="req2",
-        )
-        self.later(60)
-        self.done("incomplete hand-back")
-
-        # cancelled after submission
-        pid = self.draft(
-            "confined-space",
-            title="Inspect sump pit SP-12",
-            description="Enter sump pit SP-12 to inspect the level switch and remove silt.",
-            area="U500-OSBL",
-            location="Sump pit SP-12 near tank farm gate",
-            equipment_tags=("SP-12", "LSH-512"),
-            confined_space=True,
-            probability=2,
-            severity=4,
-            hazards=("Oxygen deficiency", "H2S", "Engulfment"),
-            controls=("Forced ventilation", "Continuous 4-gas monitoring", "Standby attendant"),
-        )
-        self.submit(pid)
-        self.service.execute(
-            c.CancelPermit(
-                actor=self.actor("req"),
-                permit_id=pid,
-                reason="Level switch can be replaced from grade with the extension tool: no entry needed",
-            )
-        )
-        self.later(30)
-        self.done("cancelled")
-
-        # expired: approved but the start window was missed
-        pid = self.draft(
-            "cold-work",
-            title="Install temporary pressure gauge on V-410",
-            description="Install a temporary calibrated gauge on vessel V-410 test connection for the "
-            "pressure survey.",
-            area="U400-SEP",
-            location="Separator V-410, grade level",
-            equipment_tags=("V-410", "PI-410T"),
-            hazards=("Pressure release",),
-            controls=("Double block and bleed on test connection",),
-        )
-        self.approved(pid)
-        self.later(4 * 60)  # the crew never showed up: the start window closes
-        self.service.run_sweep()
-        self.later(30)
-        self.done("expired")
-
-    # --- phase 2: stories still going on --------------------------------------------------------------------
-
-    def live_stories(self) -> None:
-        tomorrow = timedelta(hours=18)
-
-        # draft only
-        self.draft(
-            "work-at-height",
-            title="Replace lighting on flare stack platform",
-            description="Replace two floodlights on the flare stack access platform at +32 m; work from the "
-            "fixed platform with harness anchored to the handrail post.",
-            area="U900-FLARE",
-            location="Flare stack FS-901, platform +32 m",
-            equipment_tags=("FS-901",),
-            starts_in=tomorrow,
-            hazards=("Fall from height", "Dropped objects"),
-            controls=("Full-body harness", "Tool lanyards", "Exclusion zone below"),
-        )
-        self.done("draft")
-
-        # submitted
-        pid = self.draft(
-            "work-at-height",
-            title="Scaffold erection around column C-301",
-            description="Erect tube-and-fitting scaffold around column C-301 from +12 m to +24 m for "
-            "insulation repairs.",
-            area="U300-FRAC",
-            location="Column C-301 east face",
-            equipment_tags=("C-301",),
-            starts_in=tomorrow,
-            probability=3,
-            severity=3,
-            hazards=("Fall from height", "Dropped objects", "Manual handling"),
-            controls=("Scaffold inspector on site", "Barricaded drop zone", "100 % tie-off"),
-        )
-        self.submit(pid)
-        self.done("submitted")
-
-        # under review
-        pid = self.draft(
-            "confined-space",
-            title="Internal inspection of crude tank T-204",
-            description="Enter crude storage tank T-204 through manway M2 for floor plate thickness "
-            "survey; tank cleaned, blinded and gas-freed.",
-            area="U600-TANKS",
-            location="Tank T-204, manway M2",
-            equipment_tags=("T-204",),
-            confined_space=True,
-            starts_in=tomorrow,
-            probability=2,
-            severity=5,
-            hazards=("Toxic atmosphere", "Oxygen deficiency", "Restricted egress"),
-            controls=("Positive isolation by blinds", "Forced ventilation", "Attendant and rescue plan"),
-        )
-        self.submit(pid)
-        self.verify(pid)
-        self.done("under review")
-
-        # rejected, then revised and resubmitted
-        pid = self.draft(
-            "work-at-height",
-            title="Paint pipe bridge PB-2 from MEWP",
-            description="Touch-up painting of pipe bridge PB-2 steel from a mobile elevating work platform.",
-            area="U200-PB2",
-            location="Pipe bridge PB-2 over road 4",
-            starts_in=tomorrow,
-            requestor="req2",
-            hazards=("Fall from height",),
-            controls=("Harness in MEWP basket",),
-        )
-        self.submit(pid, "req2")
-        self.service.execute(
-            c.RejectPermit(
-                actor=self.actor("ver"),
-                permit_id=pid,
-                reason="Road 4 traffic management missing; add road closure and banksman",
-            )
-        )
-        self.later(30)
-        self.service.execute(
-            c.EditPermit(
-                actor=self.actor("req2"),
-                permit_id=pid,
-                changes=c.PermitChanges(
-                    hazards=("Fall from height", "Vehicle strike"),
-                    controls=("Harness in MEWP basket", "Road 4 closed with banksman"),
-                ),
-            )
-        )
-        self.service.execute(
-            c.ResubmitPermit(actor=self.actor("req2"), permit_id=pid, signature=self.sign(pid))
-        )
-        self.later(10)
-        self.done("rejected and resubmitted")
-
-        # withdrawn back to draft
-        pid = self.draft(
-            "electrical",
-            title="Thermographic survey of substation SS-2",
-            description="Open panel covers in substation SS-2 for infrared thermography of busbars.",
-            area="U800-SS2",
-            location="Substation SS-2, switchroom A",
-            equipment_tags=("SS-2",),
-            starts_in=tomorrow,
-            hazards=("Arc flash", "Electric shock"),
-            controls=("Arc-rated PPE cat. 2", "Authorised person present"),
-        )
-        self.submit(pid)
-        self.service.execute(
-            c.WithdrawPermit(
-                actor=self.actor("req"), permit_id=pid, reason="Survey date moved by the electrical team"
-            )
-        )
-        self.later(10)
-        self.done("withdrawn")
-
-        # approved, to start tomorrow
-        pid = self.draft(
-            "electrical",
-            title="Replace contactor in MCC-3 bucket 4B",
-            description="Replace the faulty contactor of motor starter bucket 4B in MCC-3 feeding pump "
-            "P-3302A; bucket racked out and locked off.",
-            area="U300-MCC3",
-            location="Substation SS-3, MCC-3",
-            equipment_tags=("MCC-3", "P-3302A"),
-            starts_in=tomorrow,
-            severity=4,
-            hazards=("Electric shock", "Arc flash"),
-            controls=("Isolate, lock and prove dead", "Arc-rated PPE"),
-        )
-        self.approved(pid)
-        self.done("approved")
-
-        # active
-        pid = self.draft(
-            "hot-work",
-            title="Weld repair on pipe rack 2 crossover",
-            description="Weld repair of corroded pipe shoe on crossover 8in-HC-2210 on pipe rack 2; line "
-            "drained, purged and gas-free.",
-            area="U200-PR2",
-            location="Pipe rack 2, crossover at bay 4",
-            equipment_tags=("8in-HC-2210",),
-            starts_in=timedelta(minutes=30),
-            hours=12,
-            hazards=("Fire and explosion", "Burns", "Welding fumes"),
-            controls=("Line purged with nitrogen", "Continuous gas monitor", "Fire watch"),
-        )
-        self.approved(pid)
-        self.activate(pid)
-        self.done("active")
-
-        # suspended
-        pid = self.draft(
-            "hot-work",
-            title="Grinding on tank T-102 roof nozzle",
-            description="Grind and weld a new flange on roof nozzle N7 of tank T-102.",
-            area="U600-TANKS",
-            location="Tank T-102 roof, nozzle N7",
-            equipment_tags=("T-102",),
-            starts_in=timedelta(minutes=30),
-            hours=12,
-            requestor="req2",
-            probability=3,
-            severity=3,
-            hazards=("Flammable vapour", "Fire", "Fall from height"),
-            controls=("Roof vents sealed", "Gas monitor", "Fire watch"),
-        )
-        self.approved(pid, "req2")
-        self.activate(pid, "req2")
-        self.later(20)
-        self.service.execute(
-            c.SuspendPermit(
-                actor=self.actor("safe"),
-                permit_id=pid,
-                reason_code=SuspensionReason.MANUAL,
-                text="Wind above 40 km/h on the tank roof: work stopped",
-            )
-        )
-        self.later(5)
-        self.done("suspended")
-
-        # suspended and resumed, active
-        pid = self.draft(
-            "cold-work",
-            title="Laser alignment of pump P-1105A",
-            description="Laser alignment of pump and motor P-1105A after motor replacement.",
-            area="U100-PUMPS",
-            location="Pump bay 1, P-1105A",
-            equipment_tags=("P-1105A",),
-            starts_in=timedelta(minutes=30),
-            hours=12,
-            hazards=("Rotating equipment", "Pinch points"),
-            controls=("Motor isolated and locked", "Coupling guard removed only when locked"),
-        )
-        self.approved(pid)
-        self.activate(pid)
-        self.later(15)
-        self.service.execute(
-            c.SuspendPermit(
-                actor=self.actor("safe"),
-                permit_id=pid,
-                reason_code=SuspensionReason.OTHER,
-                text="Unit upset: all non-essential work stopped by the shift supervisor",
-            )
-        )
-        self.later(20)
-        self.service.execute(
-            c.ResumePermit(
-                actor=self.actor("app"),
-                permit_id=pid,
-                signature=self.sign(pid),
-                acceptance=self.acceptance(pid),
-            )
-        )
-        self.later(5)
-        self.done("resumed")
-
-        # extended
-        pid = self.draft(
-            "hot-work",
-            title="Cut and replace drain line on HX-501",
-            description="Cut out corroded 2in drain line of exchanger HX-501 and weld in new spool.",
-            area="U500-HX",
-            location="Exchanger HX-501 bay",
-            equipment_tags=("HX-501",),
-            starts_in=timedelta(minutes=30),
-            hours=12,
-            hazards=("Fire", "Residual hydrocarbon"),
-            controls=("Exchanger steamed out", "Gas monitor", "Fire watch"),
-        )
-        self.approved(pid)
-        self.activate(pid)
-        self.later(10)
+    def extension(
+        self, pid: UUID, requestor: str, *, hours: int, reason: str, approve: bool, refusal: str = ""
+    ) -> None:
+        """`requestor` asks for `hours` more; the second approver grants it (reassessed) or refuses it."""
         extension = uuid5(pid, "extension:1")
         valid_until = self.service.permit(pid).valid_until
-        self.service.execute(
+        self.run(
             c.RequestExtension(
-                actor=self.actor("req"),
+                actor=self.actor(requestor),
                 permit_id=pid,
                 extension_id=extension,
-                requested_end=valid_until + timedelta(hours=3),
-                reason="Spool fit-up took longer: weld and NDT need three more hours",
-            )
+                requested_end=valid_until + timedelta(hours=hours),
+                reason=reason,
+            ),
+            then=5,
         )
-        self.later(5)
-        self.service.execute(
+        self.run(
             c.DecideExtension(
                 actor=self.actor("app2"),
                 permit_id=pid,
                 extension_id=extension,
-                approve=True,
-                reassessment_confirmed=True,
+                approve=approve,
+                reason=refusal,
+                reassessment_confirmed=approve,
                 signature=self.sign(pid),
-            )
+            ),
+            then=5,
         )
-        self.later(5)
-        self.done("extended")
-
-        # extension rejected
-        pid = self.draft(
-            "hot-work",
-            title="Hot tap preparation on firewater ring main",
-            description="Weld split tee on the 10in firewater ring main at hydrant H-14 for a future hot tap.",
-            area="U000-FW",
-            location="Firewater ring main near hydrant H-14",
-            equipment_tags=("FW-RING", "H-14"),
-            starts_in=timedelta(minutes=30),
-            hours=12,
-            requestor="req2",
-            hazards=("Fire", "Loss of firewater coverage"),
-            controls=("Temporary firewater hose from H-15", "Fire watch"),
-        )
-        self.approved(pid, "req2")
-        self.activate(pid, "req2")
-        self.later(10)
-        extension = uuid5(pid, "extension:1")
-        valid_until = self.service.permit(pid).valid_until
-        self.service.execute(
-            c.RequestExtension(
-                actor=self.actor("req2"),
-                permit_id=pid,
-                extension_id=extension,
-                requested_end=valid_until + timedelta(hours=4),
-                reason="Weld inspection delayed",
-            )
-        )
-        self.later(5)
-        self.service.execute(
-            c.DecideExtension(
-                actor=self.actor("app2"),
-                permit_id=pid,
-                extension_id=extension,
-                approve=False,
-                reason="Firewater coverage cannot be reduced overnight: finish and raise a new permit tomorrow",
-                signature=self.sign(pid),
-            )
-        )
-        self.later(5)
-        self.done("extension rejected")
 
 
-STEPS = 2 + 5 + 11
+Story = Callable[[_Demo], None]
+"""One permit's story: drafts the permit and walks it to where the story ends."""
+
+TOMORROW = timedelta(hours=18)
+SOON = timedelta(minutes=30)
+
+
+# --- phase 1: stories that are finished ---------------------------------------------------------------------
+
+
+def _closed(demo: _Demo) -> None:
+    """Weld, hand back, inspect, close."""
+    pid = demo.draft(
+        "hot-work",
+        title="Weld support shoe on pipe rack 3",
+        description="Weld a new support shoe under line 6in-P-1043 on pipe rack 3, bay 12; "
+        "grinding of weld preparation; no work on live lines.",
+        area="U100-PR3",
+        location="Pipe rack 3, bay 12, level +7.5 m",
+        equipment_tags=("6in-P-1043",),
+        hazards=("Fire and explosion from hot sparks", "Burns", "Fumes"),
+        controls=("Fire blanket over grating", "Continuous gas monitor", "Fire watch 60 min after"),
+    )
+    demo.handed_back(pid, HandBackOutcome.COMPLETE, work=240)
+    inspected_at = demo.clock.now() - timedelta(minutes=5)
+    demo.run(
+        c.ClosePermit(
+            actor=demo.actor("app"), permit_id=pid, inspected_at=inspected_at, signature=demo.sign(pid)
+        ),
+        then=60,
+    )
+
+
+def _completed(demo: _Demo) -> None:
+    """Handed back, awaiting close-out."""
+    pid = demo.draft(
+        "cold-work",
+        title="Replace strainer basket on CW pump P-2201B",
+        description="Open strainer housing on cooling-water pump P-2201B suction, replace basket and "
+        "gasket, box up and leak test at operating pressure.",
+        area="U220-CW",
+        location="Cooling water pump house, pump P-2201B",
+        equipment_tags=("P-2201B", "S-2201B"),
+        hazards=("Residual water pressure", "Manual handling"),
+        controls=("Pump isolated and drained by operations", "Two-person lift"),
+    )
+    demo.handed_back(pid, HandBackOutcome.COMPLETE, work=180)
+
+
+def _incomplete_hand_back(demo: _Demo) -> None:
+    pid = demo.draft(
+        "cold-work",
+        title="Re-pack valve gland on HV-3107",
+        description="Re-pack the gland of manual valve HV-3107 on the condensate header; stop if the "
+        "stem is damaged.",
+        area="U300-COND",
+        location="Condensate header, north end",
+        equipment_tags=("HV-3107",),
+        requestor="req2",
+        hazards=("Hot condensate", "Pinch points"),
+        controls=("Header depressurised and cooled", "Gloves and face shield"),
+    )
+    remaining = "Valve stem scored: gland left un-packed, valve tagged out, spare ordered"
+    demo.handed_back(pid, HandBackOutcome.INCOMPLETE, work=120, remaining=remaining, requestor="req2")
+
+
+def _cancelled(demo: _Demo) -> None:
+    """Cancelled after submission."""
+    pid = demo.draft(
+        "confined-space",
+        title="Inspect sump pit SP-12",
+        description="Enter sump pit SP-12 to inspect the level switch and remove silt.",
+        area="U500-OSBL",
+        location="Sump pit SP-12 near tank farm gate",
+        equipment_tags=("SP-12", "LSH-512"),
+        confined_space=True,
+        probability=2,
+        severity=4,
+        hazards=("Oxygen deficiency", "H2S", "Engulfment"),
+        controls=("Forced ventilation", "Continuous 4-gas monitoring", "Standby attendant"),
+    )
+    demo.submitted(pid)
+    reason = "Level switch can be replaced from grade with the extension tool: no entry needed"
+    demo.run(c.CancelPermit(actor=demo.actor("req"), permit_id=pid, reason=reason), then=30)
+
+
+def _expired(demo: _Demo) -> None:
+    """Approved, but the start window was missed."""
+    pid = demo.draft(
+        "cold-work",
+        title="Install temporary pressure gauge on V-410",
+        description="Install a temporary calibrated gauge on vessel V-410 test connection for the "
+        "pressure survey.",
+        area="U400-SEP",
+        location="Separator V-410, grade level",
+        equipment_tags=("V-410", "PI-410T"),
+        hazards=("Pressure release",),
+        controls=("Double block and bleed on test connection",),
+    )
+    demo.approved(pid)
+    demo.later(4 * 60)  # the crew never showed up: the start window closes
+    demo.service.run_sweep()
+    demo.later(30)
+
+
+FINISHED_STORIES: tuple[tuple[str, Story], ...] = (
+    ("closed", _closed),
+    ("completed", _completed),
+    ("incomplete hand-back", _incomplete_hand_back),
+    ("cancelled", _cancelled),
+    ("expired", _expired),
+)
+
+
+# --- phase 2: stories still going on: waiting for tomorrow ---------------------------------------------------
+
+
+def _draft_only(demo: _Demo) -> None:
+    demo.draft(
+        "work-at-height",
+        title="Replace lighting on flare stack platform",
+        description="Replace two floodlights on the flare stack access platform at +32 m; work from the "
+        "fixed platform with harness anchored to the handrail post.",
+        area="U900-FLARE",
+        location="Flare stack FS-901, platform +32 m",
+        equipment_tags=("FS-901",),
+        starts_in=TOMORROW,
+        hazards=("Fall from height", "Dropped objects"),
+        controls=("Full-body harness", "Tool lanyards", "Exclusion zone below"),
+    )
+
+
+def _submitted(demo: _Demo) -> None:
+    pid = demo.draft(
+        "work-at-height",
+        title="Scaffold erection around column C-301",
+        description="Erect tube-and-fitting scaffold around column C-301 from +12 m to +24 m for "
+        "insulation repairs.",
+        area="U300-FRAC",
+        location="Column C-301 east face",
+        equipment_tags=("C-301",),
+        starts_in=TOMORROW,
+        probability=3,
+        severity=3,
+        hazards=("Fall from height", "Dropped objects", "Manual handling"),
+        controls=("Scaffold inspector on site", "Barricaded drop zone", "100 % tie-off"),
+    )
+    demo.submitted(pid)
+
+
+def _under_review(demo: _Demo) -> None:
+    pid = demo.draft(
+        "confined-space",
+        title="Internal inspection of crude tank T-204",
+        description="Enter crude storage tank T-204 through manway M2 for floor plate thickness "
+        "survey; tank cleaned, blinded and gas-freed.",
+        area="U600-TANKS",
+        location="Tank T-204, manway M2",
+        equipment_tags=("T-204",),
+        confined_space=True,
+        starts_in=TOMORROW,
+        probability=2,
+        severity=5,
+        hazards=("Toxic atmosphere", "Oxygen deficiency", "Restricted egress"),
+        controls=("Positive isolation by blinds", "Forced ventilation", "Attendant and rescue plan"),
+    )
+    demo.under_review(pid)
+
+
+def _rejected_and_resubmitted(demo: _Demo) -> None:
+    pid = demo.draft(
+        "work-at-height",
+        title="Paint pipe bridge PB-2 from MEWP",
+        description="Touch-up painting of pipe bridge PB-2 steel from a mobile elevating work platform.",
+        area="U200-PB2",
+        location="Pipe bridge PB-2 over road 4",
+        starts_in=TOMORROW,
+        requestor="req2",
+        hazards=("Fall from height",),
+        controls=("Harness in MEWP basket",),
+    )
+    demo.submitted(pid, "req2")
+    reason = "Road 4 traffic management missing; add road closure and banksman"
+    demo.run(c.RejectPermit(actor=demo.actor("ver"), permit_id=pid, reason=reason), then=30)
+    changes = c.PermitChanges(
+        hazards=("Fall from height", "Vehicle strike"),
+        controls=("Harness in MEWP basket", "Road 4 closed with banksman"),
+    )
+    demo.run(c.EditPermit(actor=demo.actor("req2"), permit_id=pid, changes=changes))
+    demo.run(c.ResubmitPermit(actor=demo.actor("req2"), permit_id=pid, signature=demo.sign(pid)), then=10)
+
+
+def _withdrawn(demo: _Demo) -> None:
+    """Withdrawn back to draft."""
+    pid = demo.draft(
+        "electrical",
+        title="Thermographic survey of substation SS-2",
+        description="Open panel covers in substation SS-2 for infrared thermography of busbars.",
+        area="U800-SS2",
+        location="Substation SS-2, switchroom A",
+        equipment_tags=("SS-2",),
+        starts_in=TOMORROW,
+        hazards=("Arc flash", "Electric shock"),
+        controls=("Arc-rated PPE cat. 2", "Authorised person present"),
+    )
+    demo.submitted(pid)
+    reason = "Survey date moved by the electrical team"
+    demo.run(c.WithdrawPermit(actor=demo.actor("req"), permit_id=pid, reason=reason), then=10)
+
+
+def _approved(demo: _Demo) -> None:
+    """Approved, to start tomorrow."""
+    pid = demo.draft(
+        "electrical",
+        title="Replace contactor in MCC-3 bucket 4B",
+        description="Replace the faulty contactor of motor starter bucket 4B in MCC-3 feeding pump "
+        "P-3302A; bucket racked out and locked off.",
+        area="U300-MCC3",
+        location="Substation SS-3, MCC-3",
+        equipment_tags=("MCC-3", "P-3302A"),
+        starts_in=TOMORROW,
+        severity=4,
+        hazards=("Electric shock", "Arc flash"),
+        controls=("Isolate, lock and prove dead", "Arc-rated PPE"),
+    )
+    demo.approved(pid)
+
+
+# --- phase 2: stories still going on: work under way ---------------------------------------------------------
+
+
+def _active(demo: _Demo) -> None:
+    pid = demo.draft(
+        "hot-work",
+        title="Weld repair on pipe rack 2 crossover",
+        description="Weld repair of corroded pipe shoe on crossover 8in-HC-2210 on pipe rack 2; line "
+        "drained, purged and gas-free.",
+        area="U200-PR2",
+        location="Pipe rack 2, crossover at bay 4",
+        equipment_tags=("8in-HC-2210",),
+        starts_in=SOON,
+        hours=12,
+        hazards=("Fire and explosion", "Burns", "Welding fumes"),
+        controls=("Line purged with nitrogen", "Continuous gas monitor", "Fire watch"),
+    )
+    demo.activated(pid)
+
+
+def _suspended(demo: _Demo) -> None:
+    pid = demo.draft(
+        "hot-work",
+        title="Grinding on tank T-102 roof nozzle",
+        description="Grind and weld a new flange on roof nozzle N7 of tank T-102.",
+        area="U600-TANKS",
+        location="Tank T-102 roof, nozzle N7",
+        equipment_tags=("T-102",),
+        starts_in=SOON,
+        hours=12,
+        requestor="req2",
+        probability=3,
+        severity=3,
+        hazards=("Flammable vapour", "Fire", "Fall from height"),
+        controls=("Roof vents sealed", "Gas monitor", "Fire watch"),
+    )
+    demo.activated(pid, "req2")
+    demo.later(20)
+    demo.suspend(pid, SuspensionReason.MANUAL, "Wind above 40 km/h on the tank roof: work stopped", then=5)
+
+
+def _resumed(demo: _Demo) -> None:
+    """Suspended and resumed: active again."""
+    pid = demo.draft(
+        "cold-work",
+        title="Laser alignment of pump P-1105A",
+        description="Laser alignment of pump and motor P-1105A after motor replacement.",
+        area="U100-PUMPS",
+        location="Pump bay 1, P-1105A",
+        equipment_tags=("P-1105A",),
+        starts_in=SOON,
+        hours=12,
+        hazards=("Rotating equipment", "Pinch points"),
+        controls=("Motor isolated and locked", "Coupling guard removed only when locked"),
+    )
+    demo.activated(pid)
+    demo.later(15)
+    text = "Unit upset: all non-essential work stopped by the shift supervisor"
+    demo.suspend(pid, SuspensionReason.OTHER, text, then=20)
+    acceptance = demo.acceptance(pid)
+    demo.run(
+        c.ResumePermit(
+            actor=demo.actor("app"), permit_id=pid, signature=demo.sign(pid), acceptance=acceptance
+        ),
+        then=5,
+    )
+
+
+def _extended(demo: _Demo) -> None:
+    pid = demo.draft(
+        "hot-work",
+        title="Cut and replace drain line on HX-501",
+        description="Cut out corroded 2in drain line of exchanger HX-501 and weld in new spool.",
+        area="U500-HX",
+        location="Exchanger HX-501 bay",
+        equipment_tags=("HX-501",),
+        starts_in=SOON,
+        hours=12,
+        hazards=("Fire", "Residual hydrocarbon"),
+        controls=("Exchanger steamed out", "Gas monitor", "Fire watch"),
+    )
+    demo.activated(pid)
+    demo.later(10)
+    reason = "Spool fit-up took longer: weld and NDT need three more hours"
+    demo.extension(pid, "req", hours=3, reason=reason, approve=True)
+
+
+def _extension_rejected(demo: _Demo) -> None:
+    pid = demo.draft(
+        "hot-work",
+        title="Hot tap preparation on firewater ring main",
+        description="Weld split tee on the 10in firewater ring main at hydrant H-14 for a future hot tap.",
+        area="U000-FW",
+        location="Firewater ring main near hydrant H-14",
+        equipment_tags=("FW-RING", "H-14"),
+        starts_in=SOON,
+        hours=12,
+        requestor="req2",
+        hazards=("Fire", "Loss of firewater coverage"),
+        controls=("Temporary firewater hose from H-15", "Fire watch"),
+    )
+    demo.activated(pid, "req2")
+    demo.later(10)
+    refusal = "Firewater coverage cannot be reduced overnight: finish and raise a new permit tomorrow"
+    demo.extension(pid, "req2", hours=4, reason="Weld inspection delayed", approve=False, refusal=refusal)
+
+
+LIVE_STORIES: tuple[tuple[str, Story], ...] = (
+    ("draft", _draft_only),
+    ("submitted", _submitted),
+    ("under review", _under_review),
+    ("rejected and resubmitted", _rejected_and_resubmitted),
+    ("withdrawn", _withdrawn),
+    ("approved", _approved),
+    ("active", _active),
+    ("suspended", _suspended),
+    ("resumed", _resumed),
+    ("extended", _extended),
+    ("extension rejected", _extension_rejected),
+)
+
+STEPS = 2 + len(FINISHED_STORIES) + len(LIVE_STORIES)
 """Progress steps reported by `load_demo`: setup (2), finished stories (5), live stories (11)."""
 
 
@@ -707,10 +672,10 @@ def load_demo(
     if step is not None:
         demo.step = step
     demo.setup()
-    demo.finished_stories()
+    demo.play(FINISHED_STORIES)
     live_from = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=3)
     if clock.now() < live_from:
         clock.set(live_from)
     demo.pace = 4
-    demo.live_stories()
+    demo.play(LIVE_STORIES)
     return demo.permits
