@@ -1,6 +1,8 @@
 """Test builders: a project with templates and people, and helpers that take a permit through its lifecycle.
 
 They call only the public facade, so each test reads as Given (builder) / When (command) / Then (assertions).
+World methods run commands; the module functions below it build one command without running it (signed
+against the permit's current core hash, by a person who authenticated just now), or check a refusal.
 """
 
 from __future__ import annotations
@@ -8,11 +10,15 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
+
+import pytest
 
 from ptw_domain import commands as c
 from ptw_domain.clock import ManualClock
-from ptw_domain.permit.content import PermitContent
+from ptw_domain.errors import DomainError
+from ptw_domain.events.project import ProjectSettings
+from ptw_domain.permit.content import Origin, PermitContent
 from ptw_domain.permit.state import PermitState
 from ptw_domain.roles import Actor, CompanyKind, Member, Role
 from ptw_domain.service import CommandResult, PermitService
@@ -28,6 +34,8 @@ HOT_WORK = {
     "safety_checklist": ["Combustibles removed", {"key": "extinguisher", "label": "Extinguisher at hand"}],
 }
 COLD_WORK = {"key": "cold-work", "category": "cold_work", "name": "Cold work"}
+
+_Issue = TypeVar("_Issue", c.ActivatePermit, c.ResumePermit)
 
 
 def member(person_id: str, *roles: Role, level: int = 3, kind: CompanyKind = CompanyKind.OWNER) -> Member:
@@ -62,10 +70,9 @@ class World:
             "area": member("area", Role.AREA_AUTHORITY, level=3),
             "safe": member("safe", Role.SAFETY_OFFICER, level=2),
         }
-        admin = world.actor("admin", org_admin=True)
         service.execute(
             c.OpenProject(
-                actor=admin,
+                actor=world.actor("admin", org_admin=True),
                 project_id=world.project_id,
                 organisation_id=world.organisation_id,
                 code=code,
@@ -73,16 +80,19 @@ class World:
             )
         )
         for definition in (HOT_WORK, COLD_WORK):
-            service.execute(
-                c.PublishTemplateVersion(
-                    actor=admin, organisation_id=world.organisation_id, definition=definition
-                )
-            )
+            world.publish_template(definition)
         return world
 
     def actor(self, person: str, *, org_admin: bool = False) -> Actor:
         """The person as an actor who authenticated just now (fresh SIG-04 evidence)."""
         return Actor(member=self.people[person], auth_time=self.clock.now(), org_admin=org_admin)
+
+    def add_person(
+        self, person_id: str, *roles: Role, level: int = 3, kind: CompanyKind = CompanyKind.OWNER
+    ) -> Member:
+        """Add (or replace) a cast member holding these roles; see `member` for the defaults."""
+        self.people[person_id] = member(person_id, *roles, level=level, kind=kind)
+        return self.people[person_id]
 
     def content(self, **overrides: Any) -> PermitContent:
         start = self.clock.now() + timedelta(hours=1)
@@ -112,85 +122,234 @@ class World:
     def signature(self, permit_id: uuid.UUID, **kw: Any) -> SignatureInput:
         return SignatureInput(core_hash=self.permit(permit_id).core_hash, **kw)
 
-    # --- taking a permit along its path ------------------------------------------------------------------
+    def acceptance(self, pid: uuid.UUID, acceptor: str = "req") -> c.Acceptance:
+        """The acceptor's (performing authority's) acceptance, signed with a fresh re-authentication."""
+        return c.Acceptance(
+            acceptor=self.people[acceptor], signature=self.signature(pid, reauthenticated_at=self.clock.now())
+        )
 
-    def draft(self, template: str = "hot-work", **content: Any) -> uuid.UUID:
-        permit_id = uuid.uuid4()
-        self.run(
-            c.CreatePermit(
-                actor=self.actor("req"),
-                permit_id=permit_id,
-                project_id=self.project_id,
-                template_key=template,
-                content=self.content(**content),
+    # --- the organisation and the project ----------------------------------------------------------------
+
+    def publish_template(self, definition: dict[str, Any]) -> CommandResult:
+        """Publish a (new version of a) template as the organisation admin."""
+        return self.run(
+            c.PublishTemplateVersion(
+                actor=self.actor("admin", org_admin=True),
+                organisation_id=self.organisation_id,
+                definition=definition,
             )
         )
-        return permit_id
+
+    def change_settings(self, **settings: Any) -> CommandResult:
+        """Replace the project settings (unnamed ones at their defaults) as the project admin."""
+        return self.run(
+            c.ChangeProjectSettings(
+                actor=self.actor("admin"), project_id=self.project_id, settings=ProjectSettings(**settings)
+            )
+        )
+
+    # --- taking a permit along its path ------------------------------------------------------------------
+
+    def draft(self, template: str = "hot-work", actor: str | Actor = "req", **content: Any) -> uuid.UUID:
+        """A new draft; `content` as for `create`."""
+        command = create(self, template, actor, **content)
+        self.run(command)
+        return command.permit_id
+
+    def nominate_and_submit(self, pid: uuid.UUID, actor: str | Actor = "req") -> None:
+        """Nominate the verifier `ver` for a draft, then submit it, both as `actor`."""
+        self.run(nominate(self, pid, actor=actor))
+        self.run(submit(self, pid, actor=actor))
 
     def submitted(self, **content: Any) -> uuid.UUID:
         pid = self.draft(**content)
-        self.run(c.NominateVerifier(actor=self.actor("req"), permit_id=pid, verifier=self.people["ver"]))
-        self.run(c.SubmitPermit(actor=self.actor("req"), permit_id=pid, signature=self.signature(pid)))
+        self.nominate_and_submit(pid)
         return pid
 
     def under_review(self, **content: Any) -> uuid.UUID:
         pid = self.submitted(**content)
-        self.run(
-            c.VerifyPermit(
-                actor=self.actor("ver"),
-                permit_id=pid,
-                approvers=(self.people["app"], self.people["app2"]),
-                signature=self.signature(pid),
-            )
-        )
+        self.run(verify(self, pid, approvers=(self.people["app"], self.people["app2"])))
         return pid
 
     def approved(self, **content: Any) -> uuid.UUID:
         pid = self.under_review(**content)
-        self.run(c.ApprovePermit(actor=self.actor("app"), permit_id=pid, signature=self.signature(pid)))
+        self.run(approve(self, pid))
         return pid
 
-    def acceptance(self, pid: uuid.UUID) -> c.Acceptance:
-        return c.Acceptance(
-            acceptor=self.people["req"], signature=self.signature(pid, reauthenticated_at=self.clock.now())
-        )
-
     def active(self, **content: Any) -> uuid.UUID:
+        """Approved, then activated 30 min later by `app`; the performing authority (`req` unless the content
+        names another) accepts."""
         pid = self.approved(**content)
         self.clock.advance(timedelta(minutes=30))
-        self.run(
-            c.ActivatePermit(
-                actor=self.actor("app"),
-                permit_id=pid,
-                signature=self.signature(pid),
-                acceptance=self.acceptance(pid),
-            )
-        )
+        self.run(activate(self, pid, acceptor=content.get("performing_authority") or "req"))
         return pid
 
     def completed(self, **content: Any) -> uuid.UUID:
         pid = self.active(**content)
         self.clock.advance(timedelta(hours=1))
-        self.run(
-            c.CompletePermit(
-                actor=self.actor("req"),
-                permit_id=pid,
-                outcome="complete",
-                site_safe=True,
-                signature=self.signature(pid),
-            )
-        )
+        self.run(complete(self, pid))
         return pid
 
     def closed(self, **content: Any) -> uuid.UUID:
         pid = self.completed(**content)
         self.clock.advance(timedelta(minutes=45))
-        self.run(
-            c.ClosePermit(
-                actor=self.actor("app"),
-                permit_id=pid,
-                inspected_at=self.clock.now(),
-                signature=self.signature(pid),
-            )
-        )
+        self.run(close(self, pid))
         return pid
+
+
+# --- checking outcomes ---------------------------------------------------------------------------------------
+
+
+def refused(world: World, pid: uuid.UUID, command: c.Command, error: type[DomainError]) -> DomainError:
+    """Run a command that must be refused with `error` and check it appended nothing to the permit stream."""
+    before_version = world.permit(pid).version
+    before_events = len(world.service.history(pid))
+    with pytest.raises(error) as info:
+        world.run(command)
+    assert world.permit(pid).version == before_version
+    assert len(world.service.history(pid)) == before_events
+    return info.value
+
+
+def types(world: World, pid: uuid.UUID) -> list[str]:
+    """The type names of the permit's recorded events, oldest first."""
+    return [e.type for e in world.service.history(pid)]
+
+
+def codes(err: DomainError) -> set[str]:
+    """The blocker codes of a refusal."""
+    return {b.code for b in err.blockers}
+
+
+# --- command makers: build one command, do not run it ------------------------------------------------------
+# An actor (or issuer) is a person id of the world, who authenticated just now, or an Actor built by the test.
+
+
+def _actor(world: World, who: str | Actor) -> Actor:
+    return who if isinstance(who, Actor) else world.actor(who)
+
+
+def create(
+    world: World,
+    template: str = "hot-work",
+    actor: str | Actor = "req",
+    *,
+    origin: Origin | None = None,
+    client_ref: str | None = None,
+    context: c.CommandContext | None = None,
+    **content: Any,
+) -> c.CreatePermit:
+    """CreatePermit for a new permit id, with the default content plus `content`; `origin`, `client_ref` and
+    `context` are set on the command when given."""
+    given: dict[str, Any] = {"origin": origin, "client_ref": client_ref, "context": context}
+    return c.CreatePermit(
+        actor=_actor(world, actor),
+        permit_id=uuid.uuid4(),
+        project_id=world.project_id,
+        template_key=template,
+        content=world.content(**content),
+        **{name: value for name, value in given.items() if value is not None},
+    )
+
+
+def edit(world: World, pid: uuid.UUID, actor: str | Actor = "req", **changes: Any) -> c.EditPermit:
+    """EditPermit with `changes` as the PermitChanges fields."""
+    return c.EditPermit(actor=_actor(world, actor), permit_id=pid, changes=c.PermitChanges(**changes))
+
+
+def amend(
+    world: World, pid: uuid.UUID, actor: str | Actor = "req", reason: str = "", **changes: Any
+) -> c.AmendPermit:
+    """AmendPermit with `changes` as the PermitChanges fields."""
+    return c.AmendPermit(
+        actor=_actor(world, actor), permit_id=pid, changes=c.PermitChanges(**changes), reason=reason
+    )
+
+
+def nominate(
+    world: World, pid: uuid.UUID, verifier: Member | None = None, actor: str | Actor = "req"
+) -> c.NominateVerifier:
+    """NominateVerifier, by default of `ver`."""
+    return c.NominateVerifier(
+        actor=_actor(world, actor),
+        permit_id=pid,
+        verifier=world.people["ver"] if verifier is None else verifier,
+    )
+
+
+def submit(world: World, pid: uuid.UUID, actor: str | Actor = "req") -> c.SubmitPermit:
+    """SubmitPermit, signed by the requestor."""
+    return c.SubmitPermit(actor=_actor(world, actor), permit_id=pid, signature=world.signature(pid))
+
+
+def verify(
+    world: World,
+    pid: uuid.UUID,
+    approvers: tuple[Member, ...] | None = None,
+    actor: str | Actor = "ver",
+    **kw: Any,
+) -> c.VerifyPermit:
+    """VerifyPermit nominating `approvers` (by default `app` alone); `kw` e.g. delegation_id."""
+    return c.VerifyPermit(
+        actor=_actor(world, actor),
+        permit_id=pid,
+        approvers=(world.people["app"],) if approvers is None else approvers,
+        signature=world.signature(pid),
+        **kw,
+    )
+
+
+def approve(world: World, pid: uuid.UUID, actor: str | Actor = "app", **kw: Any) -> c.ApprovePermit:
+    """ApprovePermit; `kw` e.g. expected_version, delegation_id, context, or a signature of its own."""
+    if "signature" not in kw:
+        kw["signature"] = world.signature(pid)
+    return c.ApprovePermit(actor=_actor(world, actor), permit_id=pid, **kw)
+
+
+def cancel(world: World, pid: uuid.UUID, actor: str | Actor = "req", reason: str = "") -> c.CancelPermit:
+    """CancelPermit, by default by the requestor without a reason."""
+    return c.CancelPermit(actor=_actor(world, actor), permit_id=pid, reason=reason)
+
+
+def _issued(kind: type[_Issue], world: World, pid: uuid.UUID, issuer: str | Actor, acceptor: str) -> _Issue:
+    return kind(
+        actor=_actor(world, issuer),
+        permit_id=pid,
+        signature=world.signature(pid),
+        acceptance=world.acceptance(pid, acceptor),
+    )
+
+
+def activate(
+    world: World, pid: uuid.UUID, issuer: str | Actor = "app", acceptor: str = "req"
+) -> c.ActivatePermit:
+    """ActivatePermit issued by `issuer` and accepted by `acceptor`."""
+    return _issued(c.ActivatePermit, world, pid, issuer, acceptor)
+
+
+def resume(
+    world: World, pid: uuid.UUID, issuer: str | Actor = "app", acceptor: str = "req"
+) -> c.ResumePermit:
+    """ResumePermit issued by `issuer` and accepted again by `acceptor`."""
+    return _issued(c.ResumePermit, world, pid, issuer, acceptor)
+
+
+def complete(world: World, pid: uuid.UUID, actor: str | Actor = "req", **kw: Any) -> c.CompletePermit:
+    """CompletePermit (hand-back): outcome complete and site safe unless `kw` says otherwise."""
+    values: dict[str, Any] = {"outcome": "complete", "site_safe": True}
+    values.update(kw)
+    return c.CompletePermit(
+        actor=_actor(world, actor), permit_id=pid, signature=world.signature(pid), **values
+    )
+
+
+def close(
+    world: World, pid: uuid.UUID, actor: str | Actor = "app", inspected_at: datetime | None = None
+) -> c.ClosePermit:
+    """ClosePermit, the site inspected at `inspected_at` (by default just now)."""
+    return c.ClosePermit(
+        actor=_actor(world, actor),
+        permit_id=pid,
+        inspected_at=world.clock.now() if inspected_at is None else inspected_at,
+        signature=world.signature(pid),
+    )

@@ -19,7 +19,7 @@ from ptw_domain import commands as c
 from ptw_domain.canonical import canonical_json
 from ptw_domain.clock import ManualClock
 from ptw_domain.service import PermitService
-from tests.builders import START, World
+from tests.builders import START, World, approve
 
 GENESIS = "0" * 64
 
@@ -30,10 +30,9 @@ GENESIS = "0" * 64
 def test_AUD_01_every_event_carries_its_metadata(world: World) -> None:
     pid = world.under_review()
     world.run(
-        c.ApprovePermit(
-            actor=world.actor("app"),
-            permit_id=pid,
-            signature=world.signature(pid),
+        approve(
+            world,
+            pid,
             context=c.CommandContext(
                 correlation_id="corr-1",
                 causation_id="cause-1",

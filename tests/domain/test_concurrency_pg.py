@@ -4,17 +4,16 @@
 from __future__ import annotations
 
 import threading
-import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
 
-from ptw_domain import commands as c
 from ptw_domain.clock import ManualClock
 from ptw_domain.errors import AlreadyApproved, DomainError
 from ptw_domain.service import PermitService
-from tests.builders import START, World
+from tests.builders import START, World, approve, create
 
 pytestmark = pytest.mark.postgres
 
@@ -41,18 +40,24 @@ def race(fns: list[Callable[[], Any]]) -> list[Any]:
     return out
 
 
-@pytest.mark.parametrize("round_", range(ROUNDS))
-def test_LIFE_11_concurrent_approvals_record_exactly_one(postgres_url: str, round_: int) -> None:
+@contextmanager
+def racers(postgres_url: str, n: int) -> Iterator[tuple[World, list[PermitService]]]:
+    """A world on one service plus `n` more services on the same database and clock; all closed after."""
     clock = ManualClock(START)
     main = PermitService(postgres_url, clock=clock)
-    services = [PermitService(postgres_url, clock=clock) for _ in range(2)]
+    services = [PermitService(postgres_url, clock=clock) for _ in range(n)]
     try:
-        world = World.create(main, clock)
+        yield World.create(main, clock), services
+    finally:
+        for s in (main, *services):
+            s.close()
+
+
+@pytest.mark.parametrize("round_", range(ROUNDS))
+def test_LIFE_11_concurrent_approvals_record_exactly_one(postgres_url: str, round_: int) -> None:
+    with racers(postgres_url, 2) as (world, services):
         pid = world.under_review()
-        commands = [
-            c.ApprovePermit(actor=world.actor(who), permit_id=pid, signature=world.signature(pid))
-            for who in ("app", "app2")
-        ]
+        commands = [approve(world, pid, who) for who in ("app", "app2")]
         results = race(
             [lambda s=s, cmd=cmd: s.execute(cmd) for s, cmd in zip(services, commands, strict=True)]
         )
@@ -62,35 +67,19 @@ def test_LIFE_11_concurrent_approvals_record_exactly_one(postgres_url: str, roun
         assert len(errors) == 1, results
         assert isinstance(errors[0], AlreadyApproved), errors[0]
         assert errors[0].rule_ids == ("LIFE-11",)
-        history = PermitService(postgres_url, clock=clock)
+        history = PermitService(postgres_url, clock=world.clock)
         try:
             types = [e.type for e in history.history(pid)]
             assert types.count("PermitApproved") == 1
             assert all(v.ok for v in history.verify_chain([pid]))
         finally:
             history.close()
-    finally:
-        for s in (main, *services):
-            s.close()
 
 
 @pytest.mark.parametrize("round_", range(ROUNDS))
 def test_NUM_02_concurrent_creations_get_distinct_consecutive_numbers(postgres_url: str, round_: int) -> None:
-    clock = ManualClock(START)
-    main = PermitService(postgres_url, clock=clock)
-    services = [PermitService(postgres_url, clock=clock) for _ in range(8)]
-    try:
-        world = World.create(main, clock)
-        commands = [
-            c.CreatePermit(
-                actor=world.actor("req"),
-                permit_id=uuid.uuid4(),
-                project_id=world.project_id,
-                template_key="hot-work",
-                content=world.content(),
-            )
-            for _ in services
-        ]
+    with racers(postgres_url, 8) as (world, services):
+        commands = [create(world) for _ in services]
         results = race(
             [lambda s=s, cmd=cmd: s.execute(cmd) for s, cmd in zip(services, commands, strict=True)]
         )
@@ -98,26 +87,16 @@ def test_NUM_02_concurrent_creations_get_distinct_consecutive_numbers(postgres_u
         assert not failures, failures
         numbers = sorted(r.permit_number for r in results)
         assert numbers == [f"NORTH-2026-{n:05d}" for n in range(1, 9)]
-        project = main.project(world.project_id)
+        project = world.service.project(world.project_id)
         assert sorted(project.permits) == numbers
         assert {project.permits[r.permit_number] for r in results} == {cmd.permit_id for cmd in commands}
-    finally:
-        for s in (main, *services):
-            s.close()
 
 
 def test_LIFE_11_same_approver_racing_with_itself_records_one_and_typed_refusals(postgres_url: str) -> None:
     """A refused racer never leaks a storage exception: it is a typed DomainError (or succeeds)."""
-    clock = ManualClock(START)
-    main = PermitService(postgres_url, clock=clock)
-    services = [PermitService(postgres_url, clock=clock) for _ in range(4)]
-    try:
-        world = World.create(main, clock)
+    with racers(postgres_url, 4) as (world, services):
         pid = world.under_review()
-        cmd = c.ApprovePermit(actor=world.actor("app"), permit_id=pid, signature=world.signature(pid))
+        cmd = approve(world, pid)
         results = race([lambda s=s: s.execute(cmd) for s in services])
         assert sum(not isinstance(r, Exception) for r in results) == 1
         assert all(isinstance(r, DomainError) for r in results if isinstance(r, Exception))
-    finally:
-        for s in (main, *services):
-            s.close()

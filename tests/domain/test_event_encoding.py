@@ -22,6 +22,7 @@ from ptw_domain.events.base import (
     GENESIS_HASH,
     DomainEvent,
     EventMetadata,
+    Recorded,
     register_event_type,
 )
 from ptw_domain.events.permit import PermitEvent, PermitSuspended, SuspensionReason
@@ -34,6 +35,21 @@ mapper = EnvelopeMapper()
 
 def _row(stored: StoredEvent) -> StoredRecord:
     return StoredRecord(stored.originator_version, stored.topic, stored.state)
+
+
+def _first_event(payload: DomainEvent) -> Recorded[Any]:
+    """`payload` sealed as version 1 of a new permit stream, by a minimal user actor."""
+    return seal(
+        stream_id=uuid4(),
+        version=1,
+        event_id=uuid4(),
+        occurred_at=datetime(2025, 1, 1, tzinfo=UTC),
+        metadata=msgspec.convert(
+            {"stream_type": "permit", "actor": {"id": "a", "kind": "user"}}, EventMetadata
+        ),
+        payload=payload,
+        prev_hash=GENESIS_HASH,
+    )
 
 
 @pytest.mark.parametrize("type_name", ALL_TYPES)
@@ -159,18 +175,7 @@ def test_an_unknown_topic_raises() -> None:
 
 
 def test_a_payload_at_the_current_schema_that_does_not_decode_raises() -> None:
-    stream_id = uuid4()
-    recorded = seal(
-        stream_id=stream_id,
-        version=1,
-        event_id=uuid4(),
-        occurred_at=datetime(2025, 1, 1, tzinfo=UTC),
-        metadata=msgspec.convert(
-            {"stream_type": "permit", "actor": {"id": "a", "kind": "user"}}, EventMetadata
-        ),
-        payload=PermitSuspended(reason_code=SuspensionReason.MANUAL, text="t"),
-        prev_hash=GENESIS_HASH,
-    )
+    recorded = _first_event(PermitSuspended(reason_code=SuspensionReason.MANUAL, text="t"))
     body = msgspec.json.decode(mapper.to_stored_event(recorded).state)
     body["payload"] = {"reason": "v1 shape, v2 label"}
     with pytest.raises(msgspec.ValidationError):
@@ -229,18 +234,7 @@ def test_aud10_the_stored_schema_version_decides_even_when_an_old_payload_fits_t
         celsius: float
 
     try:
-        stream_id = uuid4()
-        recorded = seal(
-            stream_id=stream_id,
-            version=1,
-            event_id=uuid4(),
-            occurred_at=datetime(2025, 1, 1, tzinfo=UTC),
-            metadata=msgspec.convert(
-                {"stream_type": "permit", "actor": {"id": "a", "kind": "user"}}, EventMetadata
-            ),
-            payload=TemperatureNoted(celsius=212.0),
-            prev_hash=GENESIS_HASH,
-        )
+        recorded = _first_event(TemperatureNoted(celsius=212.0))
         body = msgspec.json.decode(mapper.to_stored_event(recorded).state)
         body["schema_version"] = 1  # as the old release wrote it: 212 meant Fahrenheit
         decoded = decode_event("TemperatureNoted", canonical_json(body))

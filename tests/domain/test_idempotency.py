@@ -10,27 +10,26 @@ import pytest
 
 from ptw_domain import commands as c
 from ptw_domain.errors import AlreadyApproved, GuardFailed, IdempotencyKeyReused, StaleVersion
-from tests.builders import World
+from tests.builders import World, approve, create, edit
 
 
 def ctx(key: str) -> c.CommandContext:
     return c.CommandContext(idempotency_key=key)
 
 
-def approve(world: World, pid: uuid.UUID, key: str, actor: str = "app") -> c.ApprovePermit:
-    return c.ApprovePermit(
-        actor=world.actor(actor), permit_id=pid, signature=world.signature(pid), context=ctx(key)
-    )
+def keyed_approval(world: World, pid: uuid.UUID, key: str, actor: str = "app") -> c.ApprovePermit:
+    """ApprovePermit carrying the idempotency key `key`."""
+    return approve(world, pid, actor, context=ctx(key))
 
 
 def test_SEC_09_same_key_same_command_replays_the_original_result(world: World) -> None:
     pid = world.under_review()
-    first = world.run(approve(world, pid, "k-1"))
+    first = world.run(keyed_approval(world, pid, "k-1"))
     assert first.replayed is False
     version = world.permit(pid).version
     events = len(world.service.history(pid))
     world.clock.advance(timedelta(seconds=30))  # a later retry with fresh auth_time is still the same command
-    again = world.run(approve(world, pid, "k-1"))
+    again = world.run(keyed_approval(world, pid, "k-1"))
     assert again.replayed is True
     assert (again.command, again.stream_id, again.version, again.events) == (
         first.command,
@@ -44,14 +43,7 @@ def test_SEC_09_same_key_same_command_replays_the_original_result(world: World) 
 
 
 def test_SEC_09_create_permit_replay_returns_the_same_number_and_consumes_none(world: World) -> None:
-    cmd = c.CreatePermit(
-        actor=world.actor("req"),
-        permit_id=uuid.uuid4(),
-        project_id=world.project_id,
-        template_key="hot-work",
-        content=world.content(),
-        context=ctx("create-1"),
-    )
+    cmd = create(world, context=ctx("create-1"))
     first = world.run(cmd)
     again = world.run(cmd)
     assert again.replayed is True
@@ -62,7 +54,7 @@ def test_SEC_09_create_permit_replay_returns_the_same_number_and_consumes_none(w
 
 def test_SEC_09_same_key_different_command_is_refused(world: World) -> None:
     pid = world.under_review()
-    world.run(approve(world, pid, "k-2"))
+    world.run(keyed_approval(world, pid, "k-2"))
     version = world.permit(pid).version
     other = c.RejectPermit(actor=world.actor("app"), permit_id=pid, reason="no", context=ctx("k-2"))
     with pytest.raises(IdempotencyKeyReused) as info:
@@ -74,40 +66,34 @@ def test_SEC_09_same_key_different_command_is_refused(world: World) -> None:
 
 def test_SEC_09_same_key_by_another_actor_is_refused(world: World) -> None:
     pid = world.under_review()
-    world.run(approve(world, pid, "k-3"))
+    world.run(keyed_approval(world, pid, "k-3"))
     with pytest.raises(IdempotencyKeyReused):
-        world.run(approve(world, pid, "k-3", actor="app2"))
+        world.run(keyed_approval(world, pid, "k-3", actor="app2"))
 
 
 def test_SEC_09_refused_command_with_a_key_can_be_retried(world: World) -> None:
     pid = world.under_review(ppe=())
     version = world.permit(pid).version
     with pytest.raises(GuardFailed):
-        world.run(approve(world, pid, "k-4"))
+        world.run(keyed_approval(world, pid, "k-4"))
     assert world.permit(pid).version == version
-    world.run(c.EditPermit(actor=world.actor("req"), permit_id=pid, changes=c.PermitChanges(notes="n")))
+    world.run(edit(world, pid, notes="n"))
     with pytest.raises(GuardFailed):
-        world.run(approve(world, pid, "k-4"))  # still refused: nothing was remembered for the key
+        world.run(keyed_approval(world, pid, "k-4"))  # still refused: nothing was remembered for the key
 
 
 def test_SEC_09_refused_then_fixed_command_succeeds_with_the_same_key(world: World) -> None:
     pid = world.under_review()
-    stale = c.ApprovePermit(
-        actor=world.actor("app"),
-        permit_id=pid,
-        signature=world.signature(pid),
-        expected_version=1,
-        context=ctx("k-5"),
-    )
+    stale = approve(world, pid, expected_version=1, context=ctx("k-5"))
     with pytest.raises(StaleVersion):
         world.run(stale)
-    result = world.run(approve(world, pid, "k-5"))
+    result = world.run(keyed_approval(world, pid, "k-5"))
     assert result.replayed is False
     assert world.permit(pid).status == "approved"
 
 
 def test_SIG_10_second_approval_with_a_new_key_is_refused_already_approved(world: World) -> None:
     pid = world.under_review()
-    world.run(approve(world, pid, "k-6"))
+    world.run(keyed_approval(world, pid, "k-6"))
     with pytest.raises(AlreadyApproved):
-        world.run(approve(world, pid, "k-7", actor="app2"))
+        world.run(keyed_approval(world, pid, "k-7", actor="app2"))

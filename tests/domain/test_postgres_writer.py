@@ -11,12 +11,11 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from ptw_domain import commands as c
 from ptw_domain.clock import ManualClock
 from ptw_domain.service import PermitService
 from ptw_domain.store.postgres import AppendFunctionRecorder
 from ptw_domain.store.streams import fold
-from tests.builders import World
+from tests.builders import World, edit
 
 pytestmark = pytest.mark.postgres
 
@@ -39,9 +38,7 @@ def test_an_append_takes_the_exclusive_table_lock(pg_world: tuple[World, str], p
     done = threading.Event()
 
     def write() -> None:
-        world.service.execute(
-            c.EditPermit(actor=world.actor("req"), permit_id=pid, changes=c.PermitChanges(notes="x"))
-        )
+        world.service.execute(edit(world, pid, notes="x"))
         done.set()
 
     with psycopg.connect(postgres_dsn) as holder:
@@ -61,11 +58,9 @@ def test_concurrent_appends_are_visible_in_notification_order(pg_world: tuple[Wo
     world, _ = pg_world
     pids = [world.draft() for _ in range(3)]
 
-    def edits(pid: object) -> None:
+    def edits(pid: uuid.UUID) -> None:
         for n in range(15):
-            world.service.execute(
-                c.EditPermit(actor=world.actor("req"), permit_id=pid, changes=c.PermitChanges(notes=str(n)))  # type: ignore[arg-type]
-            )
+            world.service.execute(edit(world, pid, notes=str(n)))
 
     threads = [threading.Thread(target=edits, args=(pid,)) for pid in pids]
     for t in threads:
@@ -87,9 +82,7 @@ def test_a_cold_load_in_one_query_equals_the_librarys_replay(pg_world: tuple[Wor
     store = world.service.store
     pid = world.draft()
     for n in range(57):  # a snapshot at version 50, then 8 more events
-        world.run(
-            c.EditPermit(actor=world.actor("req"), permit_id=pid, changes=c.PermitChanges(notes=str(n)))
-        )
+        world.run(edit(world, pid, notes=str(n)))
     assert store.loads_in_one_query
     loaded = store.load_stream(pid)
     replayed = store.repository.get(pid, version=58, projector_func=fold)  # type: ignore[arg-type]

@@ -9,7 +9,7 @@ import pytest
 
 from ptw_domain import commands as c
 from ptw_domain.errors import GuardFailed, InvalidTransition
-from tests.builders import World
+from tests.builders import World, activate, submit
 
 
 def test_RDY_04_a_wrong_status_refusal_lists_every_readiness_blocker(world: World) -> None:  # noqa: N802
@@ -17,11 +17,7 @@ def test_RDY_04_a_wrong_status_refusal_lists_every_readiness_blocker(world: Worl
     issuer = world.actor("app")
     expected = world.service.readiness(pid, actor=issuer).actions["activate"].blockers
     with pytest.raises(InvalidTransition) as refused:
-        world.run(
-            c.ActivatePermit(
-                actor=issuer, permit_id=pid, signature=world.signature(pid), acceptance=world.acceptance(pid)
-            )
-        )
+        world.run(activate(world, pid, issuer))
     assert expected[0].rule == "LIFE-02"
     assert refused.value.blockers == expected
 
@@ -35,11 +31,7 @@ def test_RDY_04_a_guard_refusal_lists_every_readiness_blocker(world: World) -> N
     expected = world.service.readiness(pid, actor=issuer).actions["activate"].blockers
     assert [b.rule for b in expected][:2] == ["LIFE-23", "LIFE-17"]
     with pytest.raises((GuardFailed, InvalidTransition)) as refused:
-        world.run(
-            c.ActivatePermit(
-                actor=issuer, permit_id=pid, signature=world.signature(pid), acceptance=world.acceptance(pid)
-            )
-        )
+        world.run(activate(world, pid, issuer))
     # the command first records the expiry that was due (TIME-04), so it is judged on an expired permit
     after = world.service.readiness(pid, actor=issuer).actions["activate"].blockers
     assert refused.value.blockers == after
@@ -49,5 +41,5 @@ def test_RDY_04_submit_from_rejected_is_refused_with_the_resubmit_hint(world: Wo
     pid = world.submitted()
     world.run(c.RejectPermit(actor=world.actor("ver"), permit_id=pid, reason="scope unclear"))
     with pytest.raises(InvalidTransition) as refused:
-        world.run(c.SubmitPermit(actor=world.actor("req"), permit_id=pid, signature=world.signature(pid)))
+        world.run(submit(world, pid))
     assert "ResubmitPermit" in refused.value.allowed_commands

@@ -10,19 +10,9 @@ from typing import Any
 import pytest
 
 from ptw_domain import commands as c
-from ptw_domain.errors import DomainError, Forbidden, GuardFailed, ValidationFailed
+from ptw_domain.errors import Forbidden, GuardFailed, ValidationFailed
 from ptw_domain.roles import Role
-from tests.builders import World, member
-
-
-def refused(world: World, pid: uuid.UUID, command: c.Command, error: type[DomainError]) -> DomainError:
-    before_version = world.permit(pid).version
-    before_events = len(world.service.history(pid))
-    with pytest.raises(error) as info:
-        world.run(command)
-    assert world.permit(pid).version == before_version
-    assert len(world.service.history(pid)) == before_events
-    return info.value
+from tests.builders import World, approve, member, refused, verify
 
 
 def grant(
@@ -43,15 +33,17 @@ def grant(
     return did
 
 
-def approve_as(world: World, pid: uuid.UUID, actor: str, delegation: uuid.UUID | None) -> c.ApprovePermit:
-    return c.ApprovePermit(
-        actor=world.actor(actor), permit_id=pid, signature=world.signature(pid), delegation_id=delegation
-    )
+def verifier_delegate(world: World, *roles: Role, level: int) -> tuple[uuid.UUID, uuid.UUID]:
+    """A submitted permit whose verifier `ver` has delegated the verifier role for it to `ver2` (holding
+    `roles`); returns the permit and the delegation."""
+    world.add_person("ver2", *roles, level=level)
+    pid = world.submitted()
+    return pid, grant(world, "ver", "ver2", role="verifier", permit_id=pid)
 
 
 @pytest.fixture
 def deputy(world: World) -> World:
-    world.people["dep"] = member("dep", Role.APPROVER, level=3)
+    world.add_person("dep", Role.APPROVER)
     return world
 
 
@@ -59,7 +51,7 @@ def test_DEL_01_DEL_02_delegate_approves_on_behalf_of_the_delegator(deputy: Worl
     world = deputy
     pid = world.under_review()
     did = grant(world, "app", "dep", permit_id=pid)
-    world.run(approve_as(world, pid, "dep", did))
+    world.run(approve(world, pid, "dep", delegation_id=did))
     event = world.service.history(pid)[-1]
     assert event.type == "PermitApproved"
     assert event.payload.approver == "dep"
@@ -75,7 +67,7 @@ def test_DEL_01_DEL_02_delegate_approves_on_behalf_of_the_delegator(deputy: Worl
 def test_DEL_01_without_the_delegation_the_deputy_is_not_a_nominee(deputy: World) -> None:
     world = deputy
     pid = world.under_review()
-    refused(world, pid, approve_as(world, pid, "dep", None), Forbidden)
+    refused(world, pid, approve(world, pid, "dep", delegation_id=None), Forbidden)
 
 
 def test_DEL_04_revoked_delegation_is_refused(deputy: World) -> None:
@@ -83,7 +75,7 @@ def test_DEL_04_revoked_delegation_is_refused(deputy: World) -> None:
     pid = world.under_review()
     did = grant(world, "app", "dep", permit_id=pid)
     world.run(c.RevokeDelegation(actor=world.actor("app"), delegation_id=did, reason="back from leave"))
-    err = refused(world, pid, approve_as(world, pid, "dep", did), Forbidden)
+    err = refused(world, pid, approve(world, pid, "dep", delegation_id=did), Forbidden)
     assert err.rule_ids == ("DEL-04",)
     assert "revoked" in err.facts["problems"]
 
@@ -93,7 +85,7 @@ def test_DEL_04_expired_delegation_is_refused(deputy: World) -> None:
     pid = world.under_review()
     did = grant(world, "app", "dep", hours=1)
     world.clock.advance(timedelta(hours=1))
-    err = refused(world, pid, approve_as(world, pid, "dep", did), Forbidden)
+    err = refused(world, pid, approve(world, pid, "dep", delegation_id=did), Forbidden)
     assert err.rule_ids == ("DEL-04",)
     assert "outside its validity" in err.facts["problems"]
 
@@ -103,7 +95,7 @@ def test_DEL_04_delegation_for_another_permit_is_refused(deputy: World) -> None:
     pid = world.under_review()
     other = world.under_review()
     did = grant(world, "app", "dep", permit_id=other)
-    err = refused(world, pid, approve_as(world, pid, "dep", did), Forbidden)
+    err = refused(world, pid, approve(world, pid, "dep", delegation_id=did), Forbidden)
     assert "not for this permit" in err.facts["problems"]
 
 
@@ -111,7 +103,7 @@ def test_DEL_04_someone_else_cannot_use_the_delegation(deputy: World) -> None:
     world = deputy
     pid = world.under_review()
     did = grant(world, "app", "dep", permit_id=pid)
-    err = refused(world, pid, approve_as(world, pid, "app2", did), Forbidden)
+    err = refused(world, pid, approve(world, pid, "app2", delegation_id=did), Forbidden)
     assert "granted to someone else" in err.facts["problems"]
 
 
@@ -134,27 +126,17 @@ def test_DEL_01_only_an_own_role_is_delegated(deputy: World) -> None:
 
 
 def test_DEL_03_delegate_who_is_the_requestor_is_refused(world: World) -> None:
-    world.people["req"] = member("req", Role.REQUESTOR, Role.APPROVER, level=3)
+    world.add_person("req", Role.REQUESTOR, Role.APPROVER)
     pid = world.under_review()
     did = grant(world, "app", "req", permit_id=pid)
-    err = refused(world, pid, approve_as(world, pid, "req", did), GuardFailed)
+    err = refused(world, pid, approve(world, pid, "req", delegation_id=did), GuardFailed)
     assert {"SOD-01", "DEL-03"} & set(err.rule_ids)
     assert world.permit(pid).status == "under_review"
 
 
 def test_DEL_03_verifier_delegate_acting_for_the_verifier_is_recorded(world: World) -> None:
-    world.people["ver2"] = member("ver2", Role.VERIFIER, level=2)
-    pid = world.submitted()
-    did = grant(world, "ver", "ver2", role="verifier", permit_id=pid)
-    world.run(
-        c.VerifyPermit(
-            actor=world.actor("ver2"),
-            permit_id=pid,
-            approvers=(world.people["app"],),
-            signature=world.signature(pid),
-            delegation_id=did,
-        )
-    )
+    pid, did = verifier_delegate(world, Role.VERIFIER, level=2)
+    world.run(verify(world, pid, actor="ver2", delegation_id=did))
     event = world.service.history(pid)[-1]
     assert event.payload.verifier == "ver2"
     assert event.payload.on_behalf_of == "ver"
@@ -162,18 +144,8 @@ def test_DEL_03_verifier_delegate_acting_for_the_verifier_is_recorded(world: Wor
 
 
 def test_DEL_03_SOD_01_delegating_verifier_cannot_be_nominated_approver(world: World) -> None:
-    world.people["ver2"] = member("ver2", Role.VERIFIER, level=2)
-    pid = world.submitted()
-    did = grant(world, "ver", "ver2", role="verifier", permit_id=pid)
-    world.run(
-        c.VerifyPermit(
-            actor=world.actor("ver2"),
-            permit_id=pid,
-            approvers=(world.people["app"],),
-            signature=world.signature(pid),
-            delegation_id=did,
-        )
-    )
+    pid, did = verifier_delegate(world, Role.VERIFIER, level=2)
+    world.run(verify(world, pid, actor="ver2", delegation_id=did))
     # SOD-01 compares persons under delegation: the verifier who delegated cannot be nominated approver later.
     ver_as_approver = member("ver", Role.APPROVER, level=3)
     err = refused(
@@ -186,19 +158,11 @@ def test_DEL_03_SOD_01_delegating_verifier_cannot_be_nominated_approver(world: W
 
 
 def test_DEL_03_SOD_01_verifying_delegate_cannot_nominate_themself_as_approver(world: World) -> None:
-    world.people["ver2"] = member("ver2", Role.VERIFIER, Role.APPROVER, level=3)
-    pid = world.submitted()
-    did = grant(world, "ver", "ver2", role="verifier", permit_id=pid)
+    pid, did = verifier_delegate(world, Role.VERIFIER, Role.APPROVER, level=3)
     err = refused(
         world,
         pid,
-        c.VerifyPermit(
-            actor=world.actor("ver2"),
-            permit_id=pid,
-            approvers=(world.people["ver2"],),
-            signature=world.signature(pid),
-            delegation_id=did,
-        ),
+        verify(world, pid, approvers=(world.people["ver2"],), actor="ver2", delegation_id=did),
         GuardFailed,
     )
     assert "SOD-01" in err.rule_ids

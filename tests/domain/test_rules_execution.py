@@ -11,7 +11,6 @@ import pytest
 
 from ptw_domain import commands as c
 from ptw_domain.errors import (
-    DomainError,
     GuardFailed,
     InvalidTransition,
     ReauthenticationRequired,
@@ -20,99 +19,36 @@ from ptw_domain.errors import (
     ValidationFailed,
 )
 from ptw_domain.events.permit import SuspensionReason
-from ptw_domain.events.project import ProjectSettings
 from ptw_domain.roles import Actor, Role
 from ptw_domain.signatures import SignatureInput
-from tests.builders import World, member
-
-
-def refused(world: World, pid: uuid.UUID, command: c.Command, error: type[DomainError]) -> DomainError:
-    before_version = world.permit(pid).version
-    before_events = len(world.service.history(pid))
-    with pytest.raises(error) as info:
-        world.run(command)
-    assert world.permit(pid).version == before_version
-    assert len(world.service.history(pid)) == before_events
-    return info.value
-
-
-def types(world: World, pid: uuid.UUID) -> list[str]:
-    return [e.type for e in world.service.history(pid)]
-
-
-def activate(world: World, pid: uuid.UUID, issuer: str = "app", acceptor: str = "req") -> c.ActivatePermit:
-    return c.ActivatePermit(
-        actor=world.actor(issuer),
-        permit_id=pid,
-        signature=world.signature(pid),
-        acceptance=c.Acceptance(
-            acceptor=world.people[acceptor],
-            signature=world.signature(pid, reauthenticated_at=world.clock.now()),
-        ),
-    )
-
-
-def resume(world: World, pid: uuid.UUID, issuer: str = "app", acceptor: str = "req") -> c.ResumePermit:
-    return c.ResumePermit(
-        actor=world.actor(issuer),
-        permit_id=pid,
-        signature=world.signature(pid),
-        acceptance=c.Acceptance(
-            acceptor=world.people[acceptor],
-            signature=world.signature(pid, reauthenticated_at=world.clock.now()),
-        ),
-    )
-
-
-def complete(world: World, pid: uuid.UUID, actor: str = "req", **kw: Any) -> c.CompletePermit:
-    values: dict[str, Any] = {"outcome": "complete", "site_safe": True}
-    values.update(kw)
-    return c.CompletePermit(actor=world.actor(actor), permit_id=pid, signature=world.signature(pid), **values)
-
-
-def close(world: World, pid: uuid.UUID, actor: str = "app") -> c.ClosePermit:
-    return c.ClosePermit(
-        actor=world.actor(actor),
-        permit_id=pid,
-        inspected_at=world.clock.now(),
-        signature=world.signature(pid),
-    )
+from tests.builders import (
+    World,
+    activate,
+    approve,
+    cancel,
+    close,
+    complete,
+    edit,
+    refused,
+    resume,
+    types,
+    verify,
+)
 
 
 def boss_permit(world: World, template: str = "cold-work", **content: Any) -> uuid.UUID:
     """An approved permit whose requestor (and PA) also holds the approver role."""
-    world.people["boss"] = member("boss", Role.REQUESTOR, Role.APPROVER, level=3)
-    pid = uuid.uuid4()
-    world.run(
-        c.CreatePermit(
-            actor=world.actor("boss"),
-            permit_id=pid,
-            project_id=world.project_id,
-            template_key=template,
-            content=world.content(**content),
-        )
-    )
-    world.run(c.NominateVerifier(actor=world.actor("boss"), permit_id=pid, verifier=world.people["ver"]))
-    world.run(c.SubmitPermit(actor=world.actor("boss"), permit_id=pid, signature=world.signature(pid)))
-    world.run(
-        c.VerifyPermit(
-            actor=world.actor("ver"),
-            permit_id=pid,
-            approvers=(world.people["app"],),
-            signature=world.signature(pid),
-        )
-    )
-    world.run(c.ApprovePermit(actor=world.actor("app"), permit_id=pid, signature=world.signature(pid)))
+    world.add_person("boss", Role.REQUESTOR, Role.APPROVER)
+    pid = world.draft(template, actor="boss", **content)
+    world.nominate_and_submit(pid, actor="boss")
+    world.run(verify(world, pid))
+    world.run(approve(world, pid))
     return pid
 
 
-def allow_self_issue(world: World) -> None:
-    world.run(
-        c.ChangeProjectSettings(
-            actor=world.actor("admin"),
-            project_id=world.project_id,
-            settings=ProjectSettings(allow_self_issue_low_risk=True),
-        )
+def suspend(world: World, pid: uuid.UUID, text: str, actor: str = "app") -> c.SuspendPermit:
+    return c.SuspendPermit(
+        actor=world.actor(actor), permit_id=pid, reason_code=SuspensionReason.MANUAL, text=text
     )
 
 
@@ -158,7 +94,7 @@ def test_SOD_02_issuer_who_is_requestor_and_pa_is_refused(world: World) -> None:
 
 
 def test_SOD_09_project_may_relax_SOD_02_for_low_risk_and_the_event_is_flagged(world: World) -> None:
-    allow_self_issue(world)
+    world.change_settings(allow_self_issue_low_risk=True)
     pid = boss_permit(world, probability=1, severity=2)
     assert world.permit(pid).effective_risk_level == "low"
     world.run(activate(world, pid, issuer="boss", acceptor="boss"))
@@ -168,7 +104,7 @@ def test_SOD_09_project_may_relax_SOD_02_for_low_risk_and_the_event_is_flagged(w
 
 
 def test_SOD_09_relaxation_never_applies_above_low_risk(world: World) -> None:
-    allow_self_issue(world)
+    world.change_settings(allow_self_issue_low_risk=True)
     pid = boss_permit(world, probability=2, severity=3)
     assert world.permit(pid).effective_risk_level == "medium"
     err = refused(world, pid, activate(world, pid, issuer="boss", acceptor="boss"), GuardFailed)
@@ -186,31 +122,15 @@ def test_SOD_09_not_relaxed_without_the_project_setting(world: World) -> None:
 
 def test_LIFE_18_suspension_needs_text(world: World) -> None:
     pid = world.active()
-    err = refused(
-        world,
-        pid,
-        c.SuspendPermit(
-            actor=world.actor("app"), permit_id=pid, reason_code=SuspensionReason.MANUAL, text="  "
-        ),
-        ValidationFailed,
-    )
+    err = refused(world, pid, suspend(world, pid, text="  "), ValidationFailed)
     assert err.rule_ids == ("LIFE-18",)
 
 
 def test_LIFE_18_suspend_then_LIFE_19_resume(world: World) -> None:
     pid = world.active()
-    world.run(
-        c.SuspendPermit(
-            actor=world.actor("safe"),
-            permit_id=pid,
-            reason_code=SuspensionReason.MANUAL,
-            text="wind too strong",
-        )
-    )
+    world.run(suspend(world, pid, text="wind too strong", actor="safe"))
     assert world.permit(pid).status == "suspended"
-    refused(
-        world, pid, c.CancelPermit(actor=world.actor("app"), permit_id=pid, reason="x"), InvalidTransition
-    )
+    refused(world, pid, cancel(world, pid, actor="app", reason="x"), InvalidTransition)
     result = world.run(resume(world, pid))
     assert result.events == ("PermitResumed",)
     assert world.permit(pid).status == "active"
@@ -277,10 +197,8 @@ def test_TIME_02_skew_allowance_accepts_a_slightly_future_time(world: World) -> 
 
 
 def test_LIFE_21_SOD_04_closer_cannot_be_the_pa_who_handed_back(world: World) -> None:
-    world.people["pa"] = member("pa", Role.REQUESTOR, Role.APPROVER, level=3)
-    pid = world.approved(performing_authority="pa")
-    world.clock.advance(timedelta(minutes=30))
-    world.run(activate(world, pid, acceptor="pa"))
+    world.add_person("pa", Role.REQUESTOR, Role.APPROVER)
+    pid = world.active(performing_authority="pa")
     world.clock.advance(timedelta(hours=1))
     world.run(complete(world, pid, actor="pa"))
     world.clock.advance(timedelta(minutes=45))
@@ -318,15 +236,7 @@ def test_CLO_07_inspection_before_hand_back_is_refused(world: World) -> None:
     pid = world.completed()
     world.clock.advance(timedelta(minutes=45))
     err = refused(
-        world,
-        pid,
-        c.ClosePermit(
-            actor=world.actor("app"),
-            permit_id=pid,
-            inspected_at=world.clock.now() - timedelta(hours=2),
-            signature=world.signature(pid),
-        ),
-        ValidationFailed,
+        world, pid, close(world, pid, inspected_at=world.clock.now() - timedelta(hours=2)), ValidationFailed
     )
     assert err.rule_ids == ("TIME-02",)
 
@@ -385,11 +295,7 @@ def test_TIME_04_command_after_expiry_records_expiry_first_then_is_refused(world
     before = world.permit(pid).version
     world.clock.advance(world.permit(pid).valid_until - world.clock.now())
     with pytest.raises(InvalidTransition) as info:
-        world.run(
-            c.SuspendPermit(
-                actor=world.actor("app"), permit_id=pid, reason_code=SuspensionReason.MANUAL, text="x"
-            )
-        )
+        world.run(suspend(world, pid, text="x"))
     assert info.value.current_status == "expired"
     state = world.permit(pid)
     assert state.status == "expired"
@@ -410,13 +316,8 @@ def test_LIFE_22_expired_never_activated_permit_can_be_cancelled_by_approver(wor
     pid = world.approved()
     world.service.run_sweep(world.clock.now() + timedelta(hours=4))
     assert world.permit(pid).status == "expired"
-    refused(
-        world,
-        pid,
-        c.CancelPermit(actor=world.actor("req"), permit_id=pid, reason="missed"),
-        InvalidTransition,
-    )
-    world.run(c.CancelPermit(actor=world.actor("app"), permit_id=pid, reason="missed the window"))
+    refused(world, pid, cancel(world, pid, reason="missed"), InvalidTransition)
+    world.run(cancel(world, pid, actor="app", reason="missed the window"))
     assert world.permit(pid).status == "cancelled"
 
 
@@ -436,12 +337,7 @@ def test_TIME_05_readiness_effective_status_is_expired_after_valid_until(world: 
 def test_SIG_04_stale_auth_time_is_refused(world: World) -> None:
     pid = world.under_review()
     old = Actor(member=world.people["app"], auth_time=world.clock.now() - timedelta(seconds=301))
-    err = refused(
-        world,
-        pid,
-        c.ApprovePermit(actor=old, permit_id=pid, signature=world.signature(pid)),
-        ReauthenticationRequired,
-    )
+    err = refused(world, pid, approve(world, pid, actor=old), ReauthenticationRequired)
     assert err.code == "reauthentication_required"
     assert err.rule_ids == ("SIG-04",)
 
@@ -450,9 +346,7 @@ def test_SIG_04_step_up_assertion_is_accepted(world: World) -> None:
     pid = world.under_review()
     old = Actor(member=world.people["app"], auth_time=world.clock.now() - timedelta(hours=1))
     world.run(
-        c.ApprovePermit(
-            actor=old, permit_id=pid, signature=world.signature(pid, reauthenticated_at=world.clock.now())
-        )
+        approve(world, pid, actor=old, signature=world.signature(pid, reauthenticated_at=world.clock.now()))
     )
     assert world.permit(pid).status == "approved"
 
@@ -460,24 +354,12 @@ def test_SIG_04_step_up_assertion_is_accepted(world: World) -> None:
 def test_SIG_04_missing_evidence_is_refused(world: World) -> None:
     pid = world.under_review()
     no_auth = Actor(member=world.people["app"], auth_time=None)
-    refused(
-        world,
-        pid,
-        c.ApprovePermit(actor=no_auth, permit_id=pid, signature=world.signature(pid)),
-        ReauthenticationRequired,
-    )
+    refused(world, pid, approve(world, pid, actor=no_auth), ReauthenticationRequired)
 
 
 def test_SIG_05_wrong_core_hash_is_stale_view(world: World) -> None:
     pid = world.under_review()
-    err = refused(
-        world,
-        pid,
-        c.ApprovePermit(
-            actor=world.actor("app"), permit_id=pid, signature=SignatureInput(core_hash="0" * 64)
-        ),
-        StaleView,
-    )
+    err = refused(world, pid, approve(world, pid, signature=SignatureInput(core_hash="0" * 64)), StaleView)
     assert err.code == "stale_view"
     assert err.rule_ids == ("SIG-05",)
     assert err.facts["current_core_hash"] == world.permit(pid).core_hash
@@ -487,33 +369,17 @@ def test_SIG_05_wrong_core_hash_is_stale_view(world: World) -> None:
 def test_SIG_05_admin_edit_does_not_invalidate_the_view(world: World) -> None:
     pid = world.under_review()
     seen = world.signature(pid)
-    world.run(
-        c.EditPermit(actor=world.actor("req"), permit_id=pid, changes=c.PermitChanges(notes="radio ch 4"))
-    )
-    world.run(c.ApprovePermit(actor=world.actor("app"), permit_id=pid, signature=seen))
+    world.run(edit(world, pid, notes="radio ch 4"))
+    world.run(approve(world, pid, signature=seen))
     assert world.permit(pid).status == "approved"
 
 
 def test_SEC_10_expected_version_mismatch_is_stale_version(world: World) -> None:
     pid = world.under_review()
     version = world.permit(pid).version
-    err = refused(
-        world,
-        pid,
-        c.ApprovePermit(
-            actor=world.actor("app"),
-            permit_id=pid,
-            signature=world.signature(pid),
-            expected_version=version - 1,
-        ),
-        StaleVersion,
-    )
+    err = refused(world, pid, approve(world, pid, expected_version=version - 1), StaleVersion)
     assert err.code == "stale_version"
     assert err.rule_ids == ("SEC-10",)
     assert err.current_version == version
-    world.run(
-        c.ApprovePermit(
-            actor=world.actor("app"), permit_id=pid, signature=world.signature(pid), expected_version=version
-        )
-    )
+    world.run(approve(world, pid, expected_version=version))
     assert world.permit(pid).version == version + 1

@@ -7,22 +7,10 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-import pytest
-
 from ptw_domain import commands as c
 from ptw_domain.errors import DomainError, Forbidden, GuardFailed, ValidationFailed
 from ptw_domain.roles import Role
-from tests.builders import World, member
-
-
-def refused(world: World, pid: uuid.UUID, command: c.Command, error: type[DomainError]) -> DomainError:
-    before_version = world.permit(pid).version
-    before_events = len(world.service.history(pid))
-    with pytest.raises(error) as info:
-        world.run(command)
-    assert world.permit(pid).version == before_version
-    assert len(world.service.history(pid)) == before_events
-    return info.value
+from tests.builders import World, approve, codes, complete, refused, verify
 
 
 def request(
@@ -33,6 +21,11 @@ def request(
         actor=world.actor(actor), permit_id=pid, extension_id=ext, requested_end=end, reason=reason
     )
     return ext, cmd
+
+
+def request_more(world: World, pid: uuid.UUID, by: timedelta = timedelta(minutes=30), **kw: Any) -> Any:
+    """`request` for the permit's current valid_until moved by `by`."""
+    return request(world, pid, world.permit(pid).valid_until + by, **kw)
 
 
 def decide(world: World, pid: uuid.UUID, ext: uuid.UUID, actor: str = "app", **kw: Any) -> c.DecideExtension:
@@ -50,10 +43,6 @@ def extend(world: World, pid: uuid.UUID, end: datetime) -> uuid.UUID:
     return ext
 
 
-def codes(err: DomainError) -> set[str]:
-    return {b.code for b in err.blockers}
-
-
 def test_EXT_01_pa_requests_an_extension_while_active(world: World) -> None:
     pid = world.active()
     valid_until = world.permit(pid).valid_until
@@ -69,26 +58,26 @@ def test_EXT_01_pa_requests_an_extension_while_active(world: World) -> None:
 
 def test_EXT_01_requestor_may_request_while_approved(world: World) -> None:
     pid = world.approved()
-    _, cmd = request(world, pid, world.permit(pid).valid_until + timedelta(minutes=30))
+    _, cmd = request_more(world, pid)
     assert world.run(cmd).events == ("ExtensionRequested",)
 
 
 def test_EXT_01_only_the_pa_requests(world: World) -> None:
     pid = world.active()
-    _, cmd = request(world, pid, world.permit(pid).valid_until + timedelta(minutes=30), actor="app")
+    _, cmd = request_more(world, pid, actor="app")
     refused(world, pid, cmd, Forbidden)
 
 
 def test_EXT_01_request_needs_a_reason(world: World) -> None:
     pid = world.active()
-    _, cmd = request(world, pid, world.permit(pid).valid_until + timedelta(minutes=30), reason="  ")
+    _, cmd = request_more(world, pid, reason="  ")
     err = refused(world, pid, cmd, ValidationFailed)
     assert err.rule_ids == ("EXT-01",)
 
 
 def test_EXT_01_not_from_draft(world: World) -> None:
     pid = world.submitted()
-    _, cmd = request(world, pid, world.permit(pid).valid_until + timedelta(minutes=30))
+    _, cmd = request_more(world, pid)
     err = refused(world, pid, cmd, DomainError)
     assert err.code == "invalid_transition"
 
@@ -127,48 +116,27 @@ def test_EXT_04_one_pending_at_a_time(world: World) -> None:
 
 def test_EXT_03_one_extension_adds_at_most_validity_hours(world: World) -> None:
     pid = world.active()
-    _, cmd = request(world, pid, world.permit(pid).valid_until + timedelta(hours=13))
+    _, cmd = request_more(world, pid, timedelta(hours=13))
     err = refused(world, pid, cmd, GuardFailed)
     assert err.rule_ids == ("EXT-03",)
     assert codes(err) == {"extension_too_long"}
 
 
 def test_EXT_03_beyond_total_validity_refused_with_successor_hint(world: World) -> None:
-    world.run(
-        c.PublishTemplateVersion(
-            actor=world.actor("admin", org_admin=True),
-            organisation_id=world.organisation_id,
-            definition={
-                "key": "short",
-                "category": "cold_work",
-                "name": "Short",
-                "validity_hours": 8,
-                "max_total_validity_hours": 10,
-            },
-        )
+    world.publish_template(
+        {
+            "key": "short",
+            "category": "cold_work",
+            "name": "Short",
+            "validity_hours": 8,
+            "max_total_validity_hours": 10,
+        }
     )
-    pid = uuid.uuid4()
     start = world.clock.now() + timedelta(hours=1)
-    world.run(
-        c.CreatePermit(
-            actor=world.actor("req"),
-            permit_id=pid,
-            project_id=world.project_id,
-            template_key="short",
-            content=world.content(planned_start=start, planned_end=start + timedelta(hours=8)),
-        )
-    )
-    world.run(c.NominateVerifier(actor=world.actor("req"), permit_id=pid, verifier=world.people["ver"]))
-    world.run(c.SubmitPermit(actor=world.actor("req"), permit_id=pid, signature=world.signature(pid)))
-    world.run(
-        c.VerifyPermit(
-            actor=world.actor("ver"),
-            permit_id=pid,
-            approvers=(world.people["app"],),
-            signature=world.signature(pid),
-        )
-    )
-    world.run(c.ApprovePermit(actor=world.actor("app"), permit_id=pid, signature=world.signature(pid)))
+    pid = world.draft("short", planned_start=start, planned_end=start + timedelta(hours=8))
+    world.nominate_and_submit(pid)
+    world.run(verify(world, pid))
+    world.run(approve(world, pid))
     _, cmd = request(world, pid, start + timedelta(hours=11))
     err = refused(world, pid, cmd, GuardFailed)
     assert err.rule_ids == ("EXT-03",)
@@ -181,27 +149,15 @@ def test_EXT_03_beyond_total_validity_refused_with_successor_hint(world: World) 
 
 def test_EXT_03_requested_end_must_be_later(world: World) -> None:
     pid = world.active()
-    _, cmd = request(world, pid, world.permit(pid).valid_until - timedelta(hours=1))
+    _, cmd = request_more(world, pid, -timedelta(hours=1))
     err = refused(world, pid, cmd, GuardFailed)
     assert codes(err) == {"not_later"}
 
 
 def test_EXT_05_SOD_05_requester_cannot_decide(world: World) -> None:
-    world.people["pa"] = member("pa", Role.REQUESTOR, Role.APPROVER, level=3)
-    pid = world.approved(performing_authority="pa")
-    world.clock.advance(timedelta(minutes=30))
-    world.run(
-        c.ActivatePermit(
-            actor=world.actor("app"),
-            permit_id=pid,
-            signature=world.signature(pid),
-            acceptance=c.Acceptance(
-                acceptor=world.people["pa"],
-                signature=world.signature(pid, reauthenticated_at=world.clock.now()),
-            ),
-        )
-    )
-    ext, cmd = request(world, pid, world.permit(pid).valid_until + timedelta(minutes=30), actor="pa")
+    world.add_person("pa", Role.REQUESTOR, Role.APPROVER)
+    pid = world.active(performing_authority="pa")
+    ext, cmd = request_more(world, pid, actor="pa")
     world.run(cmd)
     err = refused(world, pid, decide(world, pid, ext, actor="pa"), GuardFailed)
     assert err.rule_ids == ("SOD-05",)
@@ -210,7 +166,7 @@ def test_EXT_05_SOD_05_requester_cannot_decide(world: World) -> None:
 
 def test_EXT_05_requestor_without_approver_role_cannot_decide(world: World) -> None:
     pid = world.active()
-    ext, cmd = request(world, pid, world.permit(pid).valid_until + timedelta(minutes=30))
+    ext, cmd = request_more(world, pid)
     world.run(cmd)
     refused(world, pid, decide(world, pid, ext, actor="req"), Forbidden)
 
@@ -237,7 +193,7 @@ def test_EXT_06_approval_moves_valid_until_exactly_and_expiry_follows(world: Wor
 
 def test_EXT_06_requested_end_is_to_the_minute(world: World) -> None:
     pid = world.active()
-    _, cmd = request(world, pid, world.permit(pid).valid_until + timedelta(minutes=30, seconds=5))
+    _, cmd = request_more(world, pid, timedelta(minutes=30, seconds=5))
     err = refused(world, pid, cmd, ValidationFailed)
     assert err.rule_ids == ("EXT-06",)
 
@@ -258,7 +214,7 @@ def test_EXT_07_shift_change_needs_reassessment_confirmed(world: World) -> None:
 
 def test_EXT_07_same_shift_is_not_flagged(world: World) -> None:
     pid = world.active()
-    ext, cmd = request(world, pid, world.permit(pid).valid_until + timedelta(minutes=30))
+    ext, cmd = request_more(world, pid)
     world.run(cmd)
     assert world.service.history(pid)[-1].payload.shift_change is False
     world.run(decide(world, pid, ext))
@@ -281,16 +237,8 @@ def test_EXT_08_pending_extension_lapses_at_expiry(world: World) -> None:
 
 def test_EXT_08_pending_extension_lapses_at_hand_back(world: World) -> None:
     pid = world.active()
-    _, cmd = request(world, pid, world.permit(pid).valid_until + timedelta(minutes=30))
+    _, cmd = request_more(world, pid)
     world.run(cmd)
-    result = world.run(
-        c.CompletePermit(
-            actor=world.actor("req"),
-            permit_id=pid,
-            outcome="complete",
-            site_safe=True,
-            signature=world.signature(pid),
-        )
-    )
+    result = world.run(complete(world, pid))
     assert "ExtensionLapsed" in result.events
     assert world.permit(pid).extensions[0].state == "lapsed"

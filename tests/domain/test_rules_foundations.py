@@ -21,7 +21,7 @@ from ptw_domain.roles import DEFAULT_ROLE_POLICY, Actor, Role, RolePolicy, Step,
 from ptw_domain.signatures import SigningPoint
 from ptw_domain.templates import resolve_template
 from ptw_domain.templates.settings import Category, builtin_definition
-from tests.builders import World, member
+from tests.builders import World, approve, create, member, nominate, submit, verify
 
 S = Status
 
@@ -35,17 +35,7 @@ def test_LIFE_03_status_groups_are_those_of_the_table() -> None:
 
 
 def test_LIFE_04_a_draft_records_its_origin_and_pins_a_usable_template(world: World) -> None:
-    pid = uuid.uuid4()
-    world.run(
-        c.CreatePermit(
-            actor=world.actor("req"),
-            permit_id=pid,
-            project_id=world.project_id,
-            template_key="cold-work",
-            content=world.content(),
-            origin=Origin.INTEGRATION,
-        )
-    )
+    pid = world.draft("cold-work", origin=Origin.INTEGRATION)
     state = world.permit(pid)
     assert (state.origin, state.template.key, state.template.version) == ("integration", "cold-work", 1)
     with pytest.raises(NotFound):
@@ -56,18 +46,9 @@ def test_NUM_04_an_offline_draft_is_numbered_on_acceptance_and_keeps_its_device_
     world: World,
 ) -> None:
     world.draft()
-    pid = uuid.uuid4()
-    result = world.run(
-        c.CreatePermit(
-            actor=world.actor("req"),
-            permit_id=pid,
-            project_id=world.project_id,
-            template_key="hot-work",
-            content=world.content(),
-            origin=Origin.OFFLINE_DEVICE,
-            client_ref="tablet-7/0042",
-        )
-    )
+    command = create(world, origin=Origin.OFFLINE_DEVICE, client_ref="tablet-7/0042")
+    pid = command.permit_id
+    result = world.run(command)
     assert result.permit_number == "NORTH-2026-00002"
     assert (world.permit(pid).client_ref, world.permit(pid).origin) == ("tablet-7/0042", "offline_device")
 
@@ -126,18 +107,11 @@ def test_ROLE_01_the_project_roles_are_those_of_the_table() -> None:
 
 
 def test_ROLE_02_one_person_with_two_roles_cannot_fill_both_on_one_permit(world: World) -> None:
-    world.people["dual"] = member("dual", Role.VERIFIER, Role.APPROVER, level=3)
+    dual = world.add_person("dual", Role.VERIFIER, Role.APPROVER)
     pid = world.draft()
-    world.run(c.NominateVerifier(actor=world.actor("req"), permit_id=pid, verifier=world.people["dual"]))
-    world.run(c.SubmitPermit(actor=world.actor("req"), permit_id=pid, signature=world.signature(pid)))
-    world.run(
-        c.VerifyPermit(
-            actor=world.actor("dual"),
-            permit_id=pid,
-            approvers=(world.people["app"],),
-            signature=world.signature(pid),
-        )
-    )
+    world.run(nominate(world, pid, dual))
+    world.run(submit(world, pid))
+    world.run(verify(world, pid, actor="dual"))
     world.run(c.NominateApprovers(actor=world.actor("dual"), permit_id=pid, approvers=(world.people["app"],)))
     with pytest.raises(GuardFailed) as refused:
         world.run(
@@ -170,34 +144,21 @@ def test_ROLE_06_eligibility_is_checked_again_when_the_nominee_acts(world: World
     )
     world.clock.advance(timedelta(seconds=2))  # past the reference TTL of another process, for good measure
     with pytest.raises(GuardFailed) as refused:
-        world.run(
-            c.VerifyPermit(
-                actor=world.actor("ver"),
-                permit_id=pid,
-                approvers=(world.people["app"],),
-                signature=world.signature(pid),
-            )
-        )
+        world.run(verify(world, pid))
     assert [b.code for b in refused.value.blockers] == ["authority_level_too_low"]
     assert refused.value.blockers[0].facts["policy_version"] == 1
 
 
 def test_ROLE_07_an_integration_principal_drafts_but_never_signs(world: World) -> None:
-    world.people["erp"] = member("erp", Role.INTEGRATION, Role.REQUESTOR, level=1)
-    pid = uuid.uuid4()
-    erp = Actor(member=world.people["erp"], auth_time=world.clock.now(), kind="service")
-    world.run(
-        c.CreatePermit(
-            actor=erp,
-            permit_id=pid,
-            project_id=world.project_id,
-            template_key="hot-work",
-            content=world.content(),
-        )
+    erp = Actor(
+        member=world.add_person("erp", Role.INTEGRATION, Role.REQUESTOR, level=1),
+        auth_time=world.clock.now(),
+        kind="service",
     )
-    world.run(c.NominateVerifier(actor=erp, permit_id=pid, verifier=world.people["ver"]))
+    pid = world.draft(actor=erp)
+    world.run(nominate(world, pid, actor=erp))
     with pytest.raises(Forbidden) as refused:
-        world.run(c.SubmitPermit(actor=erp, permit_id=pid, signature=world.signature(pid)))
+        world.run(submit(world, pid, actor=erp))
     assert refused.value.rule_ids == ("ROLE-07",)
     assert world.permit(pid).signatures == ()
 
@@ -275,7 +236,7 @@ def test_SIG_02_a_signature_holds_what_was_signed_and_no_secret(world: World) ->
 def test_SIG_03_a_refused_signing_command_leaves_no_signature(world: World) -> None:
     pid = world.under_review(ppe=())  # TPL-08 will refuse the approval
     with pytest.raises(GuardFailed):
-        world.run(c.ApprovePermit(actor=world.actor("app"), permit_id=pid, signature=world.signature(pid)))
+        world.run(approve(world, pid))
     assert [r.signature.point for r in world.permit(pid).signatures] == ["requestor", "verifier"]
 
 
@@ -284,7 +245,7 @@ def test_SIG_09_the_signer_must_meet_the_policy_at_signing_time(world: World) ->
     pid = world.under_review(probability=4, severity=4)
     demoted = Actor(member=member("app", Role.APPROVER, level=2), auth_time=world.clock.now())
     with pytest.raises(GuardFailed) as refused:
-        world.run(c.ApprovePermit(actor=demoted, permit_id=pid, signature=world.signature(pid)))
+        world.run(approve(world, pid, actor=demoted))
     assert [(b.rule, b.code) for b in refused.value.blockers] == [("ROLE-04", "authority_level_too_low")]
     assert world.permit(pid).status == "under_review"
 
@@ -334,7 +295,7 @@ def test_AUD_06_a_permit_and_its_readiness_at_a_past_point(world: World) -> None
     pid = world.draft()
     drafted_at = world.clock.now()
     world.clock.advance(timedelta(minutes=5))
-    world.run(c.NominateVerifier(actor=world.actor("req"), permit_id=pid, verifier=world.people["ver"]))
+    world.run(nominate(world, pid))
     assert world.service.permit_at(pid, drafted_at).verifier is None
     assert world.service.permit_at_version(pid, 2).verifier == world.people["ver"]
     past = world.service.readiness(pid, at=drafted_at).actions[Action.SUBMIT]

@@ -15,7 +15,7 @@ from ptw_domain.events.base import EVENT_TYPES
 from ptw_domain.permit.content import PermitContent
 from ptw_domain.roles import CompanyKind, Role, migrated_member
 from ptw_domain.service import PermitService
-from tests.builders import World
+from tests.builders import World, edit, nominate
 
 
 def test_TEN_03_a_related_permit_of_the_same_project_is_accepted(world: World) -> None:  # noqa: N802
@@ -34,9 +34,7 @@ def test_TEN_03_a_permit_of_another_project_is_not_found_naming_the_field(  # no
     version = world.permit(pid := world.draft()).version
     for attempt in (
         lambda: world.draft(**{field: value}),
-        lambda: world.run(
-            c.EditPermit(actor=world.actor("req"), permit_id=pid, changes=c.PermitChanges(**{field: value}))
-        ),
+        lambda: world.run(edit(world, pid, **{field: value})),
     ):
         with pytest.raises(NotFound) as refused:
             attempt()
@@ -84,14 +82,14 @@ def test_DEL_04_a_project_admin_reassigns_the_verifier_nomination(world: World) 
     world.people["ver2"] = world.people["ver"].__class__(
         person_id="ver2", roles=frozenset({Role.VERIFIER}), authority_level=2, company_kind=CompanyKind.OWNER
     )
-    world.run(c.NominateVerifier(actor=world.actor("admin"), permit_id=pid, verifier=world.people["ver2"]))
+    world.run(nominate(world, pid, world.people["ver2"], actor="admin"))
     assert world.permit(pid).verifier == world.people["ver2"]
 
 
 def test_DEL_04_someone_else_cannot_reassign_a_nomination(world: World) -> None:  # noqa: N802
     pid = world.draft()
     with pytest.raises(Forbidden):
-        world.run(c.NominateVerifier(actor=world.actor("app"), permit_id=pid, verifier=world.people["ver"]))
+        world.run(nominate(world, pid, actor="app"))
 
 
 def test_DEL_04_a_project_admin_reassigns_approvers(world: World) -> None:  # noqa: N802

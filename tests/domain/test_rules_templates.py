@@ -3,30 +3,33 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
 from ptw_domain import commands as c
 from ptw_domain.errors import GuardFailed, InvalidTransition
-from ptw_domain.roles import Actor
 from ptw_domain.templates import ChecklistItem, deep_merge, normalise_checklist
-from tests.builders import HOT_WORK, World
+from tests.builders import HOT_WORK, World, activate, approve, create, verify
 
 
-def org_admin(world: World) -> Actor:
-    return world.actor("admin", org_admin=True)
-
-
-def new_permit(world: World, template: str = "hot-work", hours: int = 8) -> c.CreatePermit:
+def new_permit(world: World, hours: int = 8) -> c.CreatePermit:
+    """CreatePermit (hot work) for a window of `hours`, starting in an hour."""
     start = world.clock.now() + timedelta(hours=1)
-    return c.CreatePermit(
-        actor=world.actor("req"),
-        permit_id=uuid.uuid4(),
-        project_id=world.project_id,
-        template_key=template,
-        content=world.content(planned_start=start, planned_end=start + timedelta(hours=hours)),
+    return create(world, planned_start=start, planned_end=start + timedelta(hours=hours))
+
+
+def override(world: World, patch: dict[str, Any]) -> c.PublishTemplateOverride:
+    """The project admin's override of the hot-work template."""
+    return c.PublishTemplateOverride(
+        actor=world.actor("admin"), project_id=world.project_id, template_key="hot-work", patch=patch
+    )
+
+
+def retire(world: World, key: str) -> c.RetireTemplate:
+    return c.RetireTemplate(
+        actor=world.actor("admin", org_admin=True), organisation_id=world.organisation_id, key=key
     )
 
 
@@ -97,14 +100,7 @@ def test_TPL_06_replace_wrapper_and_empty() -> None:
 
 def test_TPL_05_loosening_override_is_refused(world: World) -> None:
     with pytest.raises(GuardFailed) as info:
-        world.run(
-            c.PublishTemplateOverride(
-                actor=world.actor("admin"),
-                project_id=world.project_id,
-                template_key="hot-work",
-                patch={"validity_hours": 24},
-            )
-        )
+        world.run(override(world, {"validity_hours": 24}))
     assert info.value.rule_ids == ("TPL-05",)
     assert info.value.blockers[0].facts == {"setting": "validity_hours"}
     assert world.service.project(world.project_id).overrides == {}
@@ -112,40 +108,19 @@ def test_TPL_05_loosening_override_is_refused(world: World) -> None:
 
 def test_TPL_05_dropping_mandatory_ppe_is_loosening(world: World) -> None:
     with pytest.raises(GuardFailed) as info:
-        world.run(
-            c.PublishTemplateOverride(
-                actor=world.actor("admin"),
-                project_id=world.project_id,
-                template_key="hot-work",
-                patch={"mandatory_ppe": {"replace": True, "items": []}},
-            )
-        )
+        world.run(override(world, {"mandatory_ppe": {"replace": True, "items": []}}))
     assert info.value.rule_ids == ("TPL-05",)
 
 
 def test_TPL_05_switching_fire_watch_off_is_loosening(world: World) -> None:
     with pytest.raises(GuardFailed) as info:
-        world.run(
-            c.PublishTemplateOverride(
-                actor=world.actor("admin"),
-                project_id=world.project_id,
-                template_key="hot-work",
-                patch={"requires_fire_watch": False},
-            )
-        )
+        world.run(override(world, {"requires_fire_watch": False}))
     assert "TPL-05" in info.value.rule_ids
 
 
 def test_TPL_05_tightening_override_is_accepted_and_used_by_new_permits(world: World) -> None:
     old = world.draft()
-    world.run(
-        c.PublishTemplateOverride(
-            actor=world.actor("admin"),
-            project_id=world.project_id,
-            template_key="hot-work",
-            patch={"validity_hours": 6, "mandatory_ppe": ["Face shield"]},
-        )
-    )
+    world.run(override(world, {"validity_hours": 6, "mandatory_ppe": ["Face shield"]}))
     with pytest.raises(GuardFailed) as info:
         world.run(new_permit(world, hours=7))
     assert info.value.rule_ids == ("LIFE-06",)
@@ -155,38 +130,17 @@ def test_TPL_05_tightening_override_is_accepted_and_used_by_new_permits(world: W
     assert world.permit(old).template.override_version is None  # TPL-02: existing permits keep their pin
     # The added PPE is enforced at approval of the new permit.
     pid = result.stream_id
-    world.run(c.NominateVerifier(actor=world.actor("req"), permit_id=pid, verifier=world.people["ver"]))
-    world.run(c.SubmitPermit(actor=world.actor("req"), permit_id=pid, signature=world.signature(pid)))
-    world.run(
-        c.VerifyPermit(
-            actor=world.actor("ver"),
-            permit_id=pid,
-            approvers=(world.people["app"],),
-            signature=world.signature(pid),
-        )
-    )
-    with pytest.raises(GuardFailed) as approve:
-        world.run(c.ApprovePermit(actor=world.actor("app"), permit_id=pid, signature=world.signature(pid)))
-    assert approve.value.rule_ids == ("TPL-08",)
-    assert approve.value.blockers[0].facts["missing"] == ["Face shield"]
+    world.nominate_and_submit(pid)
+    world.run(verify(world, pid))
+    with pytest.raises(GuardFailed) as approval:
+        world.run(approve(world, pid))
+    assert approval.value.rule_ids == ("TPL-08",)
+    assert approval.value.blockers[0].facts["missing"] == ["Face shield"]
 
 
 def test_TPL_05_project_may_relax_allows_listed_loosening(world: World) -> None:
-    world.run(
-        c.PublishTemplateVersion(
-            actor=org_admin(world),
-            organisation_id=world.organisation_id,
-            definition={**HOT_WORK, "project_may_relax": ["validity_hours"]},
-        )
-    )
-    world.run(
-        c.PublishTemplateOverride(
-            actor=world.actor("admin"),
-            project_id=world.project_id,
-            template_key="hot-work",
-            patch={"validity_hours": 16},
-        )
-    )
+    world.publish_template({**HOT_WORK, "project_may_relax": ["validity_hours"]})
+    world.run(override(world, {"validity_hours": 16}))
     assert world.run(new_permit(world, hours=14)).events == ("PermitDrafted",)
 
 
@@ -195,36 +149,21 @@ def test_TPL_05_project_may_relax_allows_listed_loosening(world: World) -> None:
 
 def test_TPL_01_retired_template_refuses_new_permits(world: World) -> None:
     approved = world.approved()
-    world.run(c.RetireTemplate(actor=org_admin(world), organisation_id=world.organisation_id, key="hot-work"))
+    world.run(retire(world, "hot-work"))
     with pytest.raises(GuardFailed) as info:
         world.run(new_permit(world))
     assert info.value.rule_ids == ("TPL-01",)
     assert world.service.project(world.project_id).permits.keys() == {world.permit(approved).number}
     # Existing permits keep working.
     world.clock.advance(timedelta(minutes=30))
-    world.run(
-        c.ActivatePermit(
-            actor=world.actor("app"),
-            permit_id=approved,
-            signature=world.signature(approved),
-            acceptance=world.acceptance(approved),
-        )
-    )
+    world.run(activate(world, approved))
     assert world.permit(approved).status == "active"
 
 
 def test_TPL_01_retired_template_cannot_publish_a_new_version(world: World) -> None:
-    world.run(
-        c.RetireTemplate(actor=org_admin(world), organisation_id=world.organisation_id, key="cold-work")
-    )
+    world.run(retire(world, "cold-work"))
     with pytest.raises(InvalidTransition) as info:
-        world.run(
-            c.PublishTemplateVersion(
-                actor=org_admin(world),
-                organisation_id=world.organisation_id,
-                definition={"key": "cold-work", "category": "cold_work", "name": "Cold v2"},
-            )
-        )
+        world.publish_template({"key": "cold-work", "category": "cold_work", "name": "Cold v2"})
     assert info.value.rule_ids == ("TPL-01",)
 
 
@@ -232,38 +171,19 @@ def test_TPL_02_pinned_version_is_unchanged_after_a_new_version(world: World) ->
     pid = world.submitted()
     pinned = world.permit(pid).template
     core = world.permit(pid).core_hash
-    world.run(
-        c.PublishTemplateVersion(
-            actor=org_admin(world),
-            organisation_id=world.organisation_id,
-            definition={**HOT_WORK, "validity_hours": 6},
-        )
-    )
+    world.publish_template({**HOT_WORK, "validity_hours": 6})
     assert world.permit(pid).template == pinned
     assert world.permit(pid).core_hash == core
     assert pinned.version == 1
     fresh = world.run(new_permit(world, hours=5))
     assert world.permit(fresh.stream_id).template.version == 2
     # The old permit still uses its pinned 12 h validity.
-    world.run(
-        c.VerifyPermit(
-            actor=world.actor("ver"),
-            permit_id=pid,
-            approvers=(world.people["app"],),
-            signature=world.signature(pid),
-        )
-    )
+    world.run(verify(world, pid))
 
 
 def test_TPL_02_rebase_in_draft_moves_to_the_latest_version(world: World) -> None:
     pid = world.draft()
-    world.run(
-        c.PublishTemplateVersion(
-            actor=org_admin(world),
-            organisation_id=world.organisation_id,
-            definition={**HOT_WORK, "name": "Hot work v2"},
-        )
-    )
+    world.publish_template({**HOT_WORK, "name": "Hot work v2"})
     before = world.permit(pid)
     result = world.run(c.RebasePermitTemplate(actor=world.actor("req"), permit_id=pid))
     assert result.events == ("PermitTemplateRebased",)

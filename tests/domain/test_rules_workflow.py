@@ -3,9 +3,7 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
-from typing import Any
 
 import pytest
 
@@ -18,57 +16,30 @@ from ptw_domain.errors import (
     InvalidTransition,
     ValidationFailed,
 )
-from ptw_domain.events.project import ProjectSettings
 from ptw_domain.risk import RiskLevel, effective_risk_level, risk_level, risk_score
 from ptw_domain.roles import CompanyKind, Role
-from tests.builders import World, member
-
-
-def refused(world: World, pid: uuid.UUID, command: c.Command, error: type[DomainError]) -> DomainError:
-    """Run a command that must be refused and check it appended nothing to the permit stream."""
-    before_version = world.permit(pid).version
-    before_events = len(world.service.history(pid))
-    with pytest.raises(error) as info:
-        world.run(command)
-    assert world.permit(pid).version == before_version
-    assert len(world.service.history(pid)) == before_events
-    return info.value
-
-
-def types(world: World, pid: uuid.UUID) -> list[str]:
-    return [e.type for e in world.service.history(pid)]
-
-
-def codes(err: DomainError) -> set[str]:
-    return {b.code for b in err.blockers}
-
-
-def create(world: World, actor: str = "req", **content: Any) -> c.CreatePermit:
-    return c.CreatePermit(
-        actor=world.actor(actor),
-        permit_id=uuid.uuid4(),
-        project_id=world.project_id,
-        template_key="hot-work",
-        content=world.content(**content),
-    )
-
+from tests.builders import (
+    World,
+    amend,
+    approve,
+    cancel,
+    codes,
+    create,
+    edit,
+    member,
+    nominate,
+    refused,
+    submit,
+    types,
+    verify,
+)
 
 # --- LIFE-02 ---------------------------------------------------------------------------------------------------
 
 
 def test_LIFE_02_command_from_wrong_status_is_invalid_transition_with_allowed_commands(world: World) -> None:
     pid = world.draft()
-    err = refused(
-        world,
-        pid,
-        c.VerifyPermit(
-            actor=world.actor("ver"),
-            permit_id=pid,
-            approvers=(world.people["app"],),
-            signature=world.signature(pid),
-        ),
-        InvalidTransition,
-    )
+    err = refused(world, pid, verify(world, pid), InvalidTransition)
     assert err.code == "invalid_transition"
     assert "LIFE-02" in err.rule_ids
     assert err.current_status == "draft"
@@ -79,9 +50,7 @@ def test_LIFE_02_command_from_wrong_status_is_invalid_transition_with_allowed_co
 
 def test_LIFE_02_nothing_leaves_closed(world: World) -> None:
     pid = world.closed()
-    err = refused(
-        world, pid, c.CancelPermit(actor=world.actor("app"), permit_id=pid, reason="x"), InvalidTransition
-    )
+    err = refused(world, pid, cancel(world, pid, actor="app", reason="x"), InvalidTransition)
     assert err.current_status == "closed"
     assert err.allowed_commands == ()
 
@@ -91,14 +60,7 @@ def test_LIFE_02_nothing_leaves_closed(world: World) -> None:
 
 def test_LIFE_05_core_edit_in_submitted_is_refused(world: World) -> None:
     pid = world.submitted()
-    err = refused(
-        world,
-        pid,
-        c.EditPermit(
-            actor=world.actor("req"), permit_id=pid, changes=c.PermitChanges(description="Other work")
-        ),
-        InvalidTransition,
-    )
+    err = refused(world, pid, edit(world, pid, description="Other work"), InvalidTransition)
     assert err.code == "invalid_transition"
     assert err.rule_ids == ("LIFE-05",)
     assert world.permit(pid).status == "submitted"
@@ -107,9 +69,7 @@ def test_LIFE_05_core_edit_in_submitted_is_refused(world: World) -> None:
 def test_LIFE_05_admin_edit_in_submitted_is_allowed_and_invalidates_nothing(world: World) -> None:
     pid = world.submitted()
     before = world.permit(pid)
-    result = world.run(
-        c.EditPermit(actor=world.actor("req"), permit_id=pid, changes=c.PermitChanges(title="Bracket weld"))
-    )
+    result = world.run(edit(world, pid, title="Bracket weld"))
     assert result.events == ("PermitEdited",)
     after = world.permit(pid)
     assert after.status == "submitted"
@@ -120,53 +80,32 @@ def test_LIFE_05_admin_edit_in_submitted_is_allowed_and_invalidates_nothing(worl
 
 def test_LIFE_05_project_admin_may_edit_admin_fields(world: World) -> None:
     pid = world.under_review()
-    result = world.run(
-        c.EditPermit(
-            actor=world.actor("admin"), permit_id=pid, changes=c.PermitChanges(notes="call the control room")
-        )
-    )
+    result = world.run(edit(world, pid, actor="admin", notes="call the control room"))
     assert result.events == ("PermitEdited",)
 
 
 def test_LIFE_05_core_edit_in_draft_is_allowed(world: World) -> None:
     pid = world.draft()
-    world.run(c.EditPermit(actor=world.actor("req"), permit_id=pid, changes=c.PermitChanges(area="B2")))
+    world.run(edit(world, pid, area="B2"))
     assert world.permit(pid).content.area == "B2"
 
 
 def test_LIFE_05_no_edits_after_completed(world: World) -> None:
     pid = world.completed()
-    err = refused(
-        world,
-        pid,
-        c.EditPermit(actor=world.actor("req"), permit_id=pid, changes=c.PermitChanges(notes="late note")),
-        InvalidTransition,
-    )
+    err = refused(world, pid, edit(world, pid, notes="late note"), InvalidTransition)
     assert err.current_status == "completed"
 
 
 def test_LIFE_05_core_edit_while_active_is_refused(world: World) -> None:
     pid = world.active()
-    err = refused(
-        world,
-        pid,
-        c.EditPermit(actor=world.actor("req"), permit_id=pid, changes=c.PermitChanges(area="Z9")),
-        InvalidTransition,
-    )
+    err = refused(world, pid, edit(world, pid, area="Z9"), InvalidTransition)
     assert err.rule_ids == ("LIFE-05",)
 
 
 def test_T03_SIG_07_amend_returns_to_draft_and_invalidates_signatures(world: World) -> None:
     pid = world.under_review()
     assert len(world.permit(pid).valid_signatures()) == 2
-    result = world.run(
-        c.AmendPermit(
-            actor=world.actor("req"),
-            permit_id=pid,
-            changes=c.PermitChanges(description="Weld two brackets"),
-            reason="scope grew",
-        )
-    )
+    result = world.run(amend(world, pid, reason="scope grew", description="Weld two brackets"))
     assert result.events == ("PermitAmended", "SignaturesInvalidated")
     state = world.permit(pid)
     assert state.status == "draft"
@@ -182,7 +121,7 @@ def test_T03_amend_from_draft_is_invalid_transition(world: World) -> None:
     refused(
         world,
         pid,
-        c.AmendPermit(actor=world.actor("req"), permit_id=pid, changes=c.PermitChanges(area="B")),
+        amend(world, pid, area="B"),
         InvalidTransition,
     )
 
@@ -192,13 +131,8 @@ def test_T03_amend_from_draft_is_invalid_transition(world: World) -> None:
 
 def test_LIFE_07_submit_without_hazards_is_guard_failed(world: World) -> None:
     pid = world.draft(hazards=())
-    world.run(c.NominateVerifier(actor=world.actor("req"), permit_id=pid, verifier=world.people["ver"]))
-    err = refused(
-        world,
-        pid,
-        c.SubmitPermit(actor=world.actor("req"), permit_id=pid, signature=world.signature(pid)),
-        GuardFailed,
-    )
+    world.run(nominate(world, pid))
+    err = refused(world, pid, submit(world, pid), GuardFailed)
     assert err.code == "guard_failed"
     assert "LIFE-07" in err.rule_ids
     blocker = next(b for b in err.blockers if b.rule == "LIFE-07")
@@ -238,20 +172,15 @@ def test_LIFE_06_start_within_horizon_is_accepted(world: World) -> None:
 
 def test_LIFE_08_submit_without_verifier_is_refused(world: World) -> None:
     pid = world.draft()
-    err = refused(
-        world,
-        pid,
-        c.SubmitPermit(actor=world.actor("req"), permit_id=pid, signature=world.signature(pid)),
-        GuardFailed,
-    )
+    err = refused(world, pid, submit(world, pid), GuardFailed)
     assert "LIFE-08" in err.rule_ids
     assert "verifier_not_nominated" in codes(err)
 
 
 def test_LIFE_08_a_new_nomination_replaces_the_previous(world: World) -> None:
-    world.people["ver2"] = member("ver2", Role.VERIFIER, level=2)
+    ver2 = world.add_person("ver2", Role.VERIFIER, level=2)
     pid = world.submitted()
-    world.run(c.NominateVerifier(actor=world.actor("req"), permit_id=pid, verifier=world.people["ver2"]))
+    world.run(nominate(world, pid, ver2))
     state = world.permit(pid)
     assert state.verifier is not None and state.verifier.person_id == "ver2"
     assert world.service.history(pid)[-1].payload.previous == "ver"
@@ -263,12 +192,7 @@ def test_LIFE_08_a_new_nomination_replaces_the_previous(world: World) -> None:
 def test_SOD_01_requestor_cannot_be_nominated_verifier(world: World) -> None:
     pid = world.draft()
     me_as_verifier = member("req", Role.VERIFIER, level=3)
-    err = refused(
-        world,
-        pid,
-        c.NominateVerifier(actor=world.actor("req"), permit_id=pid, verifier=me_as_verifier),
-        GuardFailed,
-    )
+    err = refused(world, pid, nominate(world, pid, me_as_verifier), GuardFailed)
     assert err.rule_ids == ("SOD-01",)
     assert codes(err) == {"same_person"}
 
@@ -278,26 +202,14 @@ def test_SOD_01_verifier_cannot_nominate_self_or_requestor_as_approver(world: Wo
     ver_as_approver = member("ver", Role.APPROVER, level=3)
     req_as_approver = member("req", Role.APPROVER, level=3)
     for approver in (ver_as_approver, req_as_approver):
-        err = refused(
-            world,
-            pid,
-            c.VerifyPermit(
-                actor=world.actor("ver"), permit_id=pid, approvers=(approver,), signature=world.signature(pid)
-            ),
-            GuardFailed,
-        )
+        err = refused(world, pid, verify(world, pid, approvers=(approver,)), GuardFailed)
         assert "SOD-01" in err.rule_ids
 
 
 def test_SOD_01_verifier_cannot_approve(world: World) -> None:
-    world.people["ver"] = member("ver", Role.VERIFIER, Role.APPROVER, level=3)
+    world.add_person("ver", Role.VERIFIER, Role.APPROVER)
     pid = world.under_review()
-    err = refused(
-        world,
-        pid,
-        c.ApprovePermit(actor=world.actor("ver"), permit_id=pid, signature=world.signature(pid)),
-        DomainError,
-    )
+    err = refused(world, pid, approve(world, pid, actor="ver"), DomainError)
     assert isinstance(err, Forbidden | GuardFailed)
     assert world.permit(pid).status == "under_review"
 
@@ -306,9 +218,7 @@ def test_ROLE_04_verifier_level_too_low_for_high_risk(world: World) -> None:
     pid = world.draft(probability=4, severity=4)
     assert world.permit(pid).effective_risk_level == "high"
     junior = member("junior", Role.VERIFIER, level=1)
-    err = refused(
-        world, pid, c.NominateVerifier(actor=world.actor("req"), permit_id=pid, verifier=junior), GuardFailed
-    )
+    err = refused(world, pid, nominate(world, pid, junior), GuardFailed)
     assert err.rule_ids == ("ROLE-04",)
     blocker = err.blockers[0]
     assert blocker.code == "authority_level_too_low"
@@ -318,12 +228,7 @@ def test_ROLE_04_verifier_level_too_low_for_high_risk(world: World) -> None:
 def test_ROLE_04_contractor_verifier_is_refused(world: World) -> None:
     pid = world.draft()
     contractor = member("cv", Role.VERIFIER, level=3, kind=CompanyKind.CONTRACTOR)
-    err = refused(
-        world,
-        pid,
-        c.NominateVerifier(actor=world.actor("req"), permit_id=pid, verifier=contractor),
-        GuardFailed,
-    )
+    err = refused(world, pid, nominate(world, pid, contractor), GuardFailed)
     assert err.rule_ids == ("ROLE-04",)
     assert codes(err) == {"company_kind_not_allowed"}
 
@@ -331,14 +236,7 @@ def test_ROLE_04_contractor_verifier_is_refused(world: World) -> None:
 def test_ROLE_04_approver_level_too_low_for_high_risk_at_verification(world: World) -> None:
     pid = world.submitted(probability=4, severity=4)
     low = member("low", Role.APPROVER, level=2)
-    err = refused(
-        world,
-        pid,
-        c.VerifyPermit(
-            actor=world.actor("ver"), permit_id=pid, approvers=(low,), signature=world.signature(pid)
-        ),
-        GuardFailed,
-    )
+    err = refused(world, pid, verify(world, pid, approvers=(low,)), GuardFailed)
     assert "ROLE-04" in err.rule_ids
     assert "authority_level_too_low" in codes(err)
 
@@ -348,12 +246,7 @@ def test_ROLE_04_approver_level_too_low_for_high_risk_at_verification(world: Wor
 
 def test_LIFE_09_verification_needs_at_least_one_approver(world: World) -> None:
     pid = world.submitted()
-    err = refused(
-        world,
-        pid,
-        c.VerifyPermit(actor=world.actor("ver"), permit_id=pid, approvers=(), signature=world.signature(pid)),
-        GuardFailed,
-    )
+    err = refused(world, pid, verify(world, pid, approvers=()), GuardFailed)
     assert err.rule_ids == ("LIFE-09",)
     assert codes(err) == {"approver_count"}
 
@@ -361,31 +254,14 @@ def test_LIFE_09_verification_needs_at_least_one_approver(world: World) -> None:
 def test_LIFE_09_six_approvers_are_refused(world: World) -> None:
     pid = world.submitted()
     six = tuple(member(f"a{i}", Role.APPROVER, level=3) for i in range(6))
-    err = refused(
-        world,
-        pid,
-        c.VerifyPermit(
-            actor=world.actor("ver"), permit_id=pid, approvers=six, signature=world.signature(pid)
-        ),
-        DomainError,
-    )
+    err = refused(world, pid, verify(world, pid, approvers=six), DomainError)
     assert isinstance(err, ValidationFailed | GuardFailed)
 
 
 def test_LIFE_09_only_the_nominated_verifier_verifies(world: World) -> None:
-    world.people["ver2"] = member("ver2", Role.VERIFIER, level=2)
+    world.add_person("ver2", Role.VERIFIER, level=2)
     pid = world.submitted()
-    err = refused(
-        world,
-        pid,
-        c.VerifyPermit(
-            actor=world.actor("ver2"),
-            permit_id=pid,
-            approvers=(world.people["app"],),
-            signature=world.signature(pid),
-        ),
-        GuardFailed,
-    )
+    err = refused(world, pid, verify(world, pid, actor="ver2"), GuardFailed)
     assert "LIFE-09" in err.rule_ids
     assert "not_the_nominee" in codes(err)
 
@@ -398,13 +274,8 @@ def test_LIFE_10_verifier_replaces_approver_nominations(world: World) -> None:
     assert result.events == ("ApproversNominated",)
     assert world.service.history(pid)[-1].payload.withdrawn == ("app",)
     # The withdrawn nominee lost the task; the new one may approve.
-    refused(
-        world,
-        pid,
-        c.ApprovePermit(actor=world.actor("app"), permit_id=pid, signature=world.signature(pid)),
-        Forbidden,
-    )
-    world.run(c.ApprovePermit(actor=world.actor("app2"), permit_id=pid, signature=world.signature(pid)))
+    refused(world, pid, approve(world, pid), Forbidden)
+    world.run(approve(world, pid, actor="app2"))
     assert world.permit(pid).approved_by == "app2"
 
 
@@ -420,12 +291,7 @@ def test_LIFE_10_only_the_verifier_who_verified_nominates(world: World) -> None:
 
 def test_LIFE_11_second_approval_is_refused_already_approved(world: World) -> None:
     pid = world.approved()
-    err = refused(
-        world,
-        pid,
-        c.ApprovePermit(actor=world.actor("app2"), permit_id=pid, signature=world.signature(pid)),
-        AlreadyApproved,
-    )
+    err = refused(world, pid, approve(world, pid, actor="app2"), AlreadyApproved)
     assert err.code == "already_approved"
     assert err.rule_ids == ("LIFE-11",)
     assert err.facts["approver"] == "app"
@@ -459,13 +325,7 @@ def test_LIFE_15_SIG_08_resubmission_starts_cycle_2_and_old_signatures_do_not_co
     pid = world.submitted()
     assert world.permit(pid).cycle == 1
     world.run(c.RejectPermit(actor=world.actor("ver"), permit_id=pid, reason="add a control"))
-    world.run(
-        c.EditPermit(
-            actor=world.actor("req"),
-            permit_id=pid,
-            changes=c.PermitChanges(controls=("extinguisher", "screens")),
-        )
-    )
+    world.run(edit(world, pid, controls=("extinguisher", "screens")))
     result = world.run(
         c.ResubmitPermit(actor=world.actor("req"), permit_id=pid, signature=world.signature(pid))
     )
@@ -477,14 +337,7 @@ def test_LIFE_15_SIG_08_resubmission_starts_cycle_2_and_old_signatures_do_not_co
     assert [s.cycle for s in state.valid_signatures()] == [2]
     assert state.valid_signatures(cycle=1) == ()
     # Verification has to be signed again for cycle 2.
-    world.run(
-        c.VerifyPermit(
-            actor=world.actor("ver"),
-            permit_id=pid,
-            approvers=(world.people["app"],),
-            signature=world.signature(pid),
-        )
-    )
+    world.run(verify(world, pid))
     assert {s.cycle for s in world.permit(pid).valid_signatures()} == {2}
 
 
@@ -531,40 +384,36 @@ def test_LIFE_14_only_the_requestor_withdraws(world: World) -> None:
 
 def test_LIFE_22_draft_cancels_without_reason(world: World) -> None:
     pid = world.draft()
-    result = world.run(c.CancelPermit(actor=world.actor("req"), permit_id=pid))
+    result = world.run(cancel(world, pid))
     assert result.events == ("PermitCancelled",)
     assert world.permit(pid).status == "cancelled"
 
 
 def test_LIFE_22_reason_required_after_submission(world: World) -> None:
     pid = world.submitted()
-    err = refused(
-        world, pid, c.CancelPermit(actor=world.actor("req"), permit_id=pid, reason=" "), ValidationFailed
-    )
+    err = refused(world, pid, cancel(world, pid, reason=" "), ValidationFailed)
     assert err.rule_ids == ("LIFE-22",)
-    world.run(c.CancelPermit(actor=world.actor("req"), permit_id=pid, reason="job moved"))
+    world.run(cancel(world, pid, reason="job moved"))
     assert world.permit(pid).status == "cancelled"
 
 
 def test_LIFE_22_active_permit_cannot_be_cancelled(world: World) -> None:
     pid = world.active()
-    err = refused(
-        world, pid, c.CancelPermit(actor=world.actor("app"), permit_id=pid, reason="stop"), InvalidTransition
-    )
+    err = refused(world, pid, cancel(world, pid, actor="app", reason="stop"), InvalidTransition)
     assert "CompletePermit" in err.allowed_commands
     assert "CancelPermit" not in err.allowed_commands
 
 
 def test_LIFE_22_other_requestor_cannot_cancel(world: World) -> None:
-    world.people["req2"] = member("req2", Role.REQUESTOR, level=1, kind=CompanyKind.CONTRACTOR)
+    world.add_person("req2", Role.REQUESTOR, level=1, kind=CompanyKind.CONTRACTOR)
     pid = world.draft()
-    refused(world, pid, c.CancelPermit(actor=world.actor("req2"), permit_id=pid), Forbidden)
+    refused(world, pid, cancel(world, pid, actor="req2"), Forbidden)
 
 
 def test_LIFE_25_NUM_03_cancelled_permit_keeps_its_number_and_events(world: World) -> None:
     pid = world.submitted()
     number = world.permit(pid).number
-    world.run(c.CancelPermit(actor=world.actor("app"), permit_id=pid, reason="abandoned"))
+    world.run(cancel(world, pid, actor="app", reason="abandoned"))
     assert world.permit(pid).number == number
     assert world.service.permit_by_number(world.project_id, number) == pid
     assert types(world, pid)[0] == "PermitDrafted"
@@ -599,30 +448,18 @@ def test_NUM_02_consecutive_numbers(world: World) -> None:
 
 
 def test_TEN_06_inactive_project_refuses_create_permit(world: World) -> None:
-    world.run(
-        c.ChangeProjectSettings(
-            actor=world.actor("admin"), project_id=world.project_id, settings=ProjectSettings(active=False)
-        )
-    )
+    world.change_settings(active=False)
     with pytest.raises(InvalidTransition) as info:
         world.run(create(world))
     assert info.value.rule_ids == ("TEN-06",)
     assert world.service.project(world.project_id).permits == {}
-    world.run(
-        c.ChangeProjectSettings(
-            actor=world.actor("admin"), project_id=world.project_id, settings=ProjectSettings()
-        )
-    )
+    world.change_settings()
     assert world.run(create(world)).permit_number == "NORTH-2026-00001"
 
 
 def test_TEN_06_inactive_project_keeps_reads(world: World) -> None:
     pid = world.draft()
-    world.run(
-        c.ChangeProjectSettings(
-            actor=world.actor("admin"), project_id=world.project_id, settings=ProjectSettings(active=False)
-        )
-    )
+    world.change_settings(active=False)
     assert world.permit(pid).status == "draft"
     assert world.service.readiness(pid).status == "draft"
 
@@ -662,36 +499,16 @@ def test_RISK_02_permit_risk_is_derived(world: World) -> None:
 def test_RISK_03_effective_level_is_the_higher_of_assessed_and_inherent(world: World) -> None:
     assert effective_risk_level(RiskLevel.LOW, RiskLevel.HIGH) == "high"
     assert effective_risk_level(RiskLevel.EXTREME, RiskLevel.MEDIUM) == "extreme"
-    world.run(
-        c.PublishTemplateVersion(
-            actor=world.actor("admin", org_admin=True),
-            organisation_id=world.organisation_id,
-            definition={
-                "key": "risky",
-                "category": "cold_work",
-                "name": "Risky",
-                "inherent_risk_level": "high",
-            },
-        )
+    world.publish_template(
+        {"key": "risky", "category": "cold_work", "name": "Risky", "inherent_risk_level": "high"}
     )
-    pid = uuid.uuid4()
-    world.run(
-        c.CreatePermit(
-            actor=world.actor("req"),
-            permit_id=pid,
-            project_id=world.project_id,
-            template_key="risky",
-            content=world.content(probability=1, severity=1),
-        )
-    )
+    pid = world.draft("risky", probability=1, severity=1)
     state = world.permit(pid)
     assert state.risk_level == "low"
     assert state.effective_risk_level == "high"
     # ROLE-04 follows the effective level: a level-1 verifier is refused.
     junior = member("junior", Role.VERIFIER, level=1)
-    err = refused(
-        world, pid, c.NominateVerifier(actor=world.actor("req"), permit_id=pid, verifier=junior), GuardFailed
-    )
+    err = refused(world, pid, nominate(world, pid, junior), GuardFailed)
     assert err.rule_ids == ("ROLE-04",)
 
 
@@ -700,42 +517,27 @@ def test_RISK_03_effective_level_is_the_higher_of_assessed_and_inherent(world: W
 
 def test_TPL_08_mandatory_ppe_is_compared_trimmed_and_case_insensitively(world: World) -> None:
     pid = world.under_review(ppe=("  WELDING Gloves ",))
-    world.run(c.ApprovePermit(actor=world.actor("app"), permit_id=pid, signature=world.signature(pid)))
+    world.run(approve(world, pid))
     assert world.permit(pid).status == "approved"
 
 
 def test_TPL_08_missing_ppe_refuses_approval(world: World) -> None:
     pid = world.under_review(ppe=("hard hat",))
-    err = refused(
-        world,
-        pid,
-        c.ApprovePermit(actor=world.actor("app"), permit_id=pid, signature=world.signature(pid)),
-        GuardFailed,
-    )
+    err = refused(world, pid, approve(world, pid), GuardFailed)
     assert err.rule_ids == ("TPL-08",)
     assert err.blockers[0].facts["missing"] == ["Welding gloves"]
 
 
 def test_TPL_09_required_checklist_items_must_be_true(world: World) -> None:
     pid = world.under_review(checklist_answers={"combustibles_removed": True, "extinguisher": False})
-    err = refused(
-        world,
-        pid,
-        c.ApprovePermit(actor=world.actor("app"), permit_id=pid, signature=world.signature(pid)),
-        GuardFailed,
-    )
+    err = refused(world, pid, approve(world, pid), GuardFailed)
     assert err.rule_ids == ("TPL-09",)
     assert err.blockers[0].facts["missing"] == ["extinguisher"]
 
 
 def test_RDY_04_approval_blockers_are_all_listed_in_order(world: World) -> None:
     pid = world.under_review(ppe=(), checklist_answers={})
-    err = refused(
-        world,
-        pid,
-        c.ApprovePermit(actor=world.actor("app"), permit_id=pid, signature=world.signature(pid)),
-        GuardFailed,
-    )
+    err = refused(world, pid, approve(world, pid), GuardFailed)
     assert err.rule_ids == ("TPL-08", "TPL-09")
     readiness = world.service.readiness(pid, actor=world.actor("app"))
     assert readiness.actions["approve"].blockers == err.blockers

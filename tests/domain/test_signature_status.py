@@ -17,7 +17,7 @@ from ptw_domain.canonical import canonical_json
 from ptw_domain.clock import ManualClock
 from ptw_domain.permit.signature_status import SignatureStatus, display_instant
 from ptw_domain.service import PermitService
-from tests.builders import START, World
+from tests.builders import START, World, amend
 
 
 def test_SIG_11_signatures_of_an_approved_permit_are_valid(world: World) -> None:
@@ -29,7 +29,7 @@ def test_SIG_11_signatures_of_an_approved_permit_are_valid(world: World) -> None
 
 def test_SIG_11_an_amendment_invalidates_and_names_the_event(world: World) -> None:
     pid = world.approved()
-    world.run(c.AmendPermit(actor=world.actor("req"), permit_id=pid, changes=c.PermitChanges(area="B2")))
+    world.run(amend(world, pid, area="B2"))
     invalidated_at = next(e.version for e in world.service.history(pid) if e.type == "SignaturesInvalidated")
     views = world.service.signatures(pid)
     assert {v.status for v in views} == {SignatureStatus.INVALIDATED}
@@ -40,7 +40,7 @@ def test_SIG_11_an_amendment_invalidates_and_names_the_event(world: World) -> No
 
 def test_SIG_11_signatures_as_of_a_past_version(world: World) -> None:
     pid = world.approved()
-    world.run(c.AmendPermit(actor=world.actor("req"), permit_id=pid, changes=c.PermitChanges(area="B2")))
+    world.run(amend(world, pid, area="B2"))
     approved_at = next(e.version for e in world.service.history(pid) if e.type == "PermitApproved")
     assert {v.status for v in world.service.signatures(pid, version=approved_at)} == {SignatureStatus.VALID}
 

@@ -12,7 +12,7 @@ from ptw_domain import commands as c
 from ptw_domain.clock import ManualClock
 from ptw_domain.errors import InvalidTransition
 from ptw_domain.service import PermitService
-from tests.builders import World
+from tests.builders import World, edit, nominate
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -31,18 +31,14 @@ def two(shared_url: str, clock: ManualClock) -> Iterator[tuple[World, PermitServ
     second.close()
 
 
-def edit_notes(world: World, pid: object, notes: str) -> c.EditPermit:
-    return c.EditPermit(actor=world.actor("req"), permit_id=pid, changes=c.PermitChanges(notes=notes))  # type: ignore[arg-type]
-
-
 def test_an_edit_that_looks_like_a_no_op_on_a_stale_cache_is_applied(
     two: tuple[World, PermitService],
 ) -> None:
     world, second = two
     pid = world.draft()
-    world.run(edit_notes(world, pid, "A"))  # first service caches notes = A
-    second.execute(edit_notes(world, pid, "B"))  # the store now says B; the first cache still says A
-    result = world.run(edit_notes(world, pid, "A"))
+    world.run(edit(world, pid, notes="A"))  # first service caches notes = A
+    second.execute(edit(world, pid, notes="B"))  # the store now says B; the first cache still says A
+    result = world.run(edit(world, pid, notes="A"))
     assert result.events == ("PermitEdited",)
     assert second.permit(pid).content.notes == "A"
 
@@ -50,9 +46,9 @@ def test_an_edit_that_looks_like_a_no_op_on_a_stale_cache_is_applied(
 def test_a_write_decided_on_a_stale_cache_is_decided_again(two: tuple[World, PermitService]) -> None:
     world, second = two
     pid = world.draft()
-    world.run(edit_notes(world, pid, "A"))
-    second.execute(edit_notes(world, pid, "B"))
-    world.run(edit_notes(world, pid, "C"))
+    world.run(edit(world, pid, notes="A"))
+    second.execute(edit(world, pid, notes="B"))
+    world.run(edit(world, pid, notes="C"))
     history = second.history(pid)
     assert [e.version for e in history] == list(range(1, len(history) + 1))
     assert second.permit(pid).content.notes == "C"
@@ -64,7 +60,7 @@ def test_a_refusal_on_a_stale_cache_is_confirmed_on_fresh_state(two: tuple[World
     world, second = two
     pid = world.submitted()  # the first service caches status submitted
     second.execute(c.WithdrawPermit(actor=world.actor("req"), permit_id=pid))  # store: draft
-    world.run(c.NominateVerifier(actor=world.actor("req"), permit_id=pid, verifier=world.people["ver"]))
+    world.run(nominate(world, pid))
     with pytest.raises(InvalidTransition):
         world.run(c.WithdrawPermit(actor=world.actor("req"), permit_id=pid))  # stale cache would allow it
     assert second.permit(pid).status == "draft"
