@@ -18,6 +18,9 @@ from ptw_domain import commands as c
 from ptw_domain.clock import ManualClock
 from ptw_domain.errors import DomainError
 from ptw_domain.events.project import ProjectSettings
+from ptw_domain.gas import commands as gc
+from ptw_domain.people import commands as pc
+from ptw_domain.people.state import PermitRole
 from ptw_domain.permit.content import Origin, PermitContent
 from ptw_domain.permit.state import PermitState
 from ptw_domain.roles import Actor, CompanyKind, Member, Role
@@ -57,6 +60,7 @@ class World:
     organisation_id: uuid.UUID
     project_id: uuid.UUID
     people: dict[str, Member] = field(default_factory=dict)
+    workers: dict[str, uuid.UUID] = field(default_factory=dict)
 
     @classmethod
     def create(cls, service: PermitService, clock: ManualClock, code: str = "NORTH") -> World:
@@ -81,7 +85,48 @@ class World:
         )
         for definition in (HOT_WORK, COLD_WORK):
             world.publish_template(definition)
+        world.register_worker("crew1", "hot_work", "confined_space_entry", role=Role.WORKER)
+        world.register_worker("watch", "fire_watch", role=Role.FIRE_WATCH)
+        world.register_worker("tester", "gas_testing", role=Role.GAS_TESTER)
         return world
+
+    def register_worker(
+        self,
+        person_id: str,
+        *codes: str,
+        role: Role = Role.WORKER,
+        valid_for: timedelta = timedelta(days=365),
+    ) -> uuid.UUID:
+        """A worker of the organisation, linked to a member `person_id`, holding competencies `codes`."""
+        self.add_person(person_id, role, level=1, kind=CompanyKind.CONTRACTOR)
+        worker_id = uuid.uuid4()
+        keeper = self.actor("admin", org_admin=True)
+        self.run(
+            pc.RegisterWorker(
+                actor=keeper,
+                worker_id=worker_id,
+                organisation_id=self.organisation_id,
+                full_name=person_id.title(),
+                company="Acme Contracting",
+                person_id=person_id,
+            )
+        )
+        for code in codes:
+            self.run(
+                pc.RecordCompetency(
+                    actor=keeper,
+                    worker_id=worker_id,
+                    competency_id=uuid.uuid4(),
+                    code=code,
+                    valid_from=START - timedelta(days=30),
+                    valid_until=self.clock.now() + valid_for,
+                    issuer="Training Ltd",
+                    evidence_uri=f"https://records.example/{person_id}/{code}",
+                    evidence_sha256="0" * 64,
+                )
+            )
+        self.workers[person_id] = worker_id
+        return worker_id
 
     def actor(self, person: str, *, org_admin: bool = False) -> Actor:
         """The person as an actor who authenticated just now (fresh SIG-04 evidence)."""
@@ -176,10 +221,98 @@ class World:
         self.run(approve(self, pid))
         return pid
 
+    def prepare_crew(self, pid: uuid.UUID, crew: str = "crew1") -> None:
+        """What a site does before issue: assign the crew (and for hot work a fire watch), brief them, and have
+        each attend (TBT-03, WRK-04, COMP-04, CLO-02)."""
+        self.run(
+            pc.AssignWorker(
+                actor=self.actor("app"),
+                permit_id=pid,
+                worker_id=self.workers[crew],
+                permit_roles=(PermitRole.CREW,),
+            )
+        )
+        if self.permit(pid).category == "hot_work":
+            self.run(
+                pc.AssignFireWatch(actor=self.actor("app"), permit_id=pid, worker_id=self.workers["watch"])
+            )
+        tbt_id = uuid.uuid4()
+        self.run(
+            pc.HoldToolboxTalk(
+                actor=self.actor("safe"),
+                permit_id=pid,
+                tbt_id=tbt_id,
+                held_at=self.clock.now(),
+                topics=("hazards", "controls", "emergency"),
+            )
+        )
+        attendees = [crew] + (["watch"] if self.permit(pid).people.fire_watch else [])
+        for who in attendees:  # TBT-03: every assigned worker, the fire watch included
+            self.run(
+                pc.AttendToolboxTalk(
+                    actor=self.actor(who), permit_id=pid, tbt_id=tbt_id, worker_id=self.workers[who]
+                )
+            )
+        activate_blockers = self.service.readiness(pid).actions["activate"].blockers
+        if any(
+            b.rule in ("GAS-08", "GAS-09") for b in activate_blockers
+        ):  # the template requires gas testing
+            self.gas_test(pid)
+
+    def gas_test(self, pid: uuid.UUID, **values: float) -> uuid.UUID:
+        """A complete session by the gas tester `tester` (O2, LEL, H2S, CO; passing unless `values` say
+        otherwise), tested now with a calibrated instrument (GAS-01..06)."""
+        session_id = uuid.uuid4()
+        readings = {"O2": 20.9, "LEL": 0.0, "H2S": 0.0, "CO": 0.0, **values}
+        units = {"O2": "%vol", "LEL": "%LEL"}
+        for gas, value in readings.items():
+            self.run(
+                gc.RecordGasReading(
+                    actor=self.actor("tester"),
+                    permit_id=pid,
+                    reading_id=uuid.uuid4(),
+                    session_id=session_id,
+                    gas=gas,
+                    value=value,
+                    unit=units.get(gas, "ppm"),
+                    tested_at=self.clock.now(),
+                    instrument="MX4-0042",
+                    calibration_due=self.clock.now() + timedelta(days=30),
+                    tester_worker_id=self.workers["tester"],
+                )
+            )
+            if self.permit(pid).gas.session(session_id).complete:
+                break
+        return session_id
+
+    def brief(self, pid: uuid.UUID, *attendees: str) -> uuid.UUID:
+        """A new briefing held now by `safe`, attended by each of `attendees` (by default every assigned worker),
+        e.g. the rebriefing a resume needs after a suspension (TBT-05); returns its id."""
+        tbt_id = uuid.uuid4()
+        self.run(
+            pc.HoldToolboxTalk(
+                actor=self.actor("safe"),
+                permit_id=pid,
+                tbt_id=tbt_id,
+                held_at=self.clock.now(),
+                topics=("hazards", "controls", "emergency"),
+            )
+        )
+        assigned = {a.worker_id for a in self.permit(pid).people.assignments}
+        everyone = tuple(person for person, worker_id in self.workers.items() if worker_id in assigned)
+        for person in attendees or everyone:
+            self.run(
+                pc.AttendToolboxTalk(
+                    actor=self.actor(person), permit_id=pid, tbt_id=tbt_id, worker_id=self.workers[person]
+                )
+            )
+        return tbt_id
+
     def active(self, **content: Any) -> uuid.UUID:
-        """Approved, then activated 30 min later by `app`; the performing authority (`req` unless the content
-        names another) accepts."""
+        """Approved, crew prepared, then activated 30 min later by `app`; the performing authority (`req` unless
+        the content names another) accepts."""
         pid = self.approved(**content)
+        self.prepare_crew(pid)
         self.clock.advance(timedelta(minutes=30))
         self.run(activate(self, pid, acceptor=content.get("performing_authority") or "req"))
         return pid
@@ -190,9 +323,15 @@ class World:
         self.run(complete(self, pid))
         return pid
 
+    def complete_fire_watch(self, pid: uuid.UUID) -> None:
+        """CLO-03: the fire watch, once the watch has run its minutes, completes it."""
+        self.run(pc.CompleteFireWatch(actor=self.actor("watch"), permit_id=pid))
+
     def closed(self, **content: Any) -> uuid.UUID:
         pid = self.completed(**content)
         self.clock.advance(timedelta(minutes=45))
+        if self.permit(pid).fire_watch_started_at is not None:
+            self.complete_fire_watch(pid)
         self.run(close(self, pid))
         return pid
 

@@ -5,6 +5,15 @@ re-authentication, expiry) in one run: the clock starts some days in the past an
 Permits that finish their story (closed, completed, cancelled, expired) are played first; permits that stay
 live (approved, active, suspended, extended) are played last, close to the real time, so they are still live
 when the demo ends.
+
+The site's people are in the organisation's worker registry with their competencies (section 5). Before a permit
+is issued (activated or resumed) its crew is named on it, with a fire watch for hot work, and the performing
+authority holds a toolbox talk that every assigned worker acknowledges; after a hot-work hand-back the fire watch
+keeps and completes the watch before the permit is closed.
+
+Where the category requires gas testing (section 6; hot work in this demo), the site's gas tester tests the work
+area within the hour before each issue (GAS-08): a complete session of oxygen, flammables, H2S and CO, read with a
+calibrated four-gas monitor. The tank-roof grinding permit is stopped by a failing flammables retest (GAS-11).
 """
 
 from __future__ import annotations
@@ -12,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from hashlib import sha256
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -19,10 +29,15 @@ from ptw_domain import commands as c
 from ptw_domain.clock import ManualClock
 from ptw_domain.errors import NotFound
 from ptw_domain.events.permit import HandBackOutcome, SuspensionReason
+from ptw_domain.gas import commands as gc
+from ptw_domain.gas.profiles import FLAMMABLES, OXYGEN, PERCENT, PERCENT_LEL, PPM
+from ptw_domain.people import commands as pc
+from ptw_domain.people.state import PermitRole
 from ptw_domain.permit.content import PermitContent, WorkNature
 from ptw_domain.roles import Actor, CompanyKind, Member, Role
 from ptw_domain.service import PermitService
 from ptw_domain.signatures import SignatureInput
+from ptw_domain.templates.settings import CATEGORY_DEFAULTS, Category
 
 DEFAULT_CODE = "DEMO"
 
@@ -92,6 +107,83 @@ def _member(
     )
 
 
+# --- the people ---------------------------------------------------------------------------------------------
+
+
+FABRICATION = "Northline Fabrication Ltd"
+ELECTRICAL_CONTRACTOR = "Voltline Electrical Services"
+TANK_SERVICES = "Deepclean Tank Services"
+FIRE_TEAM = "Riverside refinery fire team"
+OPERATIONS = "Riverside refinery operations"
+
+
+@dataclass(frozen=True)
+class _Worker:
+    """A worker of the registry (WRK-01), linked to a cast member who acknowledges briefings personally."""
+
+    person_id: str
+    name: str
+    company: str
+    codes: tuple[str, ...]  # competency codes held (COMP-01)
+    role: Role = Role.WORKER
+    kind: CompanyKind = CompanyKind.CONTRACTOR
+
+    @property
+    def member(self) -> Member:
+        return _member(self.person_id, self.name, self.role, level=1, kind=self.kind)
+
+
+def _fire_watch(person_id: str, name: str) -> _Worker:
+    """A fire watch of the owner's fire team."""
+    return _Worker(person_id, name, FIRE_TEAM, ("fire_watch",), Role.FIRE_WATCH, CompanyKind.OWNER)
+
+
+WORKERS: dict[str, _Worker] = {
+    "welder": _Worker("d.petrov", "Dmitri Petrov", FABRICATION, ("hot_work",)),
+    "welder2": _Worker("l.mendes", "Luis Mendes", FABRICATION, ("hot_work",)),
+    "welder3": _Worker("k.adeyemi", "Kemi Adeyemi", FABRICATION, ("hot_work",)),
+    "welder4": _Worker("r.costa", "Rui Costa", FABRICATION, ("hot_work",)),
+    "fitter": _Worker("p.walsh", "Patrick Walsh", FABRICATION, ("mechanical_fitting", "hot_work")),
+    "fitter2": _Worker("c.dubois", "Claire Dubois", FABRICATION, ("mechanical_fitting",)),
+    "electrician": _Worker("a.novak", "Ana Novak", ELECTRICAL_CONTRACTOR, ("electrical_authorised",)),
+    "entrant": _Worker("o.haddad", "Omar Haddad", TANK_SERVICES, ("confined_space_entry", "gas_testing")),
+    "entrant2": _Worker("s.brennan", "Siobhan Brennan", TANK_SERVICES, ("confined_space_entry",)),
+    "attendant": _Worker("m.tanaka", "Mei Tanaka", TANK_SERVICES, ("confined_space_attendant", "first_aid")),
+    "watch": _fire_watch("g.mwangi", "Grace Mwangi"),
+    "watch2": _fire_watch("b.larsen", "Bjorn Larsen"),
+    "watch3": _fire_watch("e.fischer", "Eva Fischer"),
+    "watch4": _fire_watch("n.yilmaz", "Nuri Yilmaz"),
+    # the site's authorised gas tester, an operator of the owner (GAS-01)
+    "tester": _Worker(
+        "p.raman", "Priya Raman", OPERATIONS, ("gas_testing",), Role.GAS_TESTER, CompanyKind.OWNER
+    ),
+}
+
+ISSUERS: dict[str, str] = {
+    "hot_work": "TWI Certification Ltd",
+    "mechanical_fitting": "ECITB",
+    "electrical_authorised": "Riverside electrical authorisation board",
+    "confined_space_entry": "City & Guilds",
+    "confined_space_attendant": "City & Guilds",
+    "gas_testing": "Riverside refinery training centre",
+    "first_aid": "St John Ambulance",
+    "fire_watch": "Riverside refinery training centre",
+}
+CERTIFIED_BEFORE = timedelta(days=200)
+"""Competencies were issued this long before the demo starts and are valid three years: over the whole demo."""
+CERTIFIED_FOR = timedelta(days=3 * 365)
+
+GAS_MONITOR = "Altair 4XR S/N 21-0417"
+"""The gas tester's four-gas monitor; it was calibrated recently and is next due in a month (GAS-01)."""
+CALIBRATION_INTERVAL = timedelta(days=30)
+CLEAN_AIR: tuple[tuple[str, float, str], ...] = (
+    (OXYGEN, 20.9, PERCENT),
+    (FLAMMABLES, 0.0, PERCENT_LEL),
+    ("H2S", 0.0, PPM),
+    ("CO", 0.0, PPM),
+)
+"""A passing session in the order GAS-03 asks: oxygen, then flammables, then the toxics (GAS-06)."""
+
 PEOPLE: dict[str, Member] = {
     "admin": _member("a.admin", "Alex Admin", Role.PROJECT_ADMIN),
     "req": _member("r.ibrahim", "Rania Ibrahim", Role.REQUESTOR, level=1, kind=CompanyKind.CONTRACTOR),
@@ -101,7 +193,22 @@ PEOPLE: dict[str, Member] = {
     "app2": _member("j.nakamura", "Jun Nakamura", Role.APPROVER, level=3),
     "area": _member("h.lindqvist", "Helga Lindqvist", Role.AREA_AUTHORITY, level=3),
     "safe": _member("s.osei", "Samuel Osei", Role.SAFETY_OFFICER, level=2),
+    **{key: worker.member for key, worker in WORKERS.items()},
 }
+
+
+def _key_of(person_id: str) -> str:
+    """The cast key of a person."""
+    return next(key for key, member in PEOPLE.items() if member.person_id == person_id)
+
+
+def _agenda(content: PermitContent) -> tuple[str, ...]:
+    """The topics of a toolbox talk on the permit: its hazards, controls and emergency arrangements (TBT-01)."""
+    return (
+        *(f"Hazard: {hazard}" for hazard in content.hazards),
+        *(f"Control: {control}" for control in content.controls),
+        f"Emergency: {content.emergency_arrangements}",
+    )
 
 
 # --- the walks ----------------------------------------------------------------------------------------------
@@ -165,6 +272,140 @@ class _Demo:
                 )
             )
         self.step("templates published")
+        for key in WORKERS:
+            self.register(key)
+        self.step("crew registered")
+
+    # --- the worker registry and the people on a permit (section 5) --------------------------------------
+
+    def worker_id(self, key: str) -> UUID:
+        return uuid5(self.organisation_id, f"worker:{WORKERS[key].person_id}")
+
+    def worker_key(self, worker_id: UUID) -> str:
+        return next(key for key in WORKERS if self.worker_id(key) == worker_id)
+
+    def register(self, key: str) -> None:
+        """The organisation admin registers the worker; the safety officer records their competencies."""
+        worker = WORKERS[key]
+        self.run(
+            pc.RegisterWorker(
+                actor=self.actor("admin", org_admin=True),
+                worker_id=self.worker_id(key),
+                organisation_id=self.organisation_id,
+                full_name=worker.name,
+                company=worker.company,
+                person_id=worker.person_id,
+            )
+        )
+        for code in worker.codes:
+            self.run(self.competency(key, code))
+
+    def competency(self, key: str, code: str) -> pc.RecordCompetency:
+        """COMP-01: a certificate issued before the demo, valid over it, its scan filed as evidence."""
+        worker_id = self.worker_id(key)
+        uri = f"https://records.riverside.example/competencies/{WORKERS[key].person_id}/{code}.pdf"
+        valid_from = self.clock.now() - CERTIFIED_BEFORE
+        return pc.RecordCompetency(
+            actor=self.actor("safe"),
+            worker_id=worker_id,
+            competency_id=uuid5(worker_id, f"competency:{code}"),
+            code=code,
+            valid_from=valid_from,
+            valid_until=valid_from + CERTIFIED_FOR,
+            issuer=ISSUERS[code],
+            evidence_uri=uri,
+            evidence_sha256=sha256(uri.encode()).hexdigest(),
+        )
+
+    def pa(self, pid: UUID) -> str:
+        """The cast key of the permit's performing authority."""
+        return _key_of(self.service.permit(pid).performing_authority)
+
+    def assign(self, pid: UUID, *workers: str, role: PermitRole = PermitRole.CREW) -> None:
+        """The performing authority names `workers` on the permit in `role` (WRK-02)."""
+        for key in workers:
+            self.run(
+                pc.AssignWorker(
+                    actor=self.actor(self.pa(pid)),
+                    permit_id=pid,
+                    worker_id=self.worker_id(key),
+                    permit_roles=(role,),
+                )
+            )
+
+    def crew(self, pid: UUID, *crew: str, fire_watch: str | None = None) -> None:
+        """The crew of the permit and, for hot work, its fire watch, who is not one of the crew (CLO-02, SOD-08);
+        the fire watch is on the permit in that role too, so that they attend the briefing."""
+        self.assign(pid, *crew)
+        if fire_watch is None:
+            return
+        self.assign(pid, fire_watch, role=PermitRole.FIRE_WATCH)
+        command = pc.AssignFireWatch(
+            actor=self.actor(self.pa(pid)), permit_id=pid, worker_id=self.worker_id(fire_watch)
+        )
+        self.run(command)
+
+    def brief(self, pid: UUID, *opening: str) -> None:
+        """TBT-01/02: the PA talks the crew through the permit for a quarter of an hour, `opening` topics first;
+        then every assigned worker acknowledges the briefing personally."""
+        state = self.service.permit(pid)
+        tbt_id = uuid5(pid, f"briefing:{len(state.people.briefings) + 1}")
+        held = pc.HoldToolboxTalk(
+            actor=self.actor(self.pa(pid)),
+            permit_id=pid,
+            tbt_id=tbt_id,
+            held_at=self.clock.now(),
+            topics=(*opening, *_agenda(state.content)),
+        )
+        self.run(held, then=15)
+        for assignment in state.people.assignments:
+            key = self.worker_key(assignment.worker_id)
+            self.run(
+                pc.AttendToolboxTalk(
+                    actor=self.actor(key), permit_id=pid, tbt_id=tbt_id, worker_id=assignment.worker_id
+                )
+            )
+
+    # --- gas testing (section 6) ---------------------------------------------------------------------------
+
+    def gas_test(self, pid: UUID, **values: float) -> None:
+        """GAS-01..06: the gas tester tests the work area with the calibrated monitor, a minute per reading, in
+        the GAS-03 order; `values` replace clean-air readings (e.g. `LEL=12.0`). The session completes after CO,
+        or at a failing reading."""
+        session_id = uuid5(pid, f"gas-session:{len(self.service.permit(pid).gas.completed) + 1}")
+        for gas, clean, unit in CLEAN_AIR:
+            self.run(
+                gc.RecordGasReading(
+                    actor=self.actor("tester"),
+                    permit_id=pid,
+                    reading_id=uuid5(session_id, gas),
+                    session_id=session_id,
+                    gas=gas,
+                    value=values.get(gas, clean),
+                    unit=unit,
+                    tested_at=self.clock.now(),
+                    instrument=GAS_MONITOR,
+                    calibration_due=self.clock.now() + CALIBRATION_INTERVAL,
+                    tester_worker_id=self.worker_id("tester"),
+                ),
+                then=1,
+            )
+            if self.service.permit(pid).gas.session(session_id).complete:
+                return
+
+    def prepare_issue(self, pid: UUID, *opening: str) -> None:
+        """Before an activation or a resume: a fresh passing gas test where the category requires one (GAS-08),
+        then the crew's briefing (TBT-03/05)."""
+        category = Category(self.service.permit(pid).category)
+        if CATEGORY_DEFAULTS[category]["requires_gas_testing"]:
+            self.gas_test(pid)
+        self.brief(pid, *opening)
+
+    def end_fire_watch(self, pid: UUID) -> None:
+        """CLO-03: the fire watch, having watched the site since the hand-back, completes the watch."""
+        watcher = self.service.permit(pid).people.fire_watch
+        assert watcher is not None, "a hot-work permit has a fire watch"
+        self.run(pc.CompleteFireWatch(actor=self.actor(self.worker_key(watcher)), permit_id=pid), then=5)
 
     def draft(
         self,
@@ -235,10 +476,12 @@ class _Demo:
         self.run(c.ApprovePermit(actor=self.actor("app"), permit_id=pid, signature=self.sign(pid)), then=5)
 
     def activated(self, pid: UUID, requestor: str = "req", *, waited: int | None = None) -> None:
-        """Approved, then (after `waited` minutes, if given) activated with `requestor` as the acceptor."""
+        """Approved, then (after `waited` minutes, if given) the gas is tested where required, the crew is briefed
+        (TBT-03) and the permit activated with `requestor` as the acceptor."""
         self.approved(pid, requestor)
         if waited is not None:
             self.later(waited)
+        self.prepare_issue(pid)
         acceptance = self.acceptance(pid, requestor)
         self.run(
             c.ActivatePermit(
@@ -324,7 +567,9 @@ def _closed(demo: _Demo) -> None:
         hazards=("Fire and explosion from hot sparks", "Burns", "Fumes"),
         controls=("Fire blanket over grating", "Continuous gas monitor", "Fire watch 60 min after"),
     )
+    demo.crew(pid, "welder", "fitter", fire_watch="watch")
     demo.handed_back(pid, HandBackOutcome.COMPLETE, work=240)
+    demo.end_fire_watch(pid)
     inspected_at = demo.clock.now() - timedelta(minutes=5)
     demo.run(
         c.ClosePermit(
@@ -347,6 +592,7 @@ def _completed(demo: _Demo) -> None:
         hazards=("Residual water pressure", "Manual handling"),
         controls=("Pump isolated and drained by operations", "Two-person lift"),
     )
+    demo.crew(pid, "fitter", "fitter2")
     demo.handed_back(pid, HandBackOutcome.COMPLETE, work=180)
 
 
@@ -363,6 +609,7 @@ def _incomplete_hand_back(demo: _Demo) -> None:
         hazards=("Hot condensate", "Pinch points"),
         controls=("Header depressurised and cooled", "Gloves and face shield"),
     )
+    demo.crew(pid, "fitter2")
     remaining = "Valve stem scored: gland left un-packed, valve tagged out, spare ordered"
     demo.handed_back(pid, HandBackOutcome.INCOMPLETE, work=120, remaining=remaining, requestor="req2")
 
@@ -467,6 +714,8 @@ def _under_review(demo: _Demo) -> None:
         hazards=("Toxic atmosphere", "Oxygen deficiency", "Restricted egress"),
         controls=("Positive isolation by blinds", "Forced ventilation", "Attendant and rescue plan"),
     )
+    demo.assign(pid, "entrant", "entrant2", role=PermitRole.ENTRANT)  # the entry roster, planned ahead
+    demo.assign(pid, "attendant", role=PermitRole.ATTENDANT)
     demo.under_review(pid)
 
 
@@ -526,6 +775,7 @@ def _approved(demo: _Demo) -> None:
         hazards=("Electric shock", "Arc flash"),
         controls=("Isolate, lock and prove dead", "Arc-rated PPE"),
     )
+    demo.crew(pid, "electrician")  # briefed tomorrow, before the issue
     demo.approved(pid)
 
 
@@ -546,10 +796,12 @@ def _active(demo: _Demo) -> None:
         hazards=("Fire and explosion", "Burns", "Welding fumes"),
         controls=("Line purged with nitrogen", "Continuous gas monitor", "Fire watch"),
     )
+    demo.crew(pid, "welder", fire_watch="watch")
     demo.activated(pid)
 
 
 def _suspended(demo: _Demo) -> None:
+    """Stopped by a failing flammables retest on the tank roof; a resume will need a newer passing test (GAS-12)."""
     pid = demo.draft(
         "hot-work",
         title="Grinding on tank T-102 roof nozzle",
@@ -565,9 +817,11 @@ def _suspended(demo: _Demo) -> None:
         hazards=("Flammable vapour", "Fire", "Fall from height"),
         controls=("Roof vents sealed", "Gas monitor", "Fire watch"),
     )
+    demo.crew(pid, "welder2", fire_watch="watch2")
     demo.activated(pid, "req2")
     demo.later(20)
-    demo.suspend(pid, SuspensionReason.MANUAL, "Wind above 40 km/h on the tank roof: work stopped", then=5)
+    demo.gas_test(pid, LEL=12.0)  # vapour from the nozzle: the retest fails and suspends the permit (GAS-11)
+    demo.later(5)
 
 
 def _resumed(demo: _Demo) -> None:
@@ -584,10 +838,12 @@ def _resumed(demo: _Demo) -> None:
         hazards=("Rotating equipment", "Pinch points"),
         controls=("Motor isolated and locked", "Coupling guard removed only when locked"),
     )
+    demo.crew(pid, "fitter", "fitter2")
     demo.activated(pid)
     demo.later(15)
     text = "Unit upset: all non-essential work stopped by the shift supervisor"
     demo.suspend(pid, SuspensionReason.OTHER, text, then=20)
+    demo.prepare_issue(pid, "Unit upset over: conditions checked before restart")  # TBT-05
     acceptance = demo.acceptance(pid)
     demo.run(
         c.ResumePermit(
@@ -610,6 +866,7 @@ def _extended(demo: _Demo) -> None:
         hazards=("Fire", "Residual hydrocarbon"),
         controls=("Exchanger steamed out", "Gas monitor", "Fire watch"),
     )
+    demo.crew(pid, "welder3", fire_watch="watch3")
     demo.activated(pid)
     demo.later(10)
     reason = "Spool fit-up took longer: weld and NDT need three more hours"
@@ -630,6 +887,7 @@ def _extension_rejected(demo: _Demo) -> None:
         hazards=("Fire", "Loss of firewater coverage"),
         controls=("Temporary firewater hose from H-15", "Fire watch"),
     )
+    demo.crew(pid, "welder4", fire_watch="watch4")
     demo.activated(pid, "req2")
     demo.later(10)
     refusal = "Firewater coverage cannot be reduced overnight: finish and raise a new permit tomorrow"
@@ -650,8 +908,8 @@ LIVE_STORIES: tuple[tuple[str, Story], ...] = (
     ("extension rejected", _extension_rejected),
 )
 
-STEPS = 2 + len(FINISHED_STORIES) + len(LIVE_STORIES)
-"""Progress steps reported by `load_demo`: setup (2), finished stories (5), live stories (11)."""
+STEPS = 3 + len(FINISHED_STORIES) + len(LIVE_STORIES)
+"""Progress steps reported by `load_demo`: setup (3), finished stories (5), live stories (11)."""
 
 
 def load_demo(

@@ -13,7 +13,10 @@ from ptw_domain.events import delegation as dev
 from ptw_domain.events import organisation as oev
 from ptw_domain.events import permit as pev
 from ptw_domain.events import project as prv
+from ptw_domain.events.gas import GasLimitProfilePublished
 from ptw_domain.findings import Finding
+from ptw_domain.gas import commands as gc
+from ptw_domain.gas.profiles import OSHA_DEFAULT
 from ptw_domain.organisation import OrganisationState, TemplateState, template_id
 from ptw_domain.permit.content import PermitContent
 from ptw_domain.permit.context import PermitContext, ProjectFacts
@@ -72,6 +75,35 @@ def publish_policy(cmd: c.PublishRolePolicy, org: OrganisationState | None) -> l
     return [
         oev.RolePolicyPublished(
             organisation_id=cmd.organisation_id, policy=cmd.policy, published_by=cmd.actor.person_id
+        )
+    ]
+
+
+def publish_gas_profile(
+    cmd: gc.PublishGasLimitProfile, org: OrganisationState | None
+) -> list[GasLimitProfilePublished]:
+    """GAS-05: profiles are versioned per key; a published version never changes."""
+    require_org_admin(cmd.actor, cmd.name)
+    versions = [
+        p.profile.version for p in (org.gas_profiles if org else ()) if p.profile.key == cmd.profile.key
+    ]
+    expected = max(versions, default=OSHA_DEFAULT.version if cmd.profile.key == OSHA_DEFAULT.key else 0) + 1
+    if cmd.profile.version != expected:
+        raise ValidationFailed(
+            f"the next version of {cmd.profile.key} is {expected}",
+            rule_ids=("GAS-05",),
+            facts={"field": "profile.version", "expected": expected},
+        )
+    missing = [gas for gas in cmd.profile.required if gas not in cmd.profile.limits]
+    if missing:
+        raise ValidationFailed(
+            f"required gases without limits: {', '.join(missing)}",
+            rule_ids=("GAS-06",),
+            facts={"field": "profile.required"},
+        )
+    return [
+        GasLimitProfilePublished(
+            organisation_id=cmd.organisation_id, profile=cmd.profile, published_by=cmd.actor.person_id
         )
     ]
 

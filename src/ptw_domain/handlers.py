@@ -19,7 +19,11 @@ from ptw_domain import commands as c
 from ptw_domain import configuration as cfg
 from ptw_domain.delegation import DelegationState, check_usable
 from ptw_domain.errors import DomainError, NotFound, StaleVersion, ValidationFailed
+from ptw_domain.gas import commands as gc
+from ptw_domain.gas.time_facts import gas_time_facts
 from ptw_domain.organisation import template_id
+from ptw_domain.people import commands as pc
+from ptw_domain.people import registry
 from ptw_domain.permit.authority import check_status, require_party
 from ptw_domain.permit.context import ActingFor, PermitContext
 from ptw_domain.permit.decide import PERMIT_HANDLERS
@@ -74,7 +78,8 @@ def decide_permit(bench: Workbench, command: c.PermitCommand) -> Change:
         check_references(bench, state.project_id, command.changes.given(), own=state.permit_id)
     now = at_of(command)
     acting_for = _acting_for(bench, command, state, now)
-    ctx = bench.context(state, now, command.actor, acting_for)
+    named = [getattr(command, f) for f in command.__struct_fields__ if f.endswith("worker_id")]
+    ctx = bench.context(state, now, command.actor, acting_for, extra_workers=named)
     project = bench.project(state.project_id).state
     stream = with_time_facts(bench, stream, ctx, project)
     ctx = dataclasses.replace(ctx, state=stream.state)
@@ -115,13 +120,18 @@ def check_references(bench: Workbench, project_id: UUID, fields: dict[str, Any],
 def with_time_facts(
     bench: Workbench, stream: Stream[PermitState], ctx: PermitContext, project: ProjectState
 ) -> Stream[PermitState]:
-    """TIME-04: record the facts already due before the command is judged (AUD-12: by the system)."""
-    facts = due_time_facts(stream.state, ctx.template, ctx.now)
-    if not facts:
-        return stream
+    """TIME-04: record the facts already due before the command is judged (AUD-12: by the system, naming the
+    rule): expiry (LIFE-23) first; on a permit that stays live, an overdue gas retest (GAS-10)."""
     sweep = c.RunSweep(actor=SYSTEM_ACTOR, at=ctx.now)
-    meta = bench.metadata(sweep, "permit", project=project, rule="LIFE-23")
-    return stream.append(facts, metadata=meta, at=ctx.now, new_id=bench.new_id)
+    expiry = due_time_facts(stream.state, ctx.template, ctx.now)
+    if expiry:
+        meta = bench.metadata(sweep, "permit", project=project, rule="LIFE-23")
+        return stream.append(expiry, metadata=meta, at=ctx.now, new_id=bench.new_id)
+    retest = gas_time_facts(ctx, ctx.now)
+    if retest:
+        meta = bench.metadata(sweep, "permit", project=project, rule="GAS-10")
+        return stream.append(retest, metadata=meta, at=ctx.now, new_id=bench.new_id)
+    return stream
 
 
 def _acting_for(
@@ -265,6 +275,27 @@ def _grant(bench: Workbench, cmd: c.GrantDelegation) -> Change:
     return _simple(bench, cmd, cmd.delegation_id, "delegation", payloads, existing, project)
 
 
+def _worker(bench: Workbench, cmd: Any) -> Change:
+    """Worker registry commands (WRK-01, COMP-01) on the worker's own stream."""
+    existing = bench.stream(cmd.worker_id, bench.written)
+    if existing is not None and existing.kind != "worker":
+        raise NotFound("no such worker", facts={"field": "worker_id"})
+    deciders: dict[type[Any], Callable[[Any, Any], list[Any]]] = {
+        pc.RegisterWorker: registry.register,
+        pc.UpdateWorker: registry.update,
+        pc.RecordCompetency: registry.record_competency,
+        pc.RevokeCompetency: registry.revoke_competency,
+    }
+    payloads = deciders[type(cmd)](cmd, existing.state if existing else None)
+    return _simple(bench, cmd, cmd.worker_id, "worker", payloads, existing)
+
+
+def _publish_gas_profile(bench: Workbench, cmd: gc.PublishGasLimitProfile) -> Change:
+    org = bench.organisation(cmd.organisation_id, Freshness.FRESH)
+    payloads = cfg.publish_gas_profile(cmd, org.state if org else None)
+    return _simple(bench, cmd, cmd.organisation_id, "organisation", payloads, org)
+
+
 def _revoke(bench: Workbench, cmd: c.RevokeDelegation) -> Change:
     existing = bench.stream(cmd.delegation_id)
     payloads = cfg.revoke_delegation(cmd, existing.state if existing else None)
@@ -282,4 +313,9 @@ HANDLERS: dict[type[c.Command], Callable[[Workbench, Any], Change]] = {
     c.GrantDelegation: _grant,
     c.RevokeDelegation: _revoke,
     c.CreatePermit: _create,
+    gc.PublishGasLimitProfile: _publish_gas_profile,
+    pc.RegisterWorker: _worker,
+    pc.UpdateWorker: _worker,
+    pc.RecordCompetency: _worker,
+    pc.RevokeCompetency: _worker,
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -10,6 +11,8 @@ from msgspec.structs import replace
 
 from ptw_domain.events import organisation as ev
 from ptw_domain.events.base import Recorded
+from ptw_domain.events.gas import GasLimitProfilePublished
+from ptw_domain.gas.profiles import GasLimitProfile
 from ptw_domain.roles import DEFAULT_ROLE_POLICY, RolePolicy
 
 _TEMPLATES = uuid5(NAMESPACE_URL, "urn:ptw:template")
@@ -20,10 +23,16 @@ def template_id(organisation_id: UUID, key: str) -> UUID:
     return uuid5(_TEMPLATES, f"{organisation_id}:{key}")
 
 
+class PublishedProfile(msgspec.Struct, frozen=True, kw_only=True):
+    profile: GasLimitProfile
+    published_at: datetime
+
+
 class OrganisationState(msgspec.Struct, frozen=True, kw_only=True):
     organisation_id: UUID
     version: int
     policies: tuple[RolePolicy, ...] = ()
+    gas_profiles: tuple[PublishedProfile, ...] = ()
 
     @property
     def policy(self) -> RolePolicy:
@@ -57,10 +66,14 @@ class TemplateState(msgspec.Struct, frozen=True, kw_only=True):
 
 def evolve_organisation(state: OrganisationState | None, recorded: Recorded[Any]) -> OrganisationState:
     e = recorded.payload
-    assert isinstance(e, ev.RolePolicyPublished)
     if state is None:
         state = OrganisationState(organisation_id=e.organisation_id, version=0)
-    return replace(state, version=recorded.version, policies=(*state.policies, e.policy))
+    state = replace(state, version=recorded.version)
+    if isinstance(e, GasLimitProfilePublished):
+        published = PublishedProfile(profile=e.profile, published_at=recorded.occurred_at)
+        return replace(state, gas_profiles=(*state.gas_profiles, published))
+    assert isinstance(e, ev.RolePolicyPublished)
+    return replace(state, policies=(*state.policies, e.policy))
 
 
 def evolve_template(state: TemplateState | None, recorded: Recorded[Any]) -> TemplateState:

@@ -26,6 +26,7 @@ from ptw_domain.errors import DomainError, IdempotencyKeyReused, NotFound, Valid
 from ptw_domain.events.base import Recorded
 from ptw_domain.events.idempotency import CommandAccepted, Outcome
 from ptw_domain.handlers import at_of, decide, with_time_facts
+from ptw_domain.people.workers import WorkerState
 from ptw_domain.permit.progress import progress
 from ptw_domain.permit.readiness import Readiness, evaluate
 from ptw_domain.permit.signature_status import SignatureView, signature_views
@@ -204,6 +205,12 @@ class PermitService:
                 return value
         if isinstance(command, c.PermitCommand):
             return bench.permit(command.permit_id, bench.written).state.project_id
+        worker_id = getattr(command, "worker_id", None)
+        if isinstance(worker_id, UUID):  # worker registry commands: the worker's organisation
+            worker = bench.stream(worker_id, bench.written)
+            if worker is None:
+                raise NotFound("no such worker", facts={"field": "worker_id"})
+            return worker.state.organisation_id  # type: ignore[no-any-return]
         if isinstance(command, c.RevokeDelegation):
             existing = bench.stream(command.delegation_id)
             if existing is None:
@@ -271,6 +278,13 @@ class PermitService:
             return self.project(project_id).permits[number]
         except KeyError:
             raise NotFound("no permit with that number", facts={"number": number}) from None
+
+    def worker(self, worker_id: UUID) -> WorkerState:
+        """A worker of the registry with their competency records (WRK-01, COMP-01)."""
+        stream = self._loader.get(worker_id)
+        if stream is None or stream.kind != "worker":
+            raise NotFound("no such worker", facts={"worker_id": str(worker_id)})
+        return stream.state  # type: ignore[no-any-return]
 
     def project(self, project_id: UUID) -> ProjectState:
         return self._bench().project(project_id, Freshness.FRESH).state

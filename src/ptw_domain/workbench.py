@@ -6,7 +6,7 @@ from the cache as they are; a conflict or refusal makes the service try again wi
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,6 +16,7 @@ from ptw_domain import commands as c
 from ptw_domain.errors import NotFound
 from ptw_domain.events.base import ActorRecord, EventMetadata
 from ptw_domain.organisation import OrganisationState, TemplateState, template_id
+from ptw_domain.people.workers import WorkerState
 from ptw_domain.permit.context import ActingFor, PermitContext, ProjectFacts
 from ptw_domain.permit.state import PermitState
 from ptw_domain.project import ProjectState
@@ -104,8 +105,23 @@ class Workbench:
             return cached
         return self.resolve(project, template, ref.version, ref.override_version)[0]
 
+    def workers(self, worker_ids: Iterable[UUID]) -> dict[UUID, WorkerState]:
+        """Worker streams a decision reads (REFERENCE freshness: a competency change elsewhere is seen within
+        the reference TTL; in this process at once)."""
+        found = {}
+        for worker_id in worker_ids:
+            stream = self.loader.get(worker_id, Freshness.REFERENCE)
+            if stream is not None and stream.kind == "worker":
+                found[worker_id] = stream.state
+        return found
+
     def context(
-        self, state: PermitState, now: datetime, actor: Actor | None, acting_for: ActingFor | None = None
+        self,
+        state: PermitState,
+        now: datetime,
+        actor: Actor | None,
+        acting_for: ActingFor | None = None,
+        extra_workers: Iterable[UUID] = (),
     ) -> PermitContext:
         project = self.project(state.project_id).state
         template = self.template(state.organisation_id, state.template.key)
@@ -119,6 +135,8 @@ class Workbench:
             now=now,
             actor=actor,
             acting_for=acting_for,
+            workers=self.workers(state.people.worker_ids() | set(extra_workers)),
+            gas_profiles=org.state.gas_profiles if (org := self.organisation(state.organisation_id)) else (),
         )
 
     def metadata(

@@ -1,7 +1,8 @@
 """Stateful property tests of the permit lifecycle (section 4.3, RDY-04, AUD-03/04/07, TIME-04).
 
 A hypothesis state machine runs random commands by random (right and wrong) people against random permits
-while the clock jumps by minutes to days and the sweep runs. Refusals (`DomainError`) are fine; any other
+while the clock jumps by minutes to days and the sweep runs; the people on a permit (section 5: crew, fire
+watch, briefings and their attendance, completing the fire watch) are part of its vocabulary. Refusals (`DomainError`) are fine; any other
 exception fails. After every step: statuses only move along the 4.3 table, replay equals live, every chain
 verifies; a refused command appended nothing but the time facts already due (TIME-04); and for the signing
 actions readiness computed just before agrees with the command's outcome (RDY-04).
@@ -40,6 +41,9 @@ from ptw_domain.errors import (
     ValidationFailed,
 )
 from ptw_domain.events.permit import HandBackOutcome, SuspensionReason
+from ptw_domain.gas import commands as gc
+from ptw_domain.people import commands as pc
+from ptw_domain.people.state import PermitRole
 from ptw_domain.permit.readiness import Action
 from ptw_domain.permit.state import PermitState
 from ptw_domain.permit.status import Status
@@ -86,6 +90,10 @@ INPUT_REFUSALS = (StaleView, ReauthenticationRequired, ValidationFailed, Forbidd
 
 PEOPLE = ("req", "ver", "app", "app2", "area", "safe", "admin")
 MAX_PERMITS = 4
+# Guards of activate and resume that the site's preparation satisfies: crew, fire watch and briefing
+# (section 5) and a fresh passing gas test (section 6).
+PEOPLE_RULES = frozenset({"TBT-03", "TBT-05", "WRK-04", "COMP-04", "CLO-02", "SOD-08"})
+GAS_RULES = frozenset({"GAS-08", "GAS-09", "GAS-12"})
 
 people = st.sampled_from(PEOPLE)
 
@@ -362,6 +370,9 @@ class PermitMachine(RuleBasedStateMachine):
     @rule(data=st.data(), person=st.sampled_from(("app", "app2", "req")))
     def resume(self, data: st.DataObject, person: str) -> None:
         pid = data.draw(st.sampled_from(self.permits))
+        self.do_resume(pid, person)
+
+    def do_resume(self, pid: uuid.UUID, person: str) -> None:
         self.run(
             pid,
             lambda: c.ResumePermit(
@@ -370,6 +381,8 @@ class PermitMachine(RuleBasedStateMachine):
                 signature=self.sig(pid),
                 acceptance=self.acceptance(pid),
             ),
+            action=Action.RESUME if person in ("app", "app2") else None,
+            person=person,
         )
 
     @precondition(lambda self: self.permits)
@@ -461,6 +474,195 @@ class PermitMachine(RuleBasedStateMachine):
             person=person,
         )
 
+    # --- people (section 5): crew, fire watch, briefings ---------------------------------------------------
+
+    @precondition(lambda self: self.permits)
+    @rule(
+        data=st.data(),
+        person=st.sampled_from(("app", "app", "req", "ver", "safe")),
+        worker=st.sampled_from(("crew1", "crew1", "watch")),
+        roles=st.sampled_from(
+            (
+                (PermitRole.CREW,),
+                (PermitRole.CREW,),
+                (PermitRole.CREW, PermitRole.ENTRANT),
+                (PermitRole.ATTENDANT,),
+            )
+        ),
+    )
+    def assign_worker(
+        self, data: st.DataObject, person: str, worker: str, roles: tuple[PermitRole, ...]
+    ) -> None:
+        """WRK-02/03, COMP-04 (SEC-04: the requestor or an approver); a wrong role can block activation."""
+        pid = data.draw(st.sampled_from(self.permits))
+        self.run(
+            pid,
+            lambda: pc.AssignWorker(
+                actor=self.actor(person),
+                permit_id=pid,
+                worker_id=self.world.workers[worker],
+                permit_roles=roles,
+            ),
+        )
+
+    @precondition(lambda self: self.permits)
+    @rule(
+        data=st.data(),
+        person=st.sampled_from(("app", "req", "ver")),
+        worker=st.sampled_from(("crew1", "watch")),
+    )
+    def release_worker(self, data: st.DataObject, person: str, worker: str) -> None:
+        pid = data.draw(st.sampled_from(self.permits))
+        self.run(
+            pid,
+            lambda: pc.ReleaseWorker(
+                actor=self.actor(person), permit_id=pid, worker_id=self.world.workers[worker]
+            ),
+        )
+
+    @precondition(lambda self: self.permits)
+    @rule(
+        data=st.data(),
+        person=st.sampled_from(("app", "app", "req", "ver")),
+        worker=st.sampled_from(("watch", "watch", "crew1")),
+    )
+    def assign_fire_watch(self, data: st.DataObject, person: str, worker: str) -> None:
+        """CLO-02 with SOD-08: `crew1` holds no fire_watch competency and may be crew."""
+        pid = data.draw(st.sampled_from(self.permits))
+        self.run(
+            pid,
+            lambda: pc.AssignFireWatch(
+                actor=self.actor(person), permit_id=pid, worker_id=self.world.workers[worker]
+            ),
+        )
+
+    @precondition(lambda self: self.permits)
+    @rule(
+        data=st.data(),
+        person=st.sampled_from(("safe", "safe", "app", "req", "ver")),
+        minutes_ago=st.sampled_from((0, 0, 0, 30, 13 * 60)),
+    )
+    def hold_briefing(self, data: st.DataObject, person: str, minutes_ago: int) -> None:
+        """TBT-01: by the PA, an issuer or a safety officer; an old one does not count for TBT-03."""
+        pid = data.draw(st.sampled_from(self.permits))
+        self.do_hold_briefing(pid, person, self.clock.now() - timedelta(minutes=minutes_ago))
+
+    def do_hold_briefing(self, pid: uuid.UUID, person: str, held_at: Any) -> uuid.UUID:
+        tbt_id = uuid.uuid4()
+        self.run(
+            pid,
+            lambda: pc.HoldToolboxTalk(
+                actor=self.actor(person),
+                permit_id=pid,
+                tbt_id=tbt_id,
+                held_at=held_at,
+                topics=("hazards", "controls", "emergency"),
+            ),
+        )
+        return tbt_id
+
+    @precondition(lambda self: self.permits)
+    @rule(
+        data=st.data(),
+        worker=st.sampled_from(("crew1", "crew1", "watch")),
+        person=st.sampled_from(("self", "self", "self", "req")),
+    )
+    def attend_briefing(self, data: st.DataObject, worker: str, person: str) -> None:
+        """TBT-02: the worker acknowledges personally (not someone else for them)."""
+        pid = data.draw(st.sampled_from(self.permits))
+        briefings = self.state(pid).people.briefings
+        tbt_id = data.draw(st.sampled_from([b.tbt_id for b in briefings])) if briefings else uuid.uuid4()
+        self.do_attend(pid, tbt_id, worker, worker if person == "self" else person)
+
+    def do_attend(self, pid: uuid.UUID, tbt_id: uuid.UUID, worker: str, person: str) -> None:
+        self.run(
+            pid,
+            lambda: pc.AttendToolboxTalk(
+                actor=self.actor(person), permit_id=pid, tbt_id=tbt_id, worker_id=self.world.workers[worker]
+            ),
+        )
+
+    @precondition(lambda self: self.permits)
+    @rule(data=st.data(), person=st.sampled_from(("watch", "watch", "req", "app")))
+    def complete_fire_watch(self, data: st.DataObject, person: str) -> None:
+        """CLO-03: by the fire watch only, after the full minutes."""
+        self.do_complete_fire_watch(data.draw(st.sampled_from(self.permits)), person)
+
+    def do_complete_fire_watch(self, pid: uuid.UUID, person: str) -> bool:
+        return self.run(pid, lambda: pc.CompleteFireWatch(actor=self.actor(person), permit_id=pid))
+
+    @precondition(lambda self: self.permits)
+    @rule(data=st.data())
+    def prepare_crew(self, data: st.DataObject) -> None:
+        self.do_prepare(data.draw(st.sampled_from(self.permits)))
+
+    def blocked_by(self, pid: uuid.UUID, action: Action, rules: frozenset[str]) -> bool:
+        return any(b.rule in rules for b in self.service.readiness(pid).actions[action].blockers)
+
+    def needs_preparation(self, pid: uuid.UUID, action: Action) -> bool:
+        return self.blocked_by(pid, action, PEOPLE_RULES | GAS_RULES)
+
+    def do_gas_test(self, pid: uuid.UUID) -> None:
+        """A passing session by the gas tester `tester`, as `World.gas_test` takes it, reading by reading."""
+        session_id, tester = uuid.uuid4(), self.world.workers["tester"]
+        readings = {"O2": 20.9, "LEL": 0.0, "H2S": 0.0, "CO": 0.0}
+        units = {"O2": "%vol", "LEL": "%LEL"}
+        for gas, value in readings.items():
+            if not self.run(
+                pid,
+                lambda gas=gas, value=value: gc.RecordGasReading(
+                    actor=self.actor("tester"),
+                    permit_id=pid,
+                    reading_id=uuid.uuid4(),
+                    session_id=session_id,
+                    gas=gas,
+                    value=value,
+                    unit=units.get(gas, "ppm"),
+                    tested_at=self.clock.now(),
+                    instrument="MX4-0042",
+                    calibration_due=self.clock.now() + timedelta(days=30),
+                    tester_worker_id=tester,
+                ),
+            ):
+                return
+            if self.state(pid).gas.session(session_id).complete:
+                return
+
+    def do_prepare(self, pid: uuid.UUID) -> None:
+        """What the site does before issue or resume (WRK-04, COMP-04, CLO-02/SOD-08, TBT-03/05): release other
+        workers, assign `crew1` as crew and for hot work `watch` as fire watch, brief everyone assigned, and
+        when the template requires it take a gas test (GAS-08, as `World.prepare_crew` does)."""
+        w = self.world
+        crew, watch = w.workers["crew1"], w.workers["watch"]
+        state = self.state(pid)
+        for a in state.people.assignments:
+            if a.worker_id != crew:
+                self.run(
+                    pid,
+                    lambda a=a: pc.ReleaseWorker(
+                        actor=self.actor("app"), permit_id=pid, worker_id=a.worker_id
+                    ),
+                )
+        mine = state.people.assignment(crew)
+        if mine is None or not set(mine.permit_roles) <= {PermitRole.CREW, PermitRole.ENTRANT}:
+            self.run(
+                pid,
+                lambda: pc.AssignWorker(
+                    actor=self.actor("app"), permit_id=pid, worker_id=crew, permit_roles=(PermitRole.CREW,)
+                ),
+            )
+        if state.category == "hot_work" and state.people.fire_watch != watch:
+            self.run(pid, lambda: pc.AssignFireWatch(actor=self.actor("app"), permit_id=pid, worker_id=watch))
+        state = self.state(pid)
+        if state.suspensions and max(x.at for x in state.suspensions) >= self.clock.now():
+            self.clock.advance(timedelta(minutes=1))  # TBT-05: a briefing held after the suspension
+        tbt_id = self.do_hold_briefing(pid, "safe", self.clock.now())
+        for a in self.state(pid).people.assignments:
+            person = next(p for p, wid in w.workers.items() if wid == a.worker_id)
+            self.do_attend(pid, tbt_id, person, person)
+        if self.blocked_by(pid, Action.ACTIVATE, GAS_RULES) or self.blocked_by(pid, Action.RESUME, GAS_RULES):
+            self.do_gas_test(pid)  # the template requires gas testing
+
     @precondition(lambda self: self.permits)
     @rule(data=st.data(), person=st.sampled_from(("req", "app", "admin", "area", "ver")), reason=s.reasons)
     def cancel(self, data: st.DataObject, person: str, reason: str) -> None:
@@ -506,15 +708,30 @@ class PermitMachine(RuleBasedStateMachine):
             opens = state.content.planned_start - timedelta(minutes=10)
             if self.clock.now() < opens and data.draw(st.booleans()):
                 self.clock.set(opens)  # walk to the activation window (LIFE-17)
+            if self.needs_preparation(pid, Action.ACTIVATE):
+                self.do_prepare(pid)
             self.do_activate(pid, data.draw(st.sampled_from(("app", "app2"))), stale=False)
+        elif status is S.SUSPENDED and data.draw(st.booleans()):
+            if self.needs_preparation(pid, Action.RESUME):
+                self.do_prepare(pid)
+            self.do_resume(pid, data.draw(st.sampled_from(("app", "app2"))))
         elif status in (S.ACTIVE, S.SUSPENDED, S.EXPIRED):
             self.do_complete(pid, "req", HandBackOutcome.COMPLETE, site_safe=True)
         elif status is S.COMPLETED:
+            started, minutes = state.fire_watch_started_at, state.fire_watch_minutes
+            if started is not None and state.people.fire_watch_completed_at is None:
+                ends = started + timedelta(minutes=minutes or 0)
+                if self.clock.now() < ends and data.draw(st.booleans()):
+                    self.clock.set(ends)  # sit out the watch (CLO-03)
+                if not self.do_complete_fire_watch(pid, "watch"):
+                    return
             self.do_close(pid, data.draw(st.sampled_from(("app", "app2", "area"))))
 
-    # weight the happy path: the same rule under more names is drawn more often
+    # weight the happy path: the same rule under more names is drawn more often (one more name since the
+    # people rules joined the vocabulary)
     next_step_again = next_step
     next_step_once_more = next_step
+    next_step_yet_again = next_step
 
     @rule(step=s.clock_steps)
     def advance_clock(self, step: timedelta) -> None:
@@ -621,6 +838,9 @@ def test_the_machine_reaches_deep_statuses() -> None:
             action=Action.APPROVE,
             person="app",
         )
+        assert machine.needs_preparation(pid, Action.ACTIVATE)
+        machine.do_prepare(pid)
+        assert not machine.needs_preparation(pid, Action.ACTIVATE), machine.outcomes
         machine.clock.advance(timedelta(minutes=30))
         machine.run(
             pid,

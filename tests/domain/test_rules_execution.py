@@ -19,6 +19,7 @@ from ptw_domain.errors import (
     ValidationFailed,
 )
 from ptw_domain.events.permit import SuspensionReason
+from ptw_domain.people import commands as pc
 from ptw_domain.roles import Actor, Role
 from ptw_domain.signatures import SignatureInput
 from tests.builders import (
@@ -37,13 +38,18 @@ from tests.builders import (
 
 
 def boss_permit(world: World, template: str = "cold-work", **content: Any) -> uuid.UUID:
-    """An approved permit whose requestor (and PA) also holds the approver role."""
+    """An approved permit, its crew prepared, whose requestor (and PA) also holds the approver role."""
     world.add_person("boss", Role.REQUESTOR, Role.APPROVER)
     pid = world.draft(template, actor="boss", **content)
     world.nominate_and_submit(pid, actor="boss")
     world.run(verify(world, pid))
     world.run(approve(world, pid))
+    world.prepare_crew(pid)
     return pid
+
+
+def complete_fire_watch(world: World, pid: uuid.UUID, actor: str = "watch") -> pc.CompleteFireWatch:
+    return pc.CompleteFireWatch(actor=world.actor(actor), permit_id=pid)
 
 
 def suspend(world: World, pid: uuid.UUID, text: str, actor: str = "app") -> c.SuspendPermit:
@@ -58,11 +64,13 @@ def suspend(world: World, pid: uuid.UUID, text: str, actor: str = "app") -> c.Su
 def test_LIFE_17_activation_before_the_early_window_is_refused(world: World) -> None:
     start = world.clock.now() + timedelta(hours=3)
     pid = world.approved(planned_start=start, planned_end=start + timedelta(hours=4))
+    world.prepare_crew(pid)
     err = refused(world, pid, activate(world, pid), GuardFailed)
     assert err.rule_ids == ("LIFE-17",)
     assert err.blockers[0].code == "outside_activation_window"
     # From planned_start - 60 min it opens (inclusive).
     world.clock.advance(timedelta(hours=2))
+    world.gas_test(pid)  # GAS-08: the test taken at preparation is two hours old by now
     world.run(activate(world, pid))
     assert world.permit(pid).status == "active"
 
@@ -79,6 +87,7 @@ def test_LIFE_16_activation_records_issuer_acceptor_and_valid_until(world: World
 
 def test_LIFE_16_acceptor_must_be_the_performing_authority(world: World) -> None:
     pid = world.approved()
+    world.prepare_crew(pid)
     err = refused(world, pid, activate(world, pid, acceptor="app2"), GuardFailed)
     assert err.rule_ids == ("SEC-05",)
 
@@ -131,6 +140,8 @@ def test_LIFE_18_suspend_then_LIFE_19_resume(world: World) -> None:
     world.run(suspend(world, pid, text="wind too strong", actor="safe"))
     assert world.permit(pid).status == "suspended"
     refused(world, pid, cancel(world, pid, actor="app", reason="x"), InvalidTransition)
+    world.clock.advance(timedelta(minutes=10))
+    world.brief(pid)  # TBT-05: the crew is briefed again after the suspension
     result = world.run(resume(world, pid))
     assert result.events == ("PermitResumed",)
     assert world.permit(pid).status == "active"
@@ -202,6 +213,7 @@ def test_LIFE_21_SOD_04_closer_cannot_be_the_pa_who_handed_back(world: World) ->
     world.clock.advance(timedelta(hours=1))
     world.run(complete(world, pid, actor="pa"))
     world.clock.advance(timedelta(minutes=45))
+    world.complete_fire_watch(pid)
     err = refused(world, pid, close(world, pid, actor="pa"), GuardFailed)
     assert err.rule_ids == ("SOD-04",)
     assert {b.facts["conflicting_role"] for b in err.blockers} == {
@@ -215,6 +227,7 @@ def test_LIFE_21_SOD_04_closer_cannot_be_the_pa_who_handed_back(world: World) ->
 def test_LIFE_21_area_authority_may_close(world: World) -> None:
     pid = world.completed()
     world.clock.advance(timedelta(minutes=45))
+    world.complete_fire_watch(pid)
     world.run(close(world, pid, actor="area"))
     state = world.permit(pid)
     assert state.status == "closed"
@@ -226,8 +239,18 @@ def test_CLO_07_running_fire_watch_blocks_close(world: World) -> None:
     world.clock.advance(timedelta(minutes=10))
     err = refused(world, pid, close(world, pid), GuardFailed)
     assert err.rule_ids == ("CLO-07",)
-    assert err.blockers[0].code == "fire_watch_running"
+    assert err.blockers[0].code == "fire_watch_not_completed"
+    # CLO-03: the watch cannot be completed before its minutes have run ...
+    early = refused(world, pid, complete_fire_watch(world, pid), GuardFailed)
+    assert early.rule_ids == ("CLO-03",)
+    assert early.blockers[0].code == "fire_watch_running"
+    # ... and the minutes elapsing alone do not unblock close: the fire watch must complete it.
     world.clock.advance(timedelta(minutes=20))
+    err = refused(world, pid, close(world, pid), GuardFailed)
+    assert err.rule_ids == ("CLO-07",)
+    assert err.blockers[0].code == "fire_watch_not_completed"
+    world.complete_fire_watch(pid)
+    assert world.permit(pid).people.fire_watch_minutes_kept == 30
     world.run(close(world, pid))
     assert world.permit(pid).status == "closed"
 
@@ -235,6 +258,7 @@ def test_CLO_07_running_fire_watch_blocks_close(world: World) -> None:
 def test_CLO_07_inspection_before_hand_back_is_refused(world: World) -> None:
     pid = world.completed()
     world.clock.advance(timedelta(minutes=45))
+    world.complete_fire_watch(pid)
     err = refused(
         world, pid, close(world, pid, inspected_at=world.clock.now() - timedelta(hours=2)), ValidationFailed
     )

@@ -155,6 +155,7 @@ def test_TPL_01_retired_template_refuses_new_permits(world: World) -> None:
     assert info.value.rule_ids == ("TPL-01",)
     assert world.service.project(world.project_id).permits.keys() == {world.permit(approved).number}
     # Existing permits keep working.
+    world.prepare_crew(approved)
     world.clock.advance(timedelta(minutes=30))
     world.run(activate(world, approved))
     assert world.permit(approved).status == "active"

@@ -1,6 +1,6 @@
 """Domain events, one module per kind of stream; importing this package registers every type."""
 
-from ptw_domain.events import delegation, idempotency, organisation, permit, project
+from ptw_domain.events import delegation, gas, idempotency, organisation, people, permit, project
 from ptw_domain.events.base import EVENT_TYPES, DomainEvent, EventMetadata, Recorded
 
 __all__ = [
@@ -9,8 +9,10 @@ __all__ = [
     "EventMetadata",
     "Recorded",
     "delegation",
+    "gas",
     "idempotency",
     "organisation",
+    "people",
     "permit",
     "project",
 ]

@@ -10,6 +10,12 @@ from ptw_domain.permit.status import Status
 from ptw_domain.roles import Role
 
 S = Status
+_PLANNING_TO_SUSPENDED = frozenset(
+    {S.DRAFT, S.SUBMITTED, S.UNDER_REVIEW, S.REJECTED, S.APPROVED, S.ACTIVE, S.SUSPENDED}
+)
+_GAS_STATUSES = frozenset(
+    {S.UNDER_REVIEW, S.APPROVED, S.ACTIVE, S.SUSPENDED, S.COMPLETED, S.EXPIRED}
+)  # GAS-02
 ALLOWED_FROM: dict[str, frozenset[Status]] = {
     "EditPermit": frozenset(set(S) - {S.COMPLETED, S.CLOSED, S.CANCELLED}),
     "AmendPermit": frozenset({S.SUBMITTED, S.UNDER_REVIEW, S.APPROVED}),
@@ -31,6 +37,19 @@ ALLOWED_FROM: dict[str, frozenset[Status]] = {
     "CompletePermit": frozenset({S.ACTIVE, S.SUSPENDED, S.EXPIRED}),
     "ClosePermit": frozenset({S.COMPLETED}),
     "CancelPermit": frozenset({S.DRAFT, S.SUBMITTED, S.UNDER_REVIEW, S.REJECTED, S.APPROVED, S.EXPIRED}),
+    # people (section 5): assignment from draft to suspended (WRK-03), the roster while the work is on
+    "AssignWorker": _PLANNING_TO_SUSPENDED,
+    "ReleaseWorker": _PLANNING_TO_SUSPENDED,
+    "HoldToolboxTalk": _PLANNING_TO_SUSPENDED,
+    "AttendToolboxTalk": _PLANNING_TO_SUSPENDED,
+    "AssignFireWatch": _PLANNING_TO_SUSPENDED,
+    "PostAttendant": frozenset({S.APPROVED, S.ACTIVE, S.SUSPENDED}),
+    "RecordEntry": frozenset({S.ACTIVE}),  # CSE-02; refused while suspended (CSE-04)
+    "RecordExit": frozenset({S.ACTIVE, S.SUSPENDED, S.EXPIRED, S.COMPLETED}),  # exit is always accepted
+    "CompleteFireWatch": frozenset({S.COMPLETED}),
+    # gas (section 6): GAS-02
+    "RecordGasReading": _GAS_STATUSES,
+    "VoidGasReading": _GAS_STATUSES,  # nothing changes after close (CLO-04)
 }
 
 # Roles whose members may stop work on any permit; others only as a party (SEC-04 "suspend").

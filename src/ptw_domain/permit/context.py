@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
-from ptw_domain.errors import GuardFailed
+from ptw_domain.errors import GuardFailed, NotFound
 from ptw_domain.events.project import ProjectSettings
 from ptw_domain.findings import Finding
+from ptw_domain.gas.profiles import OSHA_DEFAULT, GasLimitProfile
+from ptw_domain.organisation import PublishedProfile
+from ptw_domain.people.workers import WorkerState
 from ptw_domain.permit.state import PermitState
 from ptw_domain.roles import Actor, Member, RolePolicy
 from ptw_domain.templates import ResolvedTemplate
@@ -43,6 +46,8 @@ class PermitContext:
     now: datetime
     actor: Actor | None = None
     acting_for: ActingFor | None = None
+    workers: Mapping[UUID, WorkerState] = field(default_factory=dict)
+    gas_profiles: tuple[PublishedProfile, ...] = ()
 
     @property
     def person(self) -> str | None:
@@ -73,6 +78,25 @@ class PermitContext:
             current_status=self.state.status.value,
             current_version=self.state.version,
         )
+
+    def worker(self, worker_id: UUID) -> WorkerState:
+        """TEN-03: a worker of the permit's organisation, else `not_found` naming the field."""
+        worker = self.workers.get(worker_id)
+        if worker is None or worker.organisation_id != self.state.organisation_id:
+            raise NotFound("no such worker", rule_ids=("TEN-03",), facts={"field": "worker_id"})
+        return worker
+
+    def gas_profile(self, at: datetime) -> GasLimitProfile | None:
+        """GAS-05: the version of the template's profile in force at `at` (the built-in default otherwise)."""
+        key = self.template.gas_limit_profile
+        published = [p for p in self.gas_profiles if p.profile.key == key and p.published_at <= at]
+        if published:
+            return max(published, key=lambda p: p.profile.version).profile
+        return OSHA_DEFAULT if key == OSHA_DEFAULT.key else None
+
+    def required_codes(self, role: str) -> list[str]:
+        """COMP-03: the competency codes the template requires for a permit role."""
+        return list(self.template.required_competencies.get(role, []))
 
     @property
     def persons(self) -> tuple[str, ...]:

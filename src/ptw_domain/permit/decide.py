@@ -7,6 +7,10 @@ from typing import Any
 
 from ptw_domain import commands as c
 from ptw_domain.events.permit import PermitEvent
+from ptw_domain.gas import guards as _gas_guards  # noqa: F401 - registers the gas guards
+from ptw_domain.gas.decide import GAS_HANDLERS
+from ptw_domain.people import guards as _people_guards  # noqa: F401 - registers the people guards
+from ptw_domain.people.decide import PEOPLE_HANDLERS
 from ptw_domain.permit import execution, extensions, workflow
 from ptw_domain.permit import guards as _guards  # noqa: F401 - registers the lifecycle guards
 from ptw_domain.permit.context import PermitContext
@@ -33,6 +37,8 @@ PERMIT_HANDLERS: dict[type[c.PermitCommand], Handler] = {
     c.ClosePermit: execution.close,
     c.RequestExtension: extensions.request,
     c.DecideExtension: extensions.decide,
+    **PEOPLE_HANDLERS,
+    **GAS_HANDLERS,
 }
 
 

@@ -376,21 +376,24 @@ def safety_checklist(ctx: PermitContext) -> list[Finding]:
 
 
 @guard((A.CLOSE, "CLO-07"))
-def fire_watch_elapsed(ctx: PermitContext) -> list[Finding]:
-    """CLO-07 (time part): a started fire watch must have run its minutes before close."""
+def fire_watch_completed(ctx: PermitContext) -> list[Finding]:
+    """CLO-07: a fire watch that was started has been completed by the fire watch (CLO-03)."""
     state = ctx.state
-    if state.fire_watch_started_at is None or state.fire_watch_minutes is None:
+    if state.fire_watch_started_at is None or state.people.fire_watch_completed_at is not None:
         return []
-    ends = state.fire_watch_started_at + timedelta(minutes=state.fire_watch_minutes)
-    if ctx.now >= ends:
-        return []
-    left = (ends - ctx.now).total_seconds() / 60
+    facts: dict[str, object] = {"started_at": state.fire_watch_started_at.isoformat()}
+    if state.fire_watch_minutes is not None:
+        ends = state.fire_watch_started_at + timedelta(minutes=state.fire_watch_minutes)
+        facts |= {
+            "ends_at": ends.isoformat(),
+            "minutes_left": max(0.0, round((ends - ctx.now).total_seconds() / 60, 1)),
+        }
     return [
         Finding(
             rule="CLO-07",
-            code="fire_watch_running",
-            message=f"the fire watch runs until {ends.isoformat()}",
-            facts={"ends_at": ends.isoformat(), "minutes_left": round(left, 1)},
+            code="fire_watch_not_completed",
+            message="the fire watch has not been completed",
+            facts=facts,
         )
     ]
 

@@ -1,9 +1,11 @@
-"""RDY-07 progress figures of the lifecycle; the safety issue adds isolation, gas, people and lock figures."""
+"""RDY-07 progress figures: the lifecycle's, and each safety area's (`people_progress`, ...)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from ptw_domain.gas.guards import gas_progress
+from ptw_domain.people.progress import people_progress
 from ptw_domain.permit.context import PermitContext
 
 
@@ -27,4 +29,6 @@ def progress(ctx: PermitContext) -> dict[str, Any]:
         "valid_until": state.valid_until.isoformat(),
         "minutes_left": round(left) if left > 0 else 0,
         "suspension_reasons": [s.reason_code for s in state.suspensions],
+        **people_progress(ctx),
+        **gas_progress(ctx),
     }

@@ -10,6 +10,8 @@ from uuid import UUID
 import msgspec
 
 from ptw_domain.canonical import sha256_hex
+from ptw_domain.gas.state import GasState
+from ptw_domain.people.state import PeopleState
 from ptw_domain.permit.content import CORE_FIELDS, Origin, PermitContent
 from ptw_domain.permit.status import Status
 from ptw_domain.risk import RiskLevel, effective_risk_level, risk_level, risk_score
@@ -115,6 +117,8 @@ class PermitState(msgspec.Struct, frozen=True, kw_only=True):
     expiry_reason: str | None = None
     successor_required: bool = False
     history: tuple[StatusChange, ...] = ()
+    people: PeopleState = PeopleState()
+    gas: GasState = GasState()
 
     @property
     def performing_authority(self) -> str:

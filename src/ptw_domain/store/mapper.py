@@ -24,6 +24,7 @@ def _state_types() -> dict[str, type[Any]]:
     from ptw_domain.delegation import DelegationState
     from ptw_domain.events.idempotency import CommandAccepted
     from ptw_domain.organisation import OrganisationState, TemplateState
+    from ptw_domain.people.workers import WorkerState
     from ptw_domain.permit.state import PermitState
     from ptw_domain.project import ProjectState
 
@@ -34,6 +35,7 @@ def _state_types() -> dict[str, type[Any]]:
         "template": TemplateState,
         "delegation": DelegationState,
         "idempotency": CommandAccepted,
+        "worker": WorkerState,
     }
 
 

@@ -18,6 +18,7 @@ from ptw_domain.delegation import evolve_delegation
 from ptw_domain.events.base import GENESIS_HASH, DomainEvent, EventMetadata, Recorded
 from ptw_domain.events.idempotency import CommandAccepted
 from ptw_domain.organisation import evolve_organisation, evolve_template
+from ptw_domain.people.workers import evolve_worker
 from ptw_domain.permit.evolve import evolve_permit
 from ptw_domain.project import evolve_project
 
@@ -37,6 +38,7 @@ KINDS: dict[str, tuple[Callable[[Any, Recorded[Any]], Any], int | None]] = {
     "template": (evolve_template, None),
     "delegation": (evolve_delegation, None),
     "idempotency": (_evolve_idempotency, None),
+    "worker": (evolve_worker, 50),
 }
 
 

@@ -1,0 +1,194 @@
+"""Readiness guards of the people area (section 11): briefings, crew, competencies, confined space, fire watch."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from ptw_domain.findings import Finding
+from ptw_domain.people.decide import fire_watch_findings, role_findings
+from ptw_domain.people.state import PermitRole
+from ptw_domain.permit.context import PermitContext
+from ptw_domain.permit.readiness import Action, guard, warning
+
+A = Action
+
+
+def _unbriefed(ctx: PermitContext, held_after: object) -> list[str]:
+    return [
+        str(a.worker_id)
+        for a in ctx.state.people.assignments
+        if ctx.state.people.briefed_after(a.worker_id, held_after) is None  # type: ignore[arg-type]
+    ]
+
+
+@guard((A.ACTIVATE, "TBT-03"))
+def briefed_for_activation(ctx: PermitContext) -> list[Finding]:
+    """TBT-03: a briefing held within `tbt_max_age_hours` before activation, attended by every assigned worker."""
+    if not ctx.template.requires_toolbox_talk:
+        return []
+    oldest = ctx.now - timedelta(hours=ctx.template.tbt_max_age_hours)
+    recent = [b for b in ctx.state.people.briefings if oldest <= b.held_at <= ctx.now]
+    if not recent:
+        return [
+            Finding(
+                rule="TBT-03",
+                code="no_recent_briefing",
+                message=f"no briefing held in the last {ctx.template.tbt_max_age_hours} h",
+                facts={"max_age_hours": ctx.template.tbt_max_age_hours},
+            )
+        ]
+    missing = _unbriefed(ctx, oldest - timedelta(microseconds=1))
+    if not missing:
+        return []
+    return [
+        Finding(
+            rule="TBT-03",
+            code="workers_not_briefed",
+            message=f"{len(missing)} assigned workers have not attended a recent briefing",
+            facts={"workers": missing},
+        )
+    ]
+
+
+@guard((A.RESUME, "TBT-05"))
+def briefed_for_resume(ctx: PermitContext) -> list[Finding]:
+    """TBT-05: after a suspension, a new briefing attended by every assigned worker."""
+    if not ctx.template.rebrief_on_resume or not ctx.state.suspensions:
+        return []
+    suspended_at = max(s.at for s in ctx.state.suspensions)
+    missing = _unbriefed(ctx, suspended_at)
+    if not missing:
+        return []
+    return [
+        Finding(
+            rule="TBT-05",
+            code="not_rebriefed",
+            message="assigned workers need a briefing after the suspension",
+            facts={"suspended_at": suspended_at.isoformat(), "workers": missing},
+        )
+    ]
+
+
+def counted_crew(ctx: PermitContext) -> list[str]:
+    """WRK-04/COMP-05/TBT-04: crew members who are competent now and briefed since their assignment."""
+    people = ctx.state.people
+    return [
+        str(a.worker_id)
+        for a in people.with_role(PermitRole.CREW)
+        if not role_findings(ctx, a.worker_id, (PermitRole.CREW.value,), "WRK-04")
+        and people.briefed_after(a.worker_id, a.assigned_at - timedelta(microseconds=1)) is not None
+    ]
+
+
+@guard((A.ACTIVATE, "WRK-04"))
+def crew_size(ctx: PermitContext) -> list[Finding]:
+    counted = counted_crew(ctx)
+    needed = ctx.template.min_personnel
+    if len(counted) >= needed:
+        return []
+    return [
+        Finding(
+            rule="WRK-04",
+            code="crew_too_small",
+            message=f"{len(counted)} of {needed} crew members are competent and briefed",
+            facts={"counted": counted, "min_personnel": needed},
+        )
+    ]
+
+
+@guard((A.ACTIVATE, "COMP-04"), (A.RESUME, "COMP-04"))
+def everyone_competent(ctx: PermitContext) -> list[Finding]:
+    """COMP-04: every assigned worker holds the codes of each of their permit roles at the act."""
+    return [
+        f
+        for a in ctx.state.people.assignments
+        for f in role_findings(ctx, a.worker_id, tuple(a.permit_roles), "COMP-04")
+    ]
+
+
+def is_confined_space(ctx: PermitContext) -> bool:
+    return (
+        ctx.state.category == "confined_space"
+        or ctx.state.content.confined_space
+        or ctx.template.requires_attendant
+    )
+
+
+@guard((A.ACTIVATE, "CSE-01"), (A.RESUME, "CSE-01"))
+def attendant_and_rescue(ctx: PermitContext) -> list[Finding]:
+    """CSE-01: a competent attendant on duty and rescue arrangements on the permit."""
+    if not is_confined_space(ctx):
+        return []
+    findings: list[Finding] = []
+    on_duty = [
+        w
+        for w in ctx.state.people.attendants_on_duty
+        if not role_findings(ctx, w, (PermitRole.ATTENDANT.value,), "CSE-01")
+    ]
+    if not on_duty:
+        findings.append(
+            Finding(rule="CSE-01", code="no_attendant", message="no competent attendant is on duty")
+        )
+    if not ctx.state.content.emergency_arrangements.strip():
+        findings.append(
+            Finding(
+                rule="CSE-01",
+                code="no_rescue_arrangements",
+                message="rescue arrangements are not recorded on the permit",
+            )
+        )
+    return findings
+
+
+@guard((A.ACTIVATE, "CLO-02"), (A.RESUME, "CLO-02"), (A.COMPLETE, "CLO-02"))
+def fire_watch_assigned(ctx: PermitContext) -> list[Finding]:
+    """CLO-02: with `requires_fire_watch`, a competent fire watch (SOD-08) is assigned."""
+    if not ctx.template.requires_fire_watch:
+        return []
+    watcher = ctx.state.people.fire_watch
+    if watcher is None:
+        return [Finding(rule="CLO-02", code="no_fire_watch", message="no fire watch is assigned")]
+    return fire_watch_findings(ctx, watcher)
+
+
+@guard((A.COMPLETE, "CSE-05"))
+def nobody_inside(ctx: PermitContext) -> list[Finding]:
+    inside = ctx.state.people.inside
+    if not inside:
+        return []
+    return [
+        Finding(
+            rule="CSE-05",
+            code="people_inside",
+            message=f"{len(inside)} people are still inside",
+            facts={"inside": [str(w) for w in inside]},
+        )
+    ]
+
+
+@warning
+def competency_ending(ctx: PermitContext) -> list[Finding]:
+    """RDY-08: an assigned worker's relied-on competency ends within 7 days."""
+    soon = ctx.now + timedelta(days=7)
+    out = []
+    for a in ctx.state.people.assignments:
+        worker = ctx.workers.get(a.worker_id)
+        if worker is None:
+            continue
+        for role in a.permit_roles:
+            for code in ctx.required_codes(role):
+                record = worker.competent(code, ctx.now)
+                if record is not None and record.valid_until <= soon:
+                    out.append(
+                        Finding(
+                            rule="RDY-08",
+                            code="competency_ending",
+                            message=f"{worker.name}'s {code} competency ends soon",
+                            facts={
+                                "worker_id": str(a.worker_id),
+                                "code": code,
+                                "valid_until": record.valid_until.isoformat(),
+                            },
+                        )
+                    )
+    return out
