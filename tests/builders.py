@@ -17,12 +17,16 @@ import pytest
 from ptw_domain import commands as c
 from ptw_domain.clock import ManualClock
 from ptw_domain.errors import DomainError
+from ptw_domain.events import isolation as iso_events
 from ptw_domain.events.project import ProjectSettings
 from ptw_domain.gas import commands as gc
+from ptw_domain.isolation import commands as ic
+from ptw_domain.isolation import handling as isolation_handling
 from ptw_domain.people import commands as pc
 from ptw_domain.people.state import PermitRole
 from ptw_domain.permit.content import Origin, PermitContent
 from ptw_domain.permit.state import PermitState
+from ptw_domain.presence import PresenceEvidence, ScanEvidence
 from ptw_domain.roles import Actor, CompanyKind, Member, Role
 from ptw_domain.service import CommandResult, PermitService
 from ptw_domain.signatures import SignatureInput
@@ -85,9 +89,13 @@ class World:
         )
         for definition in (HOT_WORK, COLD_WORK):
             world.publish_template(definition)
-        world.register_worker("crew1", "hot_work", "confined_space_entry", role=Role.WORKER)
+        world.register_worker(
+            "crew1", "hot_work", "confined_space_entry", "electrical_authorised", role=Role.WORKER
+        )
         world.register_worker("watch", "fire_watch", role=Role.FIRE_WATCH)
         world.register_worker("tester", "gas_testing", role=Role.GAS_TESTER)
+        world.register_worker("iso", "isolation", role=Role.ISOLATING_AUTHORITY)
+        world.add_person("iso2", Role.ISOLATING_AUTHORITY, level=2)
         return world
 
     def register_worker(
@@ -218,8 +226,69 @@ class World:
 
     def approved(self, **content: Any) -> uuid.UUID:
         pid = self.under_review(**content)
+        if "ISO-09" in [b.rule for b in self.service.readiness(pid).actions["approve"].blockers]:
+            self.assign_point(pid)  # structured isolation: a required point, assigned before approval
         self.run(approve(self, pid))
         return pid
+
+    def register_point(self, code: str, category: str = "I", **spec: Any) -> uuid.UUID:
+        """An isolation point of the project library (ISO-01), registered by the isolating authority `iso`."""
+        values: dict[str, Any] = {
+            "point_code": code,
+            "point_type": "valve",
+            "energy_type": "process_fluid",
+            "area": "A1",
+            "verification_method": "bleed_and_vent",
+            "achievable_category": category,
+            **spec,
+        }
+        result = self.run(
+            ic.RegisterIsolationPoint(
+                actor=self.actor("iso"), project_id=self.project_id, spec=iso_events.PointSpec(**values)
+            )
+        )
+        assert result.stream_id is not None
+        return result.stream_id
+
+    def assign_point(self, pid: uuid.UUID, code: str | None = None, required: bool = True) -> uuid.UUID:
+        """Assign a point to the permit as the isolating authority, registering it first unless `code` names a
+        registered one."""
+        if code is None:
+            code = f"V-{uuid.uuid4().hex[:6].upper()}"
+            self.register_point(code)
+        point_id = isolation_handling.point_id_for(self.project_id, code)
+        self.run(
+            ic.AssignIsolationPoint(
+                actor=self.actor("iso"), permit_id=pid, point_id=point_id, required=required
+            )
+        )
+        return point_id
+
+    def isolate_and_verify(self, pid: uuid.UUID, category: str | None = None) -> None:
+        """ISO-06/07: `iso` isolates every required point of the permit, `iso2` verifies it (SOD-03)."""
+        for assignment in self.permit(pid).isolations.assignments:
+            isolation_id = assignment.isolation_id
+            self.run(
+                ic.IsolatePoint(
+                    actor=self.actor("iso"),
+                    isolation_id=isolation_id,
+                    lock_ids=(f"L-{uuid.uuid4().hex[:6]}",),
+                    tag="DANGER DO NOT OPERATE",
+                    method="closed, locked, tagged",
+                    achieved_category=category or "I",
+                    isolated_at=self.clock.now(),
+                    isolator_worker_id=self.workers["iso"],
+                )
+            )
+            self.run(
+                ic.VerifyIsolation(
+                    actor=self.actor("iso2"),
+                    isolation_id=isolation_id,
+                    method="bleed_and_vent",
+                    passed=True,
+                    verified_at=self.clock.now(),
+                )
+            )
 
     def prepare_crew(self, pid: uuid.UUID, crew: str = "crew1") -> None:
         """What a site does before issue: assign the crew (and for hot work a fire watch), brief them, and have
@@ -254,6 +323,8 @@ class World:
                 )
             )
         activate_blockers = self.service.readiness(pid).actions["activate"].blockers
+        if any(b.rule == "ISO-10" for b in activate_blockers):  # required isolations in place and proved
+            self.isolate_and_verify(pid)
         if any(
             b.rule in ("GAS-08", "GAS-09") for b in activate_blockers
         ):  # the template requires gas testing
@@ -450,27 +521,53 @@ def cancel(world: World, pid: uuid.UUID, actor: str | Actor = "req", reason: str
     return c.CancelPermit(actor=_actor(world, actor), permit_id=pid, reason=reason)
 
 
-def _issued(kind: type[_Issue], world: World, pid: uuid.UUID, issuer: str | Actor, acceptor: str) -> _Issue:
+def scan(world: World, pid: uuid.UUID, by: str | Actor = "app", code: str | None = None) -> ScanEvidence:
+    """SIG-12 presence evidence: `by` scans the permit's area code (or `code`) just now."""
+    return ScanEvidence(
+        code=world.permit(pid).content.area if code is None else code,
+        scanned_by=_actor(world, by).person_id,
+        scanned_at=world.clock.now(),
+    )
+
+
+def _issued(
+    kind: type[_Issue],
+    world: World,
+    pid: uuid.UUID,
+    issuer: str | Actor,
+    acceptor: str,
+    presence: PresenceEvidence | None,
+) -> _Issue:
     return kind(
         actor=_actor(world, issuer),
         permit_id=pid,
         signature=world.signature(pid),
         acceptance=world.acceptance(pid, acceptor),
+        presence=scan(world, pid, issuer) if presence is None else presence,
     )
 
 
 def activate(
-    world: World, pid: uuid.UUID, issuer: str | Actor = "app", acceptor: str = "req"
+    world: World,
+    pid: uuid.UUID,
+    issuer: str | Actor = "app",
+    acceptor: str = "req",
+    presence: PresenceEvidence | None = None,
 ) -> c.ActivatePermit:
-    """ActivatePermit issued by `issuer` and accepted by `acceptor`."""
-    return _issued(c.ActivatePermit, world, pid, issuer, acceptor)
+    """ActivatePermit issued by `issuer` and accepted by `acceptor`; `presence` defaults to the issuer's scan of
+    the permit's area just now (SIG-12)."""
+    return _issued(c.ActivatePermit, world, pid, issuer, acceptor, presence)
 
 
 def resume(
-    world: World, pid: uuid.UUID, issuer: str | Actor = "app", acceptor: str = "req"
+    world: World,
+    pid: uuid.UUID,
+    issuer: str | Actor = "app",
+    acceptor: str = "req",
+    presence: PresenceEvidence | None = None,
 ) -> c.ResumePermit:
-    """ResumePermit issued by `issuer` and accepted again by `acceptor`."""
-    return _issued(c.ResumePermit, world, pid, issuer, acceptor)
+    """ResumePermit issued by `issuer` and accepted again by `acceptor`, with the issuer's scan (SIG-12)."""
+    return _issued(c.ResumePermit, world, pid, issuer, acceptor, presence)
 
 
 def complete(world: World, pid: uuid.UUID, actor: str | Actor = "req", **kw: Any) -> c.CompletePermit:

@@ -27,13 +27,22 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from ptw_domain import commands as c
 from ptw_domain.clock import ManualClock
+from ptw_domain.closeout import commands as cc
 from ptw_domain.errors import NotFound
+from ptw_domain.events.handover import HandoverRole
+from ptw_domain.events.isolation import PointSpec
 from ptw_domain.events.permit import HandBackOutcome, SuspensionReason
 from ptw_domain.gas import commands as gc
 from ptw_domain.gas.profiles import FLAMMABLES, OXYGEN, PERCENT, PERCENT_LEL, PPM
+from ptw_domain.handover import commands as hc
+from ptw_domain.handover.shifts import boundaries_between
+from ptw_domain.isolation import commands as ic
+from ptw_domain.isolation.handling import point_id_for
 from ptw_domain.people import commands as pc
 from ptw_domain.people.state import PermitRole
 from ptw_domain.permit.content import PermitContent, WorkNature
+from ptw_domain.permit.status import LIVE
+from ptw_domain.presence import ScanEvidence
 from ptw_domain.roles import Actor, CompanyKind, Member, Role
 from ptw_domain.service import PermitService
 from ptw_domain.signatures import SignatureInput
@@ -80,6 +89,13 @@ HOT_WORK: dict[str, Any] = {
         {"key": "extinguisher", "label": "Fire extinguisher at hand"},
         {"key": "drains_covered", "label": "Drains and openings covered"},
     ],
+    "closeout_checklists": {  # TPL-10: ticked between hand-back and close (CLO-04)
+        "any": [
+            "Work area checked for smouldering material",
+            {"key": "detection_restored", "label": "Fire and gas detection back in service"},
+            {"key": "housekeeping", "label": "Housekeeping done", "required": False},
+        ]
+    },
 }
 CONFINED_SPACE: dict[str, Any] = {
     "key": "confined-space",
@@ -193,6 +209,7 @@ PEOPLE: dict[str, Member] = {
     "app2": _member("j.nakamura", "Jun Nakamura", Role.APPROVER, level=3),
     "area": _member("h.lindqvist", "Helga Lindqvist", Role.AREA_AUTHORITY, level=3),
     "safe": _member("s.osei", "Samuel Osei", Role.SAFETY_OFFICER, level=2),
+    "iso": _member("o.hansen", "Ola Hansen", Role.ISOLATING_AUTHORITY, level=3),
     **{key: worker.member for key, worker in WORKERS.items()},
 }
 
@@ -230,7 +247,44 @@ class _Demo:
         return Actor(member=PEOPLE[who], auth_time=self.clock.now(), org_admin=org_admin)
 
     def later(self, minutes: int) -> None:
-        self.clock.advance(timedelta(minutes=max(1, minutes // self.pace)))
+        """Let `minutes` pass (divided by the pace). On the way, ten minutes before each shift boundary (or at once
+        when a boundary has just passed), every live permit's PA hands over to the other requestor (HOV-01..04)."""
+        until = self.clock.now() + timedelta(minutes=max(1, minutes // self.pace))
+        project = self.service.project(self.project_id)
+        grace = timedelta(minutes=project.settings.handover_grace_minutes)
+        after = self.clock.now() - grace
+        shifts = project.settings.shift_boundaries
+        for boundary in boundaries_between(after, until + HANDOVER_LEAD, project.time_zone, shifts):
+            self.clock.set(max(self.clock.now(), boundary - HANDOVER_LEAD))
+            for pid in self.permits:
+                self.hand_over(pid, boundary)
+        self.clock.set(until)
+
+    def hand_over(self, pid: UUID, boundary: datetime) -> None:
+        """HOV-02/04: the outgoing PA records the handover with the state of the job; the incoming one takes over."""
+        state = self.service.permit(pid)
+        handed = state.handover.for_boundary(boundary, HandoverRole.PERFORMING)
+        if (
+            state.status not in LIVE
+            or self.clock.now() >= state.valid_until
+            or any(h.acknowledged for h in handed)
+        ):
+            return
+        outgoing = self.pa(pid)
+        incoming = "req2" if outgoing == "req" else "req"
+        handover_id = uuid5(pid, f"handover:{boundary.isoformat()}")
+        notes = f"Shift change: {state.status} permit handed over with crew, gas readings and open items"
+        self.run(
+            hc.RecordHandover(
+                actor=self.actor(outgoing),
+                permit_id=pid,
+                handover_id=handover_id,
+                role=HandoverRole.PERFORMING,
+                incoming=PEOPLE[incoming],
+                notes=notes,
+            )
+        )
+        self.run(hc.AcknowledgeHandover(actor=self.actor(incoming), permit_id=pid, handover_id=handover_id))
 
     def sign(self, pid: UUID, *, reauth: bool = False) -> SignatureInput:
         return SignatureInput(
@@ -238,8 +292,35 @@ class _Demo:
             reauthenticated_at=self.clock.now() if reauth else None,
         )
 
-    def acceptance(self, pid: UUID, who: str = "req") -> c.Acceptance:
-        return c.Acceptance(acceptor=PEOPLE[who], signature=self.sign(pid, reauth=True))
+    def acceptance(self, pid: UUID) -> c.Acceptance:
+        """The acceptance of the permit's performing authority (after a handover: the incoming one)."""
+        return c.Acceptance(acceptor=PEOPLE[self.pa(pid)], signature=self.sign(pid, reauth=True))
+
+    def scan(self, pid: UUID, who: str = "app") -> ScanEvidence:
+        """SIG-12: on arrival at the work site the issuer scans its location code."""
+        code = self.service.permit(pid).content.area
+        return ScanEvidence(code=code, scanned_by=PEOPLE[who].person_id, scanned_at=self.clock.now())
+
+    def isolation_point(self, pid: UUID, code: str, point_type: str, location: str, *, category: str) -> None:
+        """Register a point of the project's isolation library (ISO-01) and assign it to the permit as required
+        (ISO-05, ISO-09), as the isolating authority."""
+        area = self.service.permit(pid).content.area
+        spec = PointSpec(
+            point_code=code,
+            point_type=point_type,
+            energy_type="electrical",
+            area=area,
+            location=location,
+            verification_method="test_for_dead",
+            achievable_category=category,
+        )
+        self.run(ic.RegisterIsolationPoint(actor=self.actor("iso"), project_id=self.project_id, spec=spec))
+        self.run(
+            ic.AssignIsolationPoint(
+                actor=self.actor("iso"), permit_id=pid, point_id=point_id_for(self.project_id, code)
+            ),
+            then=5,
+        )
 
     def run(self, command: c.Command, *, then: int | None = None) -> None:
         """Execute one command, then (if given) let `then` minutes pass."""
@@ -475,30 +556,74 @@ class _Demo:
         self.under_review(pid, requestor)
         self.run(c.ApprovePermit(actor=self.actor("app"), permit_id=pid, signature=self.sign(pid)), then=5)
 
-    def activated(self, pid: UUID, requestor: str = "req", *, waited: int | None = None) -> None:
-        """Approved, then (after `waited` minutes, if given) the gas is tested where required, the crew is briefed
-        (TBT-03) and the permit activated with `requestor` as the acceptor."""
+    def activated(
+        self, pid: UUID, requestor: str = "req", *, waited: int | None = None, inhibit: str | None = None
+    ) -> None:
+        """Approved (and, if `inhibit` names a system, that safety system inhibited for the work, CLO-06), then
+        (after `waited` minutes, if given) the gas is tested where required, the crew is briefed (TBT-03) and the
+        issuer, having scanned the work area's code (SIG-12), activates the permit with its PA as the acceptor."""
         self.approved(pid, requestor)
+        if inhibit is not None:
+            self.apply_inhibit(pid, inhibit)
         if waited is not None:
             self.later(waited)
         self.prepare_issue(pid)
-        acceptance = self.acceptance(pid, requestor)
+        acceptance = self.acceptance(pid)
         self.run(
             c.ActivatePermit(
-                actor=self.actor("app"), permit_id=pid, signature=self.sign(pid), acceptance=acceptance
+                actor=self.actor("app"),
+                permit_id=pid,
+                signature=self.sign(pid),
+                acceptance=acceptance,
+                presence=self.scan(pid),
             ),
             then=5,
         )
 
+    def apply_inhibit(self, pid: UUID, system: str) -> None:
+        """CLO-06: the area authority inhibits `system` for the work, expected back in service within 12 h."""
+        state = self.service.permit(pid)
+        command = cc.ApplyInhibit(
+            actor=self.actor("area"),
+            permit_id=pid,
+            inhibit_id=uuid5(pid, f"inhibit:{len(state.closeout.inhibits) + 1}"),
+            system=system,
+            tag=state.content.equipment_tags[0] if state.content.equipment_tags else state.content.area,
+            reason="Hot work would set off the detectors around the work area",
+            expected_restore_at=self.clock.now() + timedelta(hours=12),
+        )
+        self.run(command, then=5)
+
+    def close_out(self, pid: UUID) -> None:
+        """CLO-06 and CLO-04 after hand-back: the area authority restores each inhibit, the safety officer confirms
+        it; the issuer ticks the pinned close-out checklist while inspecting the site."""
+        state = self.service.permit(pid)
+        for inhibit in state.closeout.open_inhibits():
+            confirm = PEOPLE["safe"].person_id
+            command = cc.RestoreInhibit(
+                actor=self.actor("area"), permit_id=pid, inhibit_id=inhibit.inhibit_id, confirmed_by=confirm
+            )
+            self.run(command, then=5)
+        for item in state.closeout.checklist:
+            self.run(cc.CheckCloseoutItem(actor=self.actor("app"), permit_id=pid, key=item.key), then=2)
+
     def handed_back(
-        self, pid: UUID, outcome: HandBackOutcome, *, work: int, remaining: str = "", requestor: str = "req"
+        self,
+        pid: UUID,
+        outcome: HandBackOutcome,
+        *,
+        work: int,
+        remaining: str = "",
+        requestor: str = "req",
+        inhibit: str | None = None,
     ) -> None:
-        """Activated half an hour after approval, worked on for `work` minutes, handed back by `requestor`."""
-        self.activated(pid, requestor, waited=30)
+        """Activated half an hour after approval, worked on for `work` minutes, handed back by the PA (`requestor`,
+        or whoever took over at a shift change)."""
+        self.activated(pid, requestor, waited=30, inhibit=inhibit)
         self.later(work)
         self.run(
             c.CompletePermit(
-                actor=self.actor(requestor),
+                actor=self.actor(self.pa(pid)),
                 permit_id=pid,
                 outcome=outcome,
                 site_safe=True,
@@ -514,15 +639,13 @@ class _Demo:
         command = c.SuspendPermit(actor=self.actor("safe"), permit_id=pid, reason_code=reason_code, text=text)
         self.run(command, then=then)
 
-    def extension(
-        self, pid: UUID, requestor: str, *, hours: int, reason: str, approve: bool, refusal: str = ""
-    ) -> None:
-        """`requestor` asks for `hours` more; the second approver grants it (reassessed) or refuses it."""
+    def extension(self, pid: UUID, *, hours: int, reason: str, approve: bool, refusal: str = "") -> None:
+        """The PA asks for `hours` more; the second approver grants it (reassessed) or refuses it."""
         extension = uuid5(pid, "extension:1")
         valid_until = self.service.permit(pid).valid_until
         self.run(
             c.RequestExtension(
-                actor=self.actor(requestor),
+                actor=self.actor(self.pa(pid)),
                 permit_id=pid,
                 extension_id=extension,
                 requested_end=valid_until + timedelta(hours=hours),
@@ -549,6 +672,8 @@ Story = Callable[[_Demo], None]
 
 TOMORROW = timedelta(hours=18)
 SOON = timedelta(minutes=30)
+HANDOVER_LEAD = timedelta(minutes=10)
+"""Live permits are handed over this long before each shift boundary (inside the HOV-02 window)."""
 
 
 # --- phase 1: stories that are finished ---------------------------------------------------------------------
@@ -568,8 +693,9 @@ def _closed(demo: _Demo) -> None:
         controls=("Fire blanket over grating", "Continuous gas monitor", "Fire watch 60 min after"),
     )
     demo.crew(pid, "welder", "fitter", fire_watch="watch")
-    demo.handed_back(pid, HandBackOutcome.COMPLETE, work=240)
+    demo.handed_back(pid, HandBackOutcome.COMPLETE, work=240, inhibit="Fire and gas detection, bay 12")
     demo.end_fire_watch(pid)
+    demo.close_out(pid)
     inspected_at = demo.clock.now() - timedelta(minutes=5)
     demo.run(
         c.ClosePermit(
@@ -776,7 +902,8 @@ def _approved(demo: _Demo) -> None:
         controls=("Isolate, lock and prove dead", "Arc-rated PPE"),
     )
     demo.crew(pid, "electrician")  # briefed tomorrow, before the issue
-    demo.approved(pid)
+    demo.isolation_point(pid, "MCC3-4B-CB", "breaker", "Bucket 4B incomer breaker", category="II")
+    demo.approved(pid)  # isolated and proved dead tomorrow, before the issue (ISO-10)
 
 
 # --- phase 2: stories still going on: work under way ---------------------------------------------------------
@@ -844,13 +971,14 @@ def _resumed(demo: _Demo) -> None:
     text = "Unit upset: all non-essential work stopped by the shift supervisor"
     demo.suspend(pid, SuspensionReason.OTHER, text, then=20)
     demo.prepare_issue(pid, "Unit upset over: conditions checked before restart")  # TBT-05
-    acceptance = demo.acceptance(pid)
-    demo.run(
-        c.ResumePermit(
-            actor=demo.actor("app"), permit_id=pid, signature=demo.sign(pid), acceptance=acceptance
-        ),
-        then=5,
+    resume = c.ResumePermit(
+        actor=demo.actor("app"),
+        permit_id=pid,
+        signature=demo.sign(pid),
+        acceptance=demo.acceptance(pid),
+        presence=demo.scan(pid),
     )
+    demo.run(resume, then=5)
 
 
 def _extended(demo: _Demo) -> None:
@@ -870,7 +998,7 @@ def _extended(demo: _Demo) -> None:
     demo.activated(pid)
     demo.later(10)
     reason = "Spool fit-up took longer: weld and NDT need three more hours"
-    demo.extension(pid, "req", hours=3, reason=reason, approve=True)
+    demo.extension(pid, hours=3, reason=reason, approve=True)
 
 
 def _extension_rejected(demo: _Demo) -> None:
@@ -891,7 +1019,7 @@ def _extension_rejected(demo: _Demo) -> None:
     demo.activated(pid, "req2")
     demo.later(10)
     refusal = "Firewater coverage cannot be reduced overnight: finish and raise a new permit tomorrow"
-    demo.extension(pid, "req2", hours=4, reason="Weld inspection delayed", approve=False, refusal=refusal)
+    demo.extension(pid, hours=4, reason="Weld inspection delayed", approve=False, refusal=refusal)
 
 
 LIVE_STORIES: tuple[tuple[str, Story], ...] = (

@@ -24,6 +24,7 @@ from ptw_domain.permit.content import (
     Title,
     WorkNature,
 )
+from ptw_domain.presence import PresenceEvidence
 from ptw_domain.roles import Actor, Member, RolePolicy
 from ptw_domain.signatures import SignatureInput
 
@@ -238,6 +239,7 @@ class Acceptance(msgspec.Struct, frozen=True, kw_only=True):
 class ActivatePermit(PermitCommand, frozen=True, kw_only=True):
     signature: SignatureInput
     acceptance: Acceptance
+    presence: PresenceEvidence | None = None  # SIG-12: required when the template asks for it
 
 
 class SuspendPermit(PermitCommand, frozen=True, kw_only=True):
@@ -248,6 +250,7 @@ class SuspendPermit(PermitCommand, frozen=True, kw_only=True):
 class ResumePermit(PermitCommand, frozen=True, kw_only=True):
     signature: SignatureInput
     acceptance: Acceptance
+    presence: PresenceEvidence | None = None  # SIG-12: required when the template asks for it
 
 
 class RequestExtension(PermitCommand, frozen=True, kw_only=True):

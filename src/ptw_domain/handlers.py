@@ -21,11 +21,12 @@ from ptw_domain.delegation import DelegationState, check_usable
 from ptw_domain.errors import DomainError, NotFound, StaleVersion, ValidationFailed
 from ptw_domain.gas import commands as gc
 from ptw_domain.gas.time_facts import gas_time_facts
+from ptw_domain.handover.time_facts import handover_time_facts
 from ptw_domain.organisation import template_id
 from ptw_domain.people import commands as pc
 from ptw_domain.people import registry
 from ptw_domain.permit.authority import check_status, require_party
-from ptw_domain.permit.context import ActingFor, PermitContext
+from ptw_domain.permit.context import ActingFor, Decision, PermitContext
 from ptw_domain.permit.decide import PERMIT_HANDLERS
 from ptw_domain.permit.expiry import due_time_facts
 from ptw_domain.permit.state import PermitState
@@ -51,15 +52,6 @@ def at_of(command: c.Command) -> datetime:
     return command.at
 
 
-def decide(bench: Workbench, command: c.Command) -> Change:
-    handler = HANDLERS.get(type(command))
-    if handler is not None:
-        return handler(bench, command)
-    if isinstance(command, c.PermitCommand):
-        return decide_permit(bench, command)
-    raise TypeError(f"no handler for {type(command).__name__}")
-
-
 # --- permits -------------------------------------------------------------------------------------------------
 
 
@@ -79,20 +71,34 @@ def decide_permit(bench: Workbench, command: c.PermitCommand) -> Change:
     now = at_of(command)
     acting_for = _acting_for(bench, command, state, now)
     named = [getattr(command, f) for f in command.__struct_fields__ if f.endswith("worker_id")]
-    ctx = bench.context(state, now, command.actor, acting_for, extra_workers=named)
+    point_id = getattr(command, "point_id", None)
+    points = [point_id] if isinstance(point_id, UUID) else []
+    ctx = bench.context(state, now, command.actor, acting_for, extra_workers=named, points=points)
     project = bench.project(state.project_id).state
     stream = with_time_facts(bench, stream, ctx, project)
     ctx = dataclasses.replace(ctx, state=stream.state)
     try:
         if isinstance(command, c.RebasePermitTemplate):
-            payloads = _rebase(bench, command, ctx, project)
+            result: Any = _rebase(bench, command, ctx, project)
         else:
-            payloads = PERMIT_HANDLERS[type(command)](command, ctx)
+            result = PERMIT_HANDLERS[type(command)](command, ctx)
     except DomainError as refusal:
         return Change(streams=[stream], main=stream, refusal=refusal)
+    decision = result if isinstance(result, Decision) else Decision(permit=result)
     meta = bench.metadata(command, "permit", project=project, acting_for=acting_for)
-    stream = stream.append(payloads, metadata=meta, at=now, new_id=bench.new_id)
-    return Change(streams=[stream], main=stream, number=state.number)
+    stream = stream.append(decision.permit, metadata=meta, at=now, new_id=bench.new_id)
+    others = [
+        append(
+            bench.stream(stream_id, bench.written),
+            events,
+            at=now,
+            new_id=bench.new_id,
+            stream_id=stream_id,
+            metadata=bench.metadata(command, type(events[0]).stream, project=project, acting_for=acting_for),
+        )
+        for stream_id, events in decision.others
+    ]
+    return Change(streams=[stream, *others], main=stream, number=state.number)
 
 
 def check_references(bench: Workbench, project_id: UUID, fields: dict[str, Any], own: UUID) -> None:
@@ -121,7 +127,8 @@ def with_time_facts(
     bench: Workbench, stream: Stream[PermitState], ctx: PermitContext, project: ProjectState
 ) -> Stream[PermitState]:
     """TIME-04: record the facts already due before the command is judged (AUD-12: by the system, naming the
-    rule): expiry (LIFE-23) first; on a permit that stays live, an overdue gas retest (GAS-10)."""
+    rule): expiry (LIFE-23) first; on a permit that stays live, an overdue gas retest (GAS-10), then missed
+    shift handovers (HOV-03), each judged on the state the facts before it left."""
     sweep = c.RunSweep(actor=SYSTEM_ACTOR, at=ctx.now)
     expiry = due_time_facts(stream.state, ctx.template, ctx.now)
     if expiry:
@@ -130,7 +137,11 @@ def with_time_facts(
     retest = gas_time_facts(ctx, ctx.now)
     if retest:
         meta = bench.metadata(sweep, "permit", project=project, rule="GAS-10")
-        return stream.append(retest, metadata=meta, at=ctx.now, new_id=bench.new_id)
+        stream = stream.append(retest, metadata=meta, at=ctx.now, new_id=bench.new_id)
+    handover = handover_time_facts(dataclasses.replace(ctx, state=stream.state))
+    if handover:
+        meta = bench.metadata(sweep, "permit", project=project, rule="HOV-03")
+        stream = stream.append(handover, metadata=meta, at=ctx.now, new_id=bench.new_id)
     return stream
 
 

@@ -22,10 +22,11 @@ from ptw_domain import commands as c
 from ptw_domain.canonical import sha256_hex
 from ptw_domain.chain import StoredRecord, StreamVerdict, verify_stream
 from ptw_domain.clock import Clock, SystemClock
+from ptw_domain.dispatch import decide
 from ptw_domain.errors import DomainError, IdempotencyKeyReused, NotFound, ValidationFailed, WriteConflict
 from ptw_domain.events.base import Recorded
 from ptw_domain.events.idempotency import CommandAccepted, Outcome
-from ptw_domain.handlers import at_of, decide, with_time_facts
+from ptw_domain.handlers import at_of, with_time_facts
 from ptw_domain.people.workers import WorkerState
 from ptw_domain.permit.progress import progress
 from ptw_domain.permit.readiness import Readiness, evaluate
@@ -205,12 +206,17 @@ class PermitService:
                 return value
         if isinstance(command, c.PermitCommand):
             return bench.permit(command.permit_id, bench.written).state.project_id
-        worker_id = getattr(command, "worker_id", None)
-        if isinstance(worker_id, UUID):  # worker registry commands: the worker's organisation
-            worker = bench.stream(worker_id, bench.written)
-            if worker is None:
-                raise NotFound("no such worker", facts={"field": "worker_id"})
-            return worker.state.organisation_id  # type: ignore[no-any-return]
+        for field, scope in (
+            ("isolation_id", "project_id"),
+            ("point_id", "project_id"),
+            ("worker_id", "organisation_id"),
+        ):
+            stream_id = getattr(command, field, None)
+            if isinstance(stream_id, UUID):  # acts on a stream of their own: its project or organisation
+                stream = bench.stream(stream_id, bench.written)
+                if stream is None:
+                    raise NotFound(f"no such {field[:-3]}", facts={"field": field})
+                return getattr(stream.state, scope)  # type: ignore[no-any-return]
         if isinstance(command, c.RevokeDelegation):
             existing = bench.stream(command.delegation_id)
             if existing is None:

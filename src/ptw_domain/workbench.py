@@ -122,6 +122,7 @@ class Workbench:
         actor: Actor | None,
         acting_for: ActingFor | None = None,
         extra_workers: Iterable[UUID] = (),
+        points: Iterable[UUID] = (),
     ) -> PermitContext:
         project = self.project(state.project_id).state
         template = self.template(state.organisation_id, state.template.key)
@@ -137,7 +138,28 @@ class Workbench:
             acting_for=acting_for,
             workers=self.workers(state.people.worker_ids() | set(extra_workers)),
             gas_profiles=org.state.gas_profiles if (org := self.organisation(state.organisation_id)) else (),
+            **self.isolation_facts(state, points),
         )
+
+    def isolation_facts(self, state: PermitState, point_ids: Iterable[UUID]) -> dict[str, Any]:
+        """The permit's isolations and the points a command names, with their open isolations. Trusted
+        attempts may read isolations from the cache: any change that could make a permit unsafe (de-isolation,
+        transfer) also writes the permit's own stream (ADR 0008), so a stale write conflicts."""
+        freshness = Freshness.REFERENCE if self.trusting else Freshness.FRESH
+        points = {}
+        for point_id in point_ids:
+            point = self.loader.get(point_id, self.written)
+            if point is not None and point.kind == "isolation_point":
+                points[point_id] = point.state
+        wanted = set(state.isolations.isolation_ids()) | {
+            p.open_isolation for p in points.values() if p.open_isolation
+        }
+        isolations = {}
+        for isolation_id in wanted:
+            stream = self.loader.get(isolation_id, freshness)
+            if stream is not None and stream.kind == "isolation":
+                isolations[isolation_id] = stream.state
+        return {"isolations": isolations, "points": points}
 
     def metadata(
         self,
@@ -147,6 +169,7 @@ class Workbench:
         project: ProjectState | None = None,
         acting_for: ActingFor | None = None,
         rule: str | None = None,
+        project_id: UUID | None = None,
     ) -> EventMetadata:
         """AUD-01 metadata from the command, its actor and context."""
         actor, ctx = command.actor, command.context
@@ -154,7 +177,7 @@ class Workbench:
         return EventMetadata(
             stream_type=stream_type,
             organisation_id=project.organisation_id if project else getattr(command, "organisation_id", None),
-            project_id=project.project_id if project else getattr(command, "project_id", None),
+            project_id=project.project_id if project else project_id or getattr(command, "project_id", None),
             actor=ActorRecord(
                 id=member.person_id,
                 kind=actor.kind.value,

@@ -69,6 +69,7 @@ def approved_tank_entry(world: World) -> uuid.UUID:
         )
     )
     world.gas_test(pid)  # confined space requires gas testing (GAS-08)
+    world.isolate_and_verify(pid)  # and structured isolation, proved (ISO-10)
     return pid
 
 

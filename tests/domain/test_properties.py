@@ -40,18 +40,22 @@ from ptw_domain.errors import (
     StaleView,
     ValidationFailed,
 )
+from ptw_domain.events.handover import HandoverRole
 from ptw_domain.events.permit import HandBackOutcome, SuspensionReason
 from ptw_domain.gas import commands as gc
+from ptw_domain.handover import commands as hc
+from ptw_domain.handover.shifts import boundaries_between
 from ptw_domain.people import commands as pc
 from ptw_domain.people.state import PermitRole
 from ptw_domain.permit.readiness import Action
 from ptw_domain.permit.state import PermitState
-from ptw_domain.permit.status import Status
+from ptw_domain.permit.status import LIVE, Status
+from ptw_domain.roles import CompanyKind, Role
 from ptw_domain.service import PermitService
 from ptw_domain.signatures import SignatureInput
 from ptw_domain.store.streams import fold
 from tests import strategies as s
-from tests.builders import START, World
+from tests.builders import START, World, scan
 
 S = Status
 
@@ -84,7 +88,8 @@ TRANSITIONS: dict[tuple[Status, Status], frozenset[str]] = {
     (S.EXPIRED, S.CANCELLED): frozenset({"PermitCancelled"}),  # only if never activated (LIFE-22)
     (S.COMPLETED, S.CLOSED): frozenset({"PermitClosed"}),  # T18
 }
-TIME_FACTS = frozenset({"PermitExpired", "ExtensionLapsed"})
+TIME_FACTS = frozenset({"PermitExpired", "ExtensionLapsed", "HandoverMissed", "PermitSuspended"})
+TIME_FACT_RULES = frozenset({"LIFE-23", "HOV-03"})  # expiry; a missed shift handover and its suspension
 # RDY-06: required-input and authorisation refusals are never readiness blockers.
 INPUT_REFUSALS = (StaleView, ReauthenticationRequired, ValidationFailed, Forbidden)
 
@@ -117,6 +122,9 @@ class PermitMachine(RuleBasedStateMachine):
         self.clock = ManualClock(START)
         self.service = PermitService(database_url or self.database_url, clock=self.clock)
         self.world = World.create(self.service, self.clock)
+        self.world.add_person(
+            "req2", Role.REQUESTOR, level=1, kind=CompanyKind.CONTRACTOR
+        )  # takes over (HOV)
         self.permits: list[uuid.UUID] = []
         self.outcomes: dict[str, int] = {}
 
@@ -193,7 +201,7 @@ class PermitMachine(RuleBasedStateMachine):
             for recorded in new:
                 assert recorded.type in TIME_FACTS, (command.name, recorded.type)
                 assert recorded.metadata.actor.kind == "system"
-                assert recorded.metadata.rule == "LIFE-23"
+                assert recorded.metadata.rule in TIME_FACT_RULES
 
     # --- rules ----------------------------------------------------------------------------------------------
 
@@ -347,6 +355,7 @@ class PermitMachine(RuleBasedStateMachine):
                 permit_id=pid,
                 signature=self.sig(pid, stale=stale),
                 acceptance=self.acceptance(pid),
+                presence=scan(self.world, pid, person),
             ),
             action=Action.ACTIVATE if person in ("app", "app2") and not stale else None,
             person=person,
@@ -380,6 +389,7 @@ class PermitMachine(RuleBasedStateMachine):
                 permit_id=pid,
                 signature=self.sig(pid),
                 acceptance=self.acceptance(pid),
+                presence=scan(self.world, pid, person),
             ),
             action=Action.RESUME if person in ("app", "app2") else None,
             person=person,
@@ -473,6 +483,38 @@ class PermitMachine(RuleBasedStateMachine):
             action=Action.CLOSE if person in ("app", "app2", "area") else None,
             person=person,
         )
+
+    # --- shift handover (section 4.9) -----------------------------------------------------------------------
+
+    @precondition(lambda self: any(self.state(p).status in LIVE for p in self.permits))
+    @rule(data=st.data(), incoming=st.sampled_from(("req2", "req2", "req", "app")), acknowledge=st.booleans())
+    def hand_over(self, data: st.DataObject, incoming: str, acknowledge: bool) -> None:
+        """HOV-02/04, SOD-07: the PA hands the performing role over (refused outside a boundary's window unless a
+        missed handover awaits one, to themselves, or to a non-requestor); the incoming person may acknowledge."""
+        pid = data.draw(st.sampled_from([p for p in self.permits if self.state(p).status in LIVE]))
+        now = self.clock.now()
+        if data.draw(st.booleans()):  # walk to 30 min before the next shift boundary (HOV-02 window)
+            boundary = boundaries_between(now, now + timedelta(hours=13), "UTC", ("06:00", "18:00"))[0]
+            self.clock.set(max(now, boundary - timedelta(minutes=30)))
+        pa = self.state(pid).performing_authority
+        handover_id = uuid.uuid4()
+        recorded = self.run(
+            pid,
+            lambda: hc.RecordHandover(
+                actor=self.actor(pa if pa in self.world.people else "req"),
+                permit_id=pid,
+                handover_id=handover_id,
+                role=HandoverRole.PERFORMING,
+                incoming=self.world.people[incoming],
+            ),
+        )
+        if recorded and acknowledge:
+            self.run(
+                pid,
+                lambda: hc.AcknowledgeHandover(
+                    actor=self.actor(incoming), permit_id=pid, handover_id=handover_id
+                ),
+            )
 
     # --- people (section 5): crew, fire watch, briefings ---------------------------------------------------
 
@@ -716,7 +758,7 @@ class PermitMachine(RuleBasedStateMachine):
                 self.do_prepare(pid)
             self.do_resume(pid, data.draw(st.sampled_from(("app", "app2"))))
         elif status in (S.ACTIVE, S.SUSPENDED, S.EXPIRED):
-            self.do_complete(pid, "req", HandBackOutcome.COMPLETE, site_safe=True)
+            self.do_complete(pid, state.performing_authority, HandBackOutcome.COMPLETE, site_safe=True)
         elif status is S.COMPLETED:
             started, minutes = state.fire_watch_started_at, state.fire_watch_minutes
             if started is not None and state.people.fire_watch_completed_at is None:
@@ -849,6 +891,7 @@ def test_the_machine_reaches_deep_statuses() -> None:
                 permit_id=pid,
                 signature=machine.sig(pid),
                 acceptance=machine.acceptance(pid),
+                presence=scan(w, pid, "app2"),
             ),
             action=Action.ACTIVATE,
             person="app2",

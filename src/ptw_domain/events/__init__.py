@@ -1,6 +1,17 @@
 """Domain events, one module per kind of stream; importing this package registers every type."""
 
-from ptw_domain.events import delegation, gas, idempotency, organisation, people, permit, project
+from ptw_domain.events import (
+    closeout,
+    delegation,
+    gas,
+    handover,
+    idempotency,
+    isolation,
+    organisation,
+    people,
+    permit,
+    project,
+)
 from ptw_domain.events.base import EVENT_TYPES, DomainEvent, EventMetadata, Recorded
 
 __all__ = [
@@ -8,9 +19,12 @@ __all__ = [
     "DomainEvent",
     "EventMetadata",
     "Recorded",
+    "closeout",
     "delegation",
     "gas",
+    "handover",
     "idempotency",
+    "isolation",
     "organisation",
     "people",
     "permit",

@@ -9,6 +9,7 @@ from uuid import UUID
 
 from ptw_domain.events.base import DomainEvent
 from ptw_domain.permit.content import FieldChange, Origin, PermitContent
+from ptw_domain.presence import PresenceEvidence
 from ptw_domain.risk import RiskLevel
 from ptw_domain.roles import Member
 from ptw_domain.signatures import Signature
@@ -130,6 +131,7 @@ class PermitActivated(PermitEvent, frozen=True, kw_only=True):
     valid_until: datetime
     sod_relaxed: bool = False
     policy_version: int
+    presence: PresenceEvidence | None = None  # SIG-12; absent on events recorded before it
 
 
 class SuspensionReason(StrEnum):
@@ -170,6 +172,7 @@ class PermitResumed(PermitEvent, frozen=True, kw_only=True):
     cleared_reasons: tuple[SuspensionReason, ...]
     sod_relaxed: bool = False
     policy_version: int
+    presence: PresenceEvidence | None = None  # SIG-12; absent on events recorded before it
 
 
 class ExtensionRequested(PermitEvent, frozen=True, kw_only=True):

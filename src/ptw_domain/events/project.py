@@ -11,7 +11,7 @@ from ptw_domain.events.base import DomainEvent
 
 
 class ProjectSettings(msgspec.Struct, frozen=True, kw_only=True):
-    """Project-level settings of TEN-06, SOD-09, LIFE-06, TIME-02, SIG-04 and NUM-01 with their defaults."""
+    """Project-level settings of TEN-06, SOD-09, LIFE-06, TIME-02, SIG-04, NUM-01 and HOV-02/03 with their defaults."""
 
     active: bool = True
     allow_self_issue_low_risk: bool = False
@@ -20,6 +20,10 @@ class ProjectSettings(msgspec.Struct, frozen=True, kw_only=True):
     reauth_max_age_seconds: int = 300
     number_format: str = "{code}-{year}-{sequence:05d}"
     shift_boundaries: tuple[str, str] = ("06:00", "18:00")
+    handover_window_minutes: int = (
+        60  # HOV-02 [choice]: a handover may be recorded this long before a boundary
+    )
+    handover_grace_minutes: int = 30  # HOV-03 [choice]: and must be acknowledged by the boundary plus this
 
 
 class ProjectOpened(DomainEvent, frozen=True, kw_only=True):

@@ -9,6 +9,7 @@ from uuid import UUID
 import msgspec
 from msgspec.structs import replace
 
+from ptw_domain.events import isolation as iso
 from ptw_domain.events import people as ev
 from ptw_domain.events.base import Recorded
 
@@ -38,6 +39,11 @@ class WorkerState(msgspec.Struct, frozen=True, kw_only=True):
     version: int
     active: bool = True
     competencies: tuple[Competency, ...] = ()
+    lock_flags: tuple[str, ...] = ()  # LOCK-04: locks removed by exception, not yet acknowledged
+
+    @property
+    def flagged(self) -> bool:
+        return bool(self.lock_flags)
 
     def competent(self, code: str, instant: datetime) -> Competency | None:
         """The record relied on for `code` at `instant` (the latest-ending valid one), if any."""
@@ -87,4 +93,8 @@ def evolve_worker(state: WorkerState | None, recorded: Recorded[Any]) -> WorkerS
                 for c in state.competencies
             ),
         )
+    if isinstance(e, iso.WorkerFlaggedForLockRemoval):
+        return replace(state, lock_flags=(*state.lock_flags, e.lock_id))
+    if isinstance(e, iso.LockRemovalAcknowledged):
+        return replace(state, lock_flags=())
     raise TypeError(f"not a worker event: {recorded.type}")

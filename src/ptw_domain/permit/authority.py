@@ -50,6 +50,21 @@ ALLOWED_FROM: dict[str, frozenset[Status]] = {
     # gas (section 6): GAS-02
     "RecordGasReading": _GAS_STATUSES,
     "VoidGasReading": _GAS_STATUSES,  # nothing changes after close (CLO-04)
+    # handover (section 4.9): while live (HOV-02)
+    "RecordHandover": frozenset({S.ACTIVE, S.SUSPENDED}),
+    "AcknowledgeHandover": frozenset({S.ACTIVE, S.SUSPENDED}),
+    # close-out (section 10): items only between hand-back and close (CLO-04); inhibits applied from approved to
+    # suspended and restored until close (CLO-06)
+    "CheckCloseoutItem": frozenset({S.COMPLETED}),
+    "UncheckCloseoutItem": frozenset({S.COMPLETED}),
+    "ApplyInhibit": frozenset({S.APPROVED, S.ACTIVE, S.SUSPENDED}),
+    "RestoreInhibit": frozenset({S.APPROVED, S.ACTIVE, S.SUSPENDED, S.EXPIRED, S.COMPLETED}),
+    # isolation and locks (section 7): adding points up to suspended, removing only up to under review (ISO-05)
+    "AssignIsolationPoint": _PLANNING_TO_SUSPENDED,
+    "UnassignIsolationPoint": frozenset({S.DRAFT, S.SUBMITTED, S.UNDER_REVIEW, S.REJECTED}),
+    "ApplyPersonalLock": frozenset({S.ACTIVE}),  # LOCK-01
+    "RemovePersonalLock": frozenset({S.ACTIVE, S.SUSPENDED, S.EXPIRED}),
+    "RecordLockRemovalException": frozenset({S.ACTIVE, S.SUSPENDED, S.EXPIRED}),
 }
 
 # Roles whose members may stop work on any permit; others only as a party (SEC-04 "suspend").

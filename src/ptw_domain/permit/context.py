@@ -8,9 +8,12 @@ from datetime import datetime
 from uuid import UUID
 
 from ptw_domain.errors import GuardFailed, NotFound
+from ptw_domain.events.base import DomainEvent
+from ptw_domain.events.permit import PermitEvent
 from ptw_domain.events.project import ProjectSettings
 from ptw_domain.findings import Finding
 from ptw_domain.gas.profiles import OSHA_DEFAULT, GasLimitProfile
+from ptw_domain.isolation.state import IsolationState, PointState
 from ptw_domain.organisation import PublishedProfile
 from ptw_domain.people.workers import WorkerState
 from ptw_domain.permit.state import PermitState
@@ -37,6 +40,15 @@ class ActingFor:
 
 
 @dataclass(frozen=True, slots=True)
+class Decision:
+    """A permit decision that also records on other streams (a shared isolation, a point, a worker), all in the
+    permit command's one transaction."""
+
+    permit: list[PermitEvent]
+    others: tuple[tuple[UUID, tuple[DomainEvent, ...]], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class PermitContext:
     state: PermitState
     template: ResolvedTemplate
@@ -48,6 +60,8 @@ class PermitContext:
     acting_for: ActingFor | None = None
     workers: Mapping[UUID, WorkerState] = field(default_factory=dict)
     gas_profiles: tuple[PublishedProfile, ...] = ()
+    isolations: Mapping[UUID, IsolationState] = field(default_factory=dict)
+    points: Mapping[UUID, PointState] = field(default_factory=dict)
 
     @property
     def person(self) -> str | None:

@@ -6,16 +6,21 @@ from collections.abc import Callable
 from typing import Any
 
 from ptw_domain import commands as c
-from ptw_domain.events.permit import PermitEvent
+from ptw_domain.closeout import guards as _closeout_guards  # noqa: F401 - registers the close-out guards
+from ptw_domain.closeout.decide import CLOSEOUT_HANDLERS
 from ptw_domain.gas import guards as _gas_guards  # noqa: F401 - registers the gas guards
 from ptw_domain.gas.decide import GAS_HANDLERS
+from ptw_domain.handover import guards as _handover_guards  # noqa: F401 - registers the handover guard
+from ptw_domain.handover.decide import HANDOVER_HANDLERS
+from ptw_domain.isolation import guards as _isolation_guards  # noqa: F401 - registers the isolation guards
+from ptw_domain.isolation.decide import ISOLATION_HANDLERS
 from ptw_domain.people import guards as _people_guards  # noqa: F401 - registers the people guards
 from ptw_domain.people.decide import PEOPLE_HANDLERS
 from ptw_domain.permit import execution, extensions, workflow
 from ptw_domain.permit import guards as _guards  # noqa: F401 - registers the lifecycle guards
 from ptw_domain.permit.context import PermitContext
 
-Handler = Callable[[Any, PermitContext], list[PermitEvent]]
+Handler = Callable[[Any, PermitContext], Any]  # events, or a Decision that also writes other streams
 
 PERMIT_HANDLERS: dict[type[c.PermitCommand], Handler] = {
     c.EditPermit: workflow.edit,
@@ -39,9 +44,7 @@ PERMIT_HANDLERS: dict[type[c.PermitCommand], Handler] = {
     c.DecideExtension: extensions.decide,
     **PEOPLE_HANDLERS,
     **GAS_HANDLERS,
+    **ISOLATION_HANDLERS,
+    **HANDOVER_HANDLERS,
+    **CLOSEOUT_HANDLERS,
 }
-
-
-def decide(command: c.PermitCommand, ctx: PermitContext) -> list[PermitEvent]:
-    """Run the handler of a permit command against its context."""
-    return PERMIT_HANDLERS[type(command)](command, ctx)

@@ -8,9 +8,12 @@ from typing import Any
 
 from msgspec.structs import replace
 
+from ptw_domain.closeout.evolve import CLOSEOUT_EVOLVERS
 from ptw_domain.events import permit as ev
 from ptw_domain.events.base import Recorded
 from ptw_domain.gas.evolve import GAS_EVOLVERS
+from ptw_domain.handover.evolve import HANDOVER_EVOLVERS
+from ptw_domain.isolation.evolve import ISOLATION_EVOLVERS
 from ptw_domain.people.evolve import PEOPLE_EVOLVERS  # each safety area folds its own events
 from ptw_domain.permit.state import (
     Extension,
@@ -287,12 +290,20 @@ _EVOLVERS: dict[type[ev.PermitEvent], Evolver] = {
 }
 
 
+_AREA_EVOLVERS: dict[type[Any], Evolver] = {
+    **_EVOLVERS,
+    **PEOPLE_EVOLVERS,
+    **GAS_EVOLVERS,
+    **ISOLATION_EVOLVERS,
+    **HANDOVER_EVOLVERS,
+    **CLOSEOUT_EVOLVERS,
+}
+
+
 def evolve_permit(state: PermitState | None, recorded: Recorded[Any]) -> PermitState:
     """Apply one recorded permit event; the stream version always advances by one (LIFE-24)."""
     payload = recorded.payload
-    evolver = (
-        _EVOLVERS.get(type(payload)) or PEOPLE_EVOLVERS.get(type(payload)) or GAS_EVOLVERS[type(payload)]
-    )
+    evolver = _AREA_EVOLVERS[type(payload)]
     if state is None and not isinstance(payload, ev.PermitDrafted):
         raise ValueError(f"a permit stream starts with PermitDrafted, not {recorded.type}")
     new_state = evolver(state, payload, recorded)

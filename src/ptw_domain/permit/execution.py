@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from ptw_domain import commands as c
+from ptw_domain.closeout.decide import pinned_checklist
 from ptw_domain.errors import ValidationFailed
 from ptw_domain.events import permit as ev
 from ptw_domain.findings import Finding
@@ -19,6 +20,7 @@ from ptw_domain.permit.expiry import lapse_pending_extension
 from ptw_domain.permit.guards import self_issue_relaxed
 from ptw_domain.permit.readiness import Action
 from ptw_domain.permit.signing import sign, sign_act
+from ptw_domain.permit.site_presence import checked_presence
 from ptw_domain.roles import Role, Step, step_eligibility
 from ptw_domain.signatures import Signature, SigningPoint
 
@@ -85,6 +87,7 @@ def activate(cmd: c.ActivatePermit, ctx: PermitContext) -> Events:
     """T14/LIFE-16: issue and acceptance in one command; records valid_until and any SOD-09 relaxation."""
     gate(ctx, cmd.name, Action.ACTIVATE, Role.APPROVER)
     signatures = _issue_and_accept(cmd, ctx)
+    presence = checked_presence(ctx, cmd.presence, cmd.acceptance.acceptor.person_id)
     state = ctx.state
     relaxed = self_issue_relaxed(ctx)
     return [
@@ -96,6 +99,7 @@ def activate(cmd: c.ActivatePermit, ctx: PermitContext) -> Events:
             valid_until=state.valid_until,
             sod_relaxed=relaxed,
             policy_version=ctx.policy.version,
+            presence=presence,
         )
     ]
 
@@ -122,6 +126,7 @@ def resume(cmd: c.ResumePermit, ctx: PermitContext) -> Events:
     """T16/LIFE-19: revalidation; the issuer's signature attests manual and other causes are cleared."""
     gate(ctx, cmd.name, Action.RESUME, Role.APPROVER)
     signatures = _issue_and_accept(cmd, ctx)
+    presence = checked_presence(ctx, cmd.presence, cmd.acceptance.acceptor.person_id)
     state = ctx.state
     cleared = tuple(dict.fromkeys(ev.SuspensionReason(s.reason_code) for s in state.suspensions))
     relaxed = self_issue_relaxed(ctx)
@@ -134,6 +139,7 @@ def resume(cmd: c.ResumePermit, ctx: PermitContext) -> Events:
             cleared_reasons=cleared,
             sod_relaxed=relaxed,
             policy_version=ctx.policy.version,
+            presence=presence,
         )
     ]
 
@@ -164,7 +170,8 @@ def complete(cmd: c.CompletePermit, ctx: PermitContext) -> Events:
             handed_back_by=ctx.person or "",
             performing_authority=state.performing_authority,
             signature=signature,
-        )
+        ),
+        *pinned_checklist(ctx),  # CLO-04: the close-out checklist is pinned at hand-back (TPL-10)
     ]
     events += lapse_pending_extension(state, "permit_handed_back")
     if template.requires_fire_watch and ended is not None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ptw_domain.closeout.guards import closeout_progress
 from ptw_domain.gas.guards import gas_progress
+from ptw_domain.isolation.guards import isolation_progress
 from ptw_domain.people.progress import people_progress
 from ptw_domain.permit.context import PermitContext
 
@@ -31,4 +33,6 @@ def progress(ctx: PermitContext) -> dict[str, Any]:
         "suspension_reasons": [s.reason_code for s in state.suspensions],
         **people_progress(ctx),
         **gas_progress(ctx),
+        **closeout_progress(ctx),
+        **isolation_progress(ctx),
     }

@@ -102,8 +102,8 @@ REQUIRED_INPUTS: dict[Action, tuple[str, ...]] = {
     Action.SUBMIT: ("signature", "core_hash"),
     Action.VERIFY: ("approvers", "signature", "core_hash"),
     Action.APPROVE: ("signature", "core_hash"),
-    Action.ACTIVATE: ("signature", "acceptance", "core_hash"),
-    Action.RESUME: ("signature", "acceptance", "core_hash"),
+    Action.ACTIVATE: ("signature", "acceptance", "presence", "core_hash"),
+    Action.RESUME: ("signature", "acceptance", "presence", "core_hash"),
     Action.COMPLETE: ("outcome", "site_safe", "signature", "core_hash"),
     Action.CLOSE: ("inspected_at", "signature", "core_hash"),
 }

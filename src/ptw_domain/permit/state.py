@@ -10,7 +10,10 @@ from uuid import UUID
 import msgspec
 
 from ptw_domain.canonical import sha256_hex
+from ptw_domain.closeout.state import CloseoutState
 from ptw_domain.gas.state import GasState
+from ptw_domain.handover.state import HandoverState
+from ptw_domain.isolation.state import PermitIsolations
 from ptw_domain.people.state import PeopleState
 from ptw_domain.permit.content import CORE_FIELDS, Origin, PermitContent
 from ptw_domain.permit.status import Status
@@ -119,11 +122,16 @@ class PermitState(msgspec.Struct, frozen=True, kw_only=True):
     history: tuple[StatusChange, ...] = ()
     people: PeopleState = PeopleState()
     gas: GasState = GasState()
+    handover: HandoverState = HandoverState()
+    handed_over_pa: str | None = None  # HOV-04: the PA by an acknowledged performing handover
+    closeout: CloseoutState = CloseoutState()
+    isolations: PermitIsolations = PermitIsolations()
 
     @property
     def performing_authority(self) -> str:
-        """The PA is the requestor unless another requestor-role member is designated (WRK-02)."""
-        return self.content.performing_authority or self.requestor
+        """The PA is the requestor unless another requestor-role member is designated (WRK-02), until a
+        performing handover is acknowledged: then the incoming person (HOV-04)."""
+        return self.handed_over_pa or self.content.performing_authority or self.requestor
 
     @property
     def risk_score(self) -> int:

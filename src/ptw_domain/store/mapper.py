@@ -23,6 +23,7 @@ SNAPSHOT_PREFIX = "snapshot:"
 def _state_types() -> dict[str, type[Any]]:
     from ptw_domain.delegation import DelegationState
     from ptw_domain.events.idempotency import CommandAccepted
+    from ptw_domain.isolation.state import IsolationState, PointState
     from ptw_domain.organisation import OrganisationState, TemplateState
     from ptw_domain.people.workers import WorkerState
     from ptw_domain.permit.state import PermitState
@@ -36,6 +37,8 @@ def _state_types() -> dict[str, type[Any]]:
         "delegation": DelegationState,
         "idempotency": CommandAccepted,
         "worker": WorkerState,
+        "isolation_point": PointState,
+        "isolation": IsolationState,
     }
 
 
@@ -84,14 +87,16 @@ class EnvelopeMapper(Mapper[UUID]):
 
     def to_stored_event(self, domain_event: Any) -> StoredEvent:
         if isinstance(domain_event, StreamSnapshot):
-            topic = SNAPSHOT_PREFIX + domain_event.kind
+            # A snapshot is a cache, not chained (ADR 0001), so it needs no canonical form; the plain encoder
+            # also takes the non-string dict keys of states (e.g. briefing attendance by worker id).
+            topic, state = SNAPSHOT_PREFIX + domain_event.kind, msgspec.json.encode(domain_event)
         else:
-            topic = domain_event.type
+            topic, state = domain_event.type, canonical_json(domain_event)
         return StoredEvent(
             originator_id=domain_event.originator_id,
             originator_version=domain_event.originator_version,
             topic=topic,
-            state=canonical_json(domain_event),
+            state=state,
         )
 
     def to_domain_event(self, stored_event: StoredEvent) -> Any:

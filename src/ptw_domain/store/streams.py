@@ -17,6 +17,7 @@ from ptw_domain.chain import seal
 from ptw_domain.delegation import evolve_delegation
 from ptw_domain.events.base import GENESIS_HASH, DomainEvent, EventMetadata, Recorded
 from ptw_domain.events.idempotency import CommandAccepted
+from ptw_domain.isolation.state import evolve_isolation, evolve_point
 from ptw_domain.organisation import evolve_organisation, evolve_template
 from ptw_domain.people.workers import evolve_worker
 from ptw_domain.permit.evolve import evolve_permit
@@ -39,6 +40,8 @@ KINDS: dict[str, tuple[Callable[[Any, Recorded[Any]], Any], int | None]] = {
     "delegation": (evolve_delegation, None),
     "idempotency": (_evolve_idempotency, None),
     "worker": (evolve_worker, 50),
+    "isolation_point": (evolve_point, 50),
+    "isolation": (evolve_isolation, 50),
 }
 
 

@@ -1,0 +1,178 @@
+"""Isolation and lockout events (section 7): the point library, isolations (their own streams, shared by the
+permits that use a point), assignments and personal locks on the permit stream, lock flags on the worker stream.
+
+Beyond the specification's catalogue (ADR 0008): `PointIsolationOpened`/`PointIsolationClosed` keep, on the
+point's stream, which isolation is open (ISO-03, race-free), `LinkedIsolationEnded` puts the end of an isolation on
+every linked permit's own record (and makes de-isolation and activation conflict), and `WorkerFlaggedForLockRemoval`
+carries the LOCK-04 flag on the worker's stream.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+import msgspec
+
+from ptw_domain.events.base import DomainEvent
+from ptw_domain.events.people import WorkerEvent
+from ptw_domain.events.permit import PermitEvent
+
+
+class PointSpec(msgspec.Struct, frozen=True, kw_only=True):
+    """ISO-01: an isolation point of the project library."""
+
+    point_code: str
+    point_type: str
+    energy_type: str
+    energy_source_id: str | None = None
+    area: str
+    equipment_tag: str | None = None
+    location: str = ""
+    required_locks: int = 1
+    tag_required: bool = True
+    verification_method: str
+    achievable_category: str
+
+
+class PointEvent(DomainEvent, frozen=True, kw_only=True):
+    stream = "isolation_point"
+    abstract = True
+
+
+class IsolationPointRegistered(PointEvent, frozen=True, kw_only=True):
+    point_id: UUID
+    project_id: UUID
+    spec: PointSpec
+    registered_by: str
+
+
+class IsolationPointRevised(PointEvent, frozen=True, kw_only=True):
+    spec: PointSpec
+    revision: int
+    revised_by: str
+
+
+class IsolationPointDeactivated(PointEvent, frozen=True, kw_only=True):
+    deactivated_by: str
+
+
+class PointIsolationOpened(PointEvent, frozen=True, kw_only=True):
+    isolation_id: UUID
+
+
+class PointIsolationClosed(PointEvent, frozen=True, kw_only=True):
+    isolation_id: UUID
+    how: str  # deisolated | withdrawn
+
+
+class IsolationEvent(DomainEvent, frozen=True, kw_only=True):
+    stream = "isolation"
+    abstract = True
+
+
+class IsolationOpened(IsolationEvent, frozen=True, kw_only=True):
+    isolation_id: UUID
+    project_id: UUID
+    point_id: UUID
+    point: PointSpec  # the point as it was when the isolation opened
+
+
+class IsolationLinked(IsolationEvent, frozen=True, kw_only=True):
+    permit_id: UUID
+    required: bool
+
+
+class IsolationUnlinked(IsolationEvent, frozen=True, kw_only=True):
+    permit_id: UUID
+
+
+class PointIsolated(IsolationEvent, frozen=True, kw_only=True):
+    by: str
+    lock_ids: tuple[str, ...]
+    tag: str | None
+    method: str
+    achieved_category: str
+    isolated_at: datetime
+    competency_ids: tuple[UUID, ...] = ()
+
+
+class IsolationVerified(IsolationEvent, frozen=True, kw_only=True):
+    by: str
+    method: str
+    verified_at: datetime
+
+
+class IsolationVerificationFailed(IsolationEvent, frozen=True, kw_only=True):
+    by: str
+    method: str
+    verified_at: datetime
+    notes: str
+
+
+class PointDeisolated(IsolationEvent, frozen=True, kw_only=True):
+    by: str
+    locks_removed: tuple[str, ...]
+
+
+class IsolationWithdrawn(IsolationEvent, frozen=True, kw_only=True):
+    by: str
+
+
+class IsolationTransferredToOperations(IsolationEvent, frozen=True, kw_only=True):
+    received_by: str
+    reason: str
+
+
+class IsolationPointAssigned(PermitEvent, frozen=True, kw_only=True):
+    point_id: UUID
+    isolation_id: UUID
+    required: bool
+    assigned_by: str
+
+
+class IsolationPointUnassigned(PermitEvent, frozen=True, kw_only=True):
+    point_id: UUID
+    isolation_id: UUID
+    unassigned_by: str
+
+
+class LinkedIsolationEnded(PermitEvent, frozen=True, kw_only=True):
+    isolation_id: UUID
+    point_id: UUID
+    how: str  # deisolated | withdrawn | transferred_to_operations
+
+
+class PersonalLockApplied(PermitEvent, frozen=True, kw_only=True):
+    lock_id: str
+    worker_id: UUID
+    competency_ids: tuple[UUID, ...] = ()
+
+
+class PersonalLockRemoved(PermitEvent, frozen=True, kw_only=True):
+    lock_id: str
+    worker_id: UUID
+    by: str
+    method: str  # owner | exception
+
+
+class LockRemovalExceptionRecorded(PermitEvent, frozen=True, kw_only=True):
+    """LOCK-02: the three facts recorded before a lock is removed by someone other than its applier."""
+
+    lock_id: str
+    applier_worker_id: UUID
+    verified_absent_by: str
+    verified_absent_at: datetime
+    contact_attempts: str
+    contacted_at: datetime
+    will_inform_before_resuming: bool
+    recorded_by: str
+
+
+class WorkerFlaggedForLockRemoval(WorkerEvent, frozen=True, kw_only=True):
+    permit_id: UUID
+    lock_id: str
+
+
+class LockRemovalAcknowledged(WorkerEvent, frozen=True, kw_only=True):
+    acknowledged_at: datetime

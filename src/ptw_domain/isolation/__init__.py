@@ -1,0 +1,1 @@
+"""Isolation and lockout (section 7): the point library, shared isolations, categories and personal locks."""

@@ -1,0 +1,281 @@
+"""Deciding acts on an isolation and the point library (ISO-01..14, SOD-03, LOCK-04). Pure: the handler hands
+in the isolation, the linked permits and the acting person's facts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from ptw_domain.errors import Forbidden, GuardFailed, InvalidTransition, NotFound, ValidationFailed
+from ptw_domain.events import isolation as ev
+from ptw_domain.findings import Finding
+from ptw_domain.isolation import commands as ic
+from ptw_domain.isolation.state import CATEGORY_STRENGTH, IsolationState, IsolationStatus, PointState
+from ptw_domain.people.workers import WorkerState
+from ptw_domain.permit.state import PermitState
+from ptw_domain.permit.status import HOLDING
+from ptw_domain.roles import Actor, Role
+
+ISOLATION_COMPETENCY = "isolation"  # COMP-03
+SKEW = timedelta(minutes=5)  # TIME-02
+
+
+@dataclass(frozen=True, slots=True)
+class Linked:
+    """A permit linked to the isolation, with the minimum category its template requires."""
+
+    state: PermitState
+    min_category: str | None
+
+
+def _refuse(message: str, findings: list[Finding]) -> GuardFailed:
+    return GuardFailed(message, blockers=findings)
+
+
+def require_roles(actor: Actor, command: str, *roles: Role) -> None:
+    if not set(roles) & actor.member.roles:
+        raise Forbidden(f"{command} needs one of the roles {', '.join(sorted(roles))}", rule_ids=("SEC-04",))
+
+
+def forward(iso: IsolationState, allowed: tuple[IsolationStatus, ...], command: str) -> None:
+    """ISO-04: states move forward only; every other move is refused."""
+    if iso.status not in allowed:
+        raise InvalidTransition(
+            f"{command} is not allowed from {iso.status}",
+            rule_ids=("ISO-04",),
+            facts={"status": iso.status, "allowed_from": [s.value for s in allowed]},
+            current_status=iso.status.value,
+            current_version=iso.version,
+        )
+
+
+def register_point(
+    cmd: ic.RegisterIsolationPoint, point_id: Any, existing: PointState | None
+) -> list[ev.PointEvent]:
+    """ISO-01: `point_code` is unique in the project (the stream id derives from it)."""
+    require_roles(cmd.actor, cmd.name, Role.ISOLATING_AUTHORITY, Role.PROJECT_ADMIN)
+    if existing is not None:
+        raise InvalidTransition(
+            f"point {cmd.spec.point_code} is already registered",
+            rule_ids=("ISO-01",),
+            facts={"field": "spec.point_code"},
+        )
+    _check_spec(cmd.spec)
+    return [
+        ev.IsolationPointRegistered(
+            point_id=point_id, project_id=cmd.project_id, spec=cmd.spec, registered_by=cmd.actor.person_id
+        )
+    ]
+
+
+def _check_spec(spec: ev.PointSpec) -> None:
+    if spec.achievable_category not in CATEGORY_STRENGTH or spec.required_locks < 1:
+        raise ValidationFailed(
+            "a point needs a category I, II or III and at least one lock",
+            rule_ids=("ISO-01",),
+            facts={"field": "spec"},
+        )
+
+
+def revise_point(cmd: ic.ReviseIsolationPoint, point: PointState) -> list[ev.PointEvent]:
+    """ISO-02: revisions are versioned; the code never changes."""
+    require_roles(cmd.actor, cmd.name, Role.ISOLATING_AUTHORITY, Role.PROJECT_ADMIN)
+    _check_spec(cmd.spec)
+    if cmd.spec.point_code != point.spec.point_code:
+        raise ValidationFailed(
+            "the point code never changes", rule_ids=("ISO-01",), facts={"field": "spec.point_code"}
+        )
+    return [
+        ev.IsolationPointRevised(spec=cmd.spec, revision=point.revision + 1, revised_by=cmd.actor.person_id)
+    ]
+
+
+def deactivate_point(cmd: ic.DeactivateIsolationPoint, point: PointState) -> list[ev.PointEvent]:
+    require_roles(cmd.actor, cmd.name, Role.ISOLATING_AUTHORITY, Role.PROJECT_ADMIN)
+    if point.open_isolation is not None:
+        raise _refuse(
+            "the point has an open isolation",
+            [
+                Finding(
+                    rule="ISO-02",
+                    code="open_isolation",
+                    message="a point with an open isolation stays active",
+                )
+            ],
+        )
+    return [] if not point.active else [ev.IsolationPointDeactivated(deactivated_by=cmd.actor.person_id)]
+
+
+def isolate(
+    cmd: ic.IsolatePoint, iso: IsolationState, linked: list[Linked], isolator: WorkerState, now: datetime
+) -> list[ev.IsolationEvent]:
+    """ISO-06/08: an isolating authority with `isolation` records locks, tag, method and category achieved."""
+    require_roles(cmd.actor, cmd.name, Role.ISOLATING_AUTHORITY)
+    forward(iso, (IsolationStatus.ASSIGNED,), cmd.name)
+    if isolator.person_id != cmd.actor.person_id:
+        raise Forbidden("the isolator records their own isolation", rule_ids=("ISO-06", "SEC-05"))
+    if cmd.isolated_at > now + SKEW:
+        raise ValidationFailed(
+            "isolated_at is in the future", rule_ids=("TIME-02",), facts={"field": "isolated_at"}
+        )
+    findings: list[Finding] = []
+    competency = isolator.competent(ISOLATION_COMPETENCY, cmd.isolated_at)
+    if competency is None:
+        findings.append(
+            Finding(
+                rule="ISO-06",
+                code="competency_missing",
+                message=f"{isolator.name} holds no valid isolation competency",
+            )
+        )
+    if len(set(cmd.lock_ids)) < iso.point.required_locks:
+        findings.append(
+            Finding(
+                rule="ISO-06",
+                code="too_few_locks",
+                message=f"{iso.point.point_code} needs {iso.point.required_locks} locks",
+                facts={"required_locks": iso.point.required_locks},
+            )
+        )
+    if iso.point.tag_required and not (cmd.tag or "").strip():
+        findings.append(Finding(rule="ISO-06", code="tag_required", message="the point needs a tag"))
+    weakest = [lk.min_category for lk in linked if lk.min_category]
+    minimum = max(weakest, key=lambda c: CATEGORY_STRENGTH[c], default=None)
+    if minimum and CATEGORY_STRENGTH[cmd.achieved_category] < CATEGORY_STRENGTH[minimum]:
+        findings.append(
+            Finding(
+                rule="ISO-08",
+                code="category_below_minimum",
+                message=f"category {cmd.achieved_category} is below {minimum} required by a linked permit",
+                facts={"achieved": cmd.achieved_category, "minimum": minimum},
+            )
+        )
+    if findings:
+        raise _refuse("the isolation is refused", findings)
+    return [
+        ev.PointIsolated(
+            by=cmd.actor.person_id,
+            lock_ids=cmd.lock_ids,
+            tag=cmd.tag,
+            method=cmd.method,
+            achieved_category=cmd.achieved_category,
+            isolated_at=cmd.isolated_at,
+            competency_ids=(competency.competency_id,) if competency else (),
+        )
+    ]
+
+
+def verify(
+    cmd: ic.VerifyIsolation, iso: IsolationState, linked: list[Linked], now: datetime
+) -> list[ev.IsolationEvent]:
+    """ISO-07/SOD-03: an isolating authority or the PA of a linked permit, never the isolator."""
+    forward(iso, (IsolationStatus.ISOLATED,), cmd.name)
+    person = cmd.actor.person_id
+    is_pa = any(lk.state.performing_authority == person for lk in linked)
+    if Role.ISOLATING_AUTHORITY not in cmd.actor.member.roles and not is_pa:
+        raise Forbidden(
+            "verification is by an isolating authority or the PA of a linked permit",
+            rule_ids=("ISO-07", "SEC-04"),
+        )
+    if person == iso.isolated_by:
+        raise _refuse(
+            "the isolator cannot verify",
+            [
+                Finding(
+                    rule="SOD-03",
+                    code="same_person",
+                    message="an isolation is verified by someone else",
+                    facts={"person_id": person},
+                )
+            ],
+        )
+    if cmd.verified_at > now + SKEW or (iso.isolated_at and cmd.verified_at < iso.isolated_at):
+        raise ValidationFailed(
+            "verified_at is in the future or before the isolation",
+            rule_ids=("TIME-02",),
+            facts={"field": "verified_at"},
+        )
+    if cmd.passed:
+        return [ev.IsolationVerified(by=person, method=cmd.method, verified_at=cmd.verified_at)]
+    return [
+        ev.IsolationVerificationFailed(
+            by=person, method=cmd.method, verified_at=cmd.verified_at, notes=cmd.notes
+        )
+    ]
+
+
+def _holding(linked: list[Linked]) -> list[str]:
+    return [lk.state.number for lk in linked if lk.state.status in HOLDING]
+
+
+def deisolate(cmd: ic.DeisolatePoint, iso: IsolationState, linked: list[Linked]) -> list[ev.IsolationEvent]:
+    """ISO-11/12/13: refused while a linked permit is holding or a personal lock remains; removes the locks."""
+    require_roles(cmd.actor, cmd.name, Role.ISOLATING_AUTHORITY)
+    forward(iso, (IsolationStatus.ISOLATED, IsolationStatus.VERIFIED), cmd.name)
+    findings = []
+    holding = _holding(linked)
+    if holding:
+        findings.append(
+            Finding(
+                rule="ISO-11",
+                code="permits_holding",
+                message=f"linked permits still depend on it: {', '.join(holding)}",
+                facts={"permits": holding},
+            )
+        )
+    locked = [lk.state.number for lk in linked if lk.state.isolations.locks]
+    if locked:
+        findings.append(
+            Finding(
+                rule="ISO-12",
+                code="personal_locks_remain",
+                message=f"personal locks remain on {', '.join(locked)}",
+                facts={"permits": locked},
+            )
+        )
+    if findings:
+        raise _refuse("de-isolation refused", findings)
+    return [ev.PointDeisolated(by=cmd.actor.person_id, locks_removed=iso.lock_ids)]
+
+
+def transfer(
+    cmd: ic.TransferIsolationToOperations, iso: IsolationState, linked: list[Linked]
+) -> list[ev.IsolationEvent]:
+    """ISO-14: an area authority takes over an isolation left in place; it then depends on no permit."""
+    require_roles(cmd.actor, cmd.name, Role.AREA_AUTHORITY)
+    if not iso.in_place or iso.operations_held_by is not None:
+        raise InvalidTransition(
+            "only an isolation in place and not yet held by operations is transferred",
+            rule_ids=("ISO-14",),
+            current_status=iso.status.value,
+            current_version=iso.version,
+        )
+    holding = [lk.state.number for lk in linked if lk.state.status in HOLDING]
+    if holding:
+        raise _refuse(
+            "linked permits still depend on it",
+            [
+                Finding(
+                    rule="ISO-11",
+                    code="permits_holding",
+                    message=f"holding: {', '.join(holding)}",
+                    facts={"permits": holding},
+                )
+            ],
+        )
+    if not cmd.reason.strip():
+        raise ValidationFailed("a transfer needs a reason", rule_ids=("ISO-14",), facts={"field": "reason"})
+    return [ev.IsolationTransferredToOperations(received_by=cmd.actor.person_id, reason=cmd.reason.strip())]
+
+
+def acknowledge_lock_removal(
+    cmd: ic.AcknowledgeLockRemoval, worker: WorkerState
+) -> list[ev.LockRemovalAcknowledged]:
+    """LOCK-04: the flagged worker acknowledges personally; the flag then clears."""
+    if worker.person_id != cmd.actor.person_id:
+        raise Forbidden("the worker acknowledges the lock removal personally", rule_ids=("LOCK-04", "SEC-05"))
+    if not worker.flagged:
+        raise NotFound("no lock removal to acknowledge", facts={"field": "worker_id"})
+    assert cmd.at is not None
+    return [ev.LockRemovalAcknowledged(acknowledged_at=cmd.at)]
