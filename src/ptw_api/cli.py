@@ -292,7 +292,7 @@ def verify(ctx: click.Context, number: str | None, project_code: str | None) -> 
             pid = service.permit_by_number(
                 demo_data.project_id_for(_project_code(number, project_code)), number
             )
-            verdicts = service.verify_chain([pid])
+            verdicts = service.verify_chain(service.permit_streams(pid))  # the permit and its isolations
         else:
             verdicts = service.verify_chain()
     broken = [v for v in verdicts if not v.ok]

@@ -314,6 +314,14 @@ class PermitService:
         ctx = self._bench().context(state, now, actor)
         return evaluate(ctx, progress(ctx))
 
+    def permit_streams(self, permit_id: UUID) -> list[UUID]:
+        """AUD-04: the streams a permit's record is made of — its own and every isolation it was ever linked to
+        (SIMOPS conflicts join them when that area lands)."""
+        linked = [
+            e.payload.isolation_id for e in self.history(permit_id) if e.type == "IsolationPointAssigned"
+        ]
+        return [permit_id, *dict.fromkeys(linked)]
+
     def verify_chain(self, stream_ids: Iterable[UUID] | None = None) -> list[StreamVerdict]:
         """AUD-04: recompute the chain of the given streams (default: every stream in the store)."""
         ids = list(stream_ids) if stream_ids is not None else list(self.store.stream_ids())

@@ -293,3 +293,12 @@ def test_LOCK_02_and_LOCK_04_the_exception_needs_three_facts_and_flags_the_worke
     assert "LOCK-04" in flagged.value.rule_ids
     world.run(ic.AcknowledgeLockRemoval(actor=world.actor("crew1"), worker_id=world.workers["crew1"]))
     world.run(lock(world, pid, lock_id="P-2"))
+
+
+def test_AUD_04_a_permits_verification_covers_its_linked_isolations(electrical: World) -> None:
+    world = electrical
+    pid = world.active(template="electrical")
+    streams = world.service.permit_streams(pid)
+    assert streams == [pid, isolation_of(world, pid)]
+    assert [v.ok for v in world.service.verify_chain(streams)] == [True, True]
+    assert world.service.verify_chain(streams)[1].events >= 4  # opened, linked, isolated, verified
