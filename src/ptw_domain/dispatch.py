@@ -9,9 +9,10 @@ from typing import Any
 from ptw_domain import commands as c
 from ptw_domain.handlers import HANDLERS, Change, decide_permit
 from ptw_domain.isolation.handling import ISOLATION_ACTS
+from ptw_domain.simops.handling import SIMOPS_ACTS
 from ptw_domain.workbench import Workbench
 
-_TABLE: dict[type[Any], Callable[[Workbench, Any], Change]] = {**HANDLERS, **ISOLATION_ACTS}
+_TABLE: dict[type[Any], Callable[[Workbench, Any], Change]] = {**HANDLERS, **ISOLATION_ACTS, **SIMOPS_ACTS}
 
 
 def decide(bench: Workbench, command: c.Command) -> Change:

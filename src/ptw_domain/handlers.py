@@ -32,6 +32,9 @@ from ptw_domain.permit.expiry import due_time_facts
 from ptw_domain.permit.state import PermitState
 from ptw_domain.project import ProjectState
 from ptw_domain.roles import SYSTEM_ACTOR
+from ptw_domain.simops.model import Register
+from ptw_domain.simops.step import conflict_ids_touched, footprint_of, simops_events
+from ptw_domain.simops.streams import register_id
 from ptw_domain.store.loader import Freshness
 from ptw_domain.store.streams import Stream, append
 from ptw_domain.workbench import Workbench, project_facts
@@ -98,7 +101,48 @@ def decide_permit(bench: Workbench, command: c.PermitCommand) -> Change:
         )
         for stream_id, events in decision.others
     ]
+    others += simops_streams(bench, command, stream.state, ctx, project)
     return Change(streams=[stream, *others], main=stream, number=state.number)
+
+
+def simops_streams(
+    bench: Workbench, command: c.Command, state: PermitState, ctx: PermitContext, project: ProjectState
+) -> list[Stream[Any]]:
+    """SIM-09: record a changed footprint in the project's SIMOPS register with the conflicts it makes or ends."""
+    register_stream = bench.stream(register_id(state.project_id), bench.written)
+    register = register_stream.state if register_stream else Register(project_id=state.project_id, version=0)
+    now = at_of(command)
+    fp = footprint_of(state, dict(ctx.isolations), register.footprints.get(state.permit_id), now)
+    if fp == register.footprints.get(state.permit_id):
+        return []
+    touched = conflict_ids_touched(register, state, fp)
+    loaded = {cid: bench.stream(cid, bench.written) for cid in touched}
+    register_events, conflict_events = simops_events(
+        register, state, fp, {cid: s.state if s else None for cid, s in loaded.items()}
+    )
+    meta = bench.metadata(command, "simops_register", project=project)
+    streams = [
+        append(
+            register_stream,
+            register_events,
+            metadata=meta,
+            at=now,
+            new_id=bench.new_id,
+            stream_id=register_id(state.project_id),
+        )
+    ]
+    for cid, events in conflict_events.items():
+        streams.append(
+            append(
+                loaded.get(cid),
+                events,
+                metadata=bench.metadata(command, "conflict", project=project),
+                at=now,
+                new_id=bench.new_id,
+                stream_id=cid,
+            )
+        )
+    return streams
 
 
 def check_references(bench: Workbench, project_id: UUID, fields: dict[str, Any], own: UUID) -> None:

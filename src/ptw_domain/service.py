@@ -26,7 +26,7 @@ from ptw_domain.dispatch import decide
 from ptw_domain.errors import DomainError, IdempotencyKeyReused, NotFound, ValidationFailed, WriteConflict
 from ptw_domain.events.base import Recorded
 from ptw_domain.events.idempotency import CommandAccepted, Outcome
-from ptw_domain.handlers import at_of, with_time_facts
+from ptw_domain.handlers import at_of, simops_streams, with_time_facts
 from ptw_domain.people.workers import WorkerState
 from ptw_domain.permit.progress import progress
 from ptw_domain.permit.readiness import Readiness, evaluate
@@ -34,7 +34,7 @@ from ptw_domain.permit.signature_status import SignatureView, signature_views
 from ptw_domain.permit.state import PermitState
 from ptw_domain.permit.status import TERMINAL
 from ptw_domain.project import ProjectState
-from ptw_domain.roles import Actor
+from ptw_domain.roles import SYSTEM_ACTOR, Actor
 from ptw_domain.store.application import PtwStore, install_append_only_guard
 from ptw_domain.store.loader import Freshness, StreamLoader
 from ptw_domain.store.settings import store_env
@@ -209,6 +209,7 @@ class PermitService:
         for field, scope in (
             ("isolation_id", "project_id"),
             ("point_id", "project_id"),
+            ("conflict_id", "project_id"),
             ("worker_id", "organisation_id"),
         ):
             stream_id = getattr(command, field, None)
@@ -353,11 +354,14 @@ class PermitService:
             if stream.state.status in TERMINAL:
                 return None
             ctx = bench.context(stream.state, now, None)
-            swept = with_time_facts(bench, stream, ctx, bench.project(stream.state.project_id).state)
+            project = bench.project(stream.state.project_id).state
+            swept = with_time_facts(bench, stream, ctx, project)
             if not swept.pending:
                 return None
+            sweep = c.RunSweep(actor=SYSTEM_ACTOR, at=now)  # an expired permit occupies until further notice
+            others = simops_streams(bench, sweep, swept.state, ctx, project)
             try:
-                recordings = self.store.save(swept)
+                recordings = self.store.save(swept, *others)
             except IntegrityError:
                 continue
             return CommandResult(

@@ -21,6 +21,7 @@ from ptw_domain.permit.context import ActingFor, PermitContext, ProjectFacts
 from ptw_domain.permit.state import PermitState
 from ptw_domain.project import ProjectState
 from ptw_domain.roles import DEFAULT_ROLE_POLICY, Actor, RolePolicy
+from ptw_domain.simops.streams import register_id
 from ptw_domain.store.loader import Freshness, StreamLoader
 from ptw_domain.store.streams import Stream
 from ptw_domain.templates import ResolvedTemplate, TemplateRef
@@ -139,6 +140,9 @@ class Workbench:
             workers=self.workers(state.people.worker_ids() | set(extra_workers)),
             gas_profiles=org.state.gas_profiles if (org := self.organisation(state.organisation_id)) else (),
             **self.isolation_facts(state, points),
+            simops=register.state
+            if (register := self.loader.get(register_id(state.project_id), self.written))
+            else None,
         )
 
     def isolation_facts(self, state: PermitState, point_ids: Iterable[UUID]) -> dict[str, Any]:

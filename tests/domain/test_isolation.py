@@ -264,7 +264,7 @@ def test_LOCK_02_and_LOCK_04_the_exception_needs_three_facts_and_flags_the_worke
     pid = world.active(template="electrical")
     world.run(lock(world, pid))
     now = world.clock.now()
-    facts = dict(
+    facts = dict(  # noqa: C408 - keyword arguments of the command
         verified_absent_by="gatehouse",
         verified_absent_at=now,
         contact_attempts="phone x3",

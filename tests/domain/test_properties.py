@@ -95,6 +95,9 @@ INPUT_REFUSALS = (StaleView, ReauthenticationRequired, ValidationFailed, Forbidd
 
 PEOPLE = ("req", "ver", "app", "app2", "area", "safe", "admin")
 MAX_PERMITS = 4
+# Shift boundaries at noon and midnight: most permits of the walks (from 08:00, up to 12 h) are live at one, so
+# handovers, missed handovers (HOV-03) and the resume guard (HOV-04) take part.
+SHIFTS = ("12:00", "00:00")
 # Guards of activate and resume that the site's preparation satisfies: crew, fire watch and briefing
 # (section 5) and a fresh passing gas test (section 6).
 PEOPLE_RULES = frozenset({"TBT-03", "TBT-05", "WRK-04", "COMP-04", "CLO-02", "SOD-08"})
@@ -122,9 +125,9 @@ class PermitMachine(RuleBasedStateMachine):
         self.clock = ManualClock(START)
         self.service = PermitService(database_url or self.database_url, clock=self.clock)
         self.world = World.create(self.service, self.clock)
-        self.world.add_person(
-            "req2", Role.REQUESTOR, level=1, kind=CompanyKind.CONTRACTOR
-        )  # takes over (HOV)
+        # `req2` can take over as PA at a shift handover (section 4.9)
+        self.world.add_person("req2", Role.REQUESTOR, level=1, kind=CompanyKind.CONTRACTOR)
+        self.world.change_settings(shift_boundaries=SHIFTS)
         self.permits: list[uuid.UUID] = []
         self.outcomes: dict[str, int] = {}
 
@@ -493,9 +496,9 @@ class PermitMachine(RuleBasedStateMachine):
         missed handover awaits one, to themselves, or to a non-requestor); the incoming person may acknowledge."""
         pid = data.draw(st.sampled_from([p for p in self.permits if self.state(p).status in LIVE]))
         now = self.clock.now()
-        if data.draw(st.booleans()):  # walk to 30 min before the next shift boundary (HOV-02 window)
-            boundary = boundaries_between(now, now + timedelta(hours=13), "UTC", ("06:00", "18:00"))[0]
-            self.clock.set(max(now, boundary - timedelta(minutes=30)))
+        boundary = boundaries_between(now, now + timedelta(hours=13), "UTC", SHIFTS)[0]
+        if boundary - timedelta(minutes=30) < self.state(pid).valid_until and data.draw(st.booleans()):
+            self.clock.set(max(now, boundary - timedelta(minutes=30)))  # into the HOV-02 window, still valid
         pa = self.state(pid).performing_authority
         handover_id = uuid.uuid4()
         recorded = self.run(
@@ -515,6 +518,8 @@ class PermitMachine(RuleBasedStateMachine):
                     actor=self.actor(incoming), permit_id=pid, handover_id=handover_id
                 ),
             )
+
+    hand_over_again = hand_over  # live permits are rare among the random walks: draw this more often
 
     # --- people (section 5): crew, fire watch, briefings ---------------------------------------------------
 

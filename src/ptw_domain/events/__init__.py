@@ -11,6 +11,7 @@ from ptw_domain.events import (
     people,
     permit,
     project,
+    simops,
 )
 from ptw_domain.events.base import EVENT_TYPES, DomainEvent, EventMetadata, Recorded
 
@@ -29,4 +30,5 @@ __all__ = [
     "people",
     "permit",
     "project",
+    "simops",
 ]

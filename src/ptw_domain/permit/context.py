@@ -18,6 +18,7 @@ from ptw_domain.organisation import PublishedProfile
 from ptw_domain.people.workers import WorkerState
 from ptw_domain.permit.state import PermitState
 from ptw_domain.roles import Actor, Member, RolePolicy
+from ptw_domain.simops.model import Register
 from ptw_domain.templates import ResolvedTemplate
 
 
@@ -62,6 +63,7 @@ class PermitContext:
     gas_profiles: tuple[PublishedProfile, ...] = ()
     isolations: Mapping[UUID, IsolationState] = field(default_factory=dict)
     points: Mapping[UUID, PointState] = field(default_factory=dict)
+    simops: Register | None = None
 
     @property
     def person(self) -> str | None:

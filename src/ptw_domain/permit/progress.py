@@ -9,6 +9,7 @@ from ptw_domain.gas.guards import gas_progress
 from ptw_domain.isolation.guards import isolation_progress
 from ptw_domain.people.progress import people_progress
 from ptw_domain.permit.context import PermitContext
+from ptw_domain.simops.guards import simops_progress
 
 
 def progress(ctx: PermitContext) -> dict[str, Any]:
@@ -35,4 +36,5 @@ def progress(ctx: PermitContext) -> dict[str, Any]:
         **gas_progress(ctx),
         **closeout_progress(ctx),
         **isolation_progress(ctx),
+        **simops_progress(ctx),
     }

@@ -28,6 +28,8 @@ def _state_types() -> dict[str, type[Any]]:
     from ptw_domain.people.workers import WorkerState
     from ptw_domain.permit.state import PermitState
     from ptw_domain.project import ProjectState
+    from ptw_domain.simops.model import Register
+    from ptw_domain.simops.streams import ConflictState
 
     return {
         "permit": PermitState,
@@ -39,6 +41,8 @@ def _state_types() -> dict[str, type[Any]]:
         "worker": WorkerState,
         "isolation_point": PointState,
         "isolation": IsolationState,
+        "simops_register": Register,
+        "conflict": ConflictState,
     }
 
 

@@ -22,6 +22,7 @@ from ptw_domain.organisation import evolve_organisation, evolve_template
 from ptw_domain.people.workers import evolve_worker
 from ptw_domain.permit.evolve import evolve_permit
 from ptw_domain.project import evolve_project
+from ptw_domain.simops.streams import evolve_conflict, evolve_register
 
 S = TypeVar("S")
 
@@ -42,6 +43,8 @@ KINDS: dict[str, tuple[Callable[[Any, Recorded[Any]], Any], int | None]] = {
     "worker": (evolve_worker, 50),
     "isolation_point": (evolve_point, 50),
     "isolation": (evolve_isolation, 50),
+    "simops_register": (evolve_register, 1000),
+    "conflict": (evolve_conflict, None),
 }
 
 

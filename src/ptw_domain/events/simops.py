@@ -1,0 +1,96 @@
+"""SIMOPS events (section 8): the project's SIMOPS register (footprints of candidate permits and the decisions
+taken) and conflict streams (detected, updated, resolved, cleared)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+import msgspec
+
+from ptw_domain.events.base import DomainEvent
+
+
+class Footprint(msgspec.Struct, frozen=True, kw_only=True):
+    """Where and when a candidate permit operates (SIM-02, SIM-03); `end` None = until further notice."""
+
+    permit_id: UUID
+    number: str
+    category: str
+    status: str
+    areas: tuple[str, ...]
+    equipment: tuple[str, ...]
+    isolations: tuple[UUID, ...]
+    energy_sources: tuple[str, ...]
+    start: datetime
+    end: datetime | None
+    entered_at: datetime  # SIM-07: the latest entry into the candidate set
+
+
+class RegisterEvent(DomainEvent, frozen=True, kw_only=True):
+    stream = "simops_register"
+    abstract = True
+
+
+class SimopsFootprintRecorded(RegisterEvent, frozen=True, kw_only=True):
+    project_id: UUID
+    footprint: Footprint
+
+
+class SimopsFootprintRemoved(RegisterEvent, frozen=True, kw_only=True):
+    project_id: UUID
+    permit_id: UUID
+
+
+class SimopsDecisionRecorded(RegisterEvent, frozen=True, kw_only=True):
+    project_id: UUID
+    conflict_id: UUID
+    facts_hash: str
+    decision: str
+
+
+class ConflictFacts(msgspec.Struct, frozen=True, kw_only=True):
+    """SIM-10: what makes the conflict, all of it hashed."""
+
+    rule: str
+    severity: str
+    older: UUID
+    newer: UUID
+    overlapping: dict[str, tuple[str, ...]]
+    overlap_start: datetime
+    overlap_end: datetime | None
+
+
+class ConflictEvent(DomainEvent, frozen=True, kw_only=True):
+    stream = "conflict"
+    abstract = True
+
+
+class ConflictDetected(ConflictEvent, frozen=True, kw_only=True):
+    conflict_id: UUID
+    project_id: UUID
+    older: UUID
+    newer: UUID
+    rule: str
+    severity: str
+    facts: ConflictFacts
+    facts_hash: str
+    basis: str
+    matrix_version: int
+
+
+class ConflictUpdated(ConflictEvent, frozen=True, kw_only=True):
+    facts: ConflictFacts
+    facts_hash: str
+    open: bool
+
+
+class ConflictResolved(ConflictEvent, frozen=True, kw_only=True):
+    decision: str  # accept_with_controls | not_accepted
+    controls: str
+    facts_hash: str
+    by: str
+
+
+class ConflictCleared(ConflictEvent, frozen=True, kw_only=True):
+    reason: str
