@@ -316,12 +316,18 @@ class PermitService:
         return evaluate(ctx, progress(ctx))
 
     def permit_streams(self, permit_id: UUID) -> list[UUID]:
-        """AUD-04: the streams a permit's record is made of — its own and every isolation it was ever linked to
-        (SIMOPS conflicts join them when that area lands)."""
+        """AUD-04: the streams a permit's record is made of — its own, every isolation it was ever linked to and
+        every SIMOPS conflict it was part of (found from the log's `ConflictDetected` events: an on-demand audit,
+        not a hot path)."""
         linked = [
             e.payload.isolation_id for e in self.history(permit_id) if e.type == "IsolationPointAssigned"
         ]
-        return [permit_id, *dict.fromkeys(linked)]
+        conflicts = []
+        for conflict_id in self.store.stream_ids(topics=["ConflictDetected"]):
+            detected = next(iter(self.store.events.get(conflict_id, lte=1))).payload  # type: ignore[attr-defined]
+            if permit_id in (detected.older, detected.newer):
+                conflicts.append(conflict_id)
+        return [permit_id, *dict.fromkeys(linked), *conflicts]
 
     def verify_chain(self, stream_ids: Iterable[UUID] | None = None) -> list[StreamVerdict]:
         """AUD-04: recompute the chain of the given streams (default: every stream in the store)."""

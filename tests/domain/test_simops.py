@@ -159,3 +159,13 @@ def test_SIM_03_an_expired_permit_occupies_until_further_notice(site: World) -> 
         planned_end=much_later + timedelta(hours=2),
     )
     assert world.service.readiness(later).progress["open_conflicts"]["low"] == 1
+
+
+def test_AUD_04_a_permits_verification_covers_its_conflicts(site: World) -> None:
+    world = site
+    older = world.submitted(template="tank", area="U100")
+    newer = world.submitted(area="U100")
+    streams = world.service.permit_streams(newer)
+    assert len(streams) == 2 and streams[0] == newer
+    assert world.service.permit_streams(older)[1] == streams[1]  # the same conflict stream, from both sides
+    assert all(v.ok for v in world.service.verify_chain(streams))
