@@ -6,7 +6,6 @@ TIME-04, then the permit's own decision table).
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -79,7 +78,7 @@ def decide_permit(bench: Workbench, command: c.PermitCommand) -> Change:
     ctx = bench.context(state, now, command.actor, acting_for, extra_workers=named, points=points)
     project = bench.project(state.project_id).state
     stream = with_time_facts(bench, stream, ctx, project)
-    ctx = dataclasses.replace(ctx, state=stream.state)
+    ctx = ctx.with_state(stream.state)
     try:
         if isinstance(command, c.RebasePermitTemplate):
             result: Any = _rebase(bench, command, ctx, project)
@@ -182,7 +181,7 @@ def with_time_facts(
     if retest:
         meta = bench.metadata(sweep, "permit", project=project, rule="GAS-10")
         stream = stream.append(retest, metadata=meta, at=ctx.now, new_id=bench.new_id)
-    handover = handover_time_facts(dataclasses.replace(ctx, state=stream.state))
+    handover = handover_time_facts(ctx.with_state(stream.state))
     if handover:
         meta = bench.metadata(sweep, "permit", project=project, rule="HOV-03")
         stream = stream.append(handover, metadata=meta, at=ctx.now, new_id=bench.new_id)

@@ -16,11 +16,20 @@ from ptw_domain.permit.readiness import Action, guard, warning
 A = Action
 
 
+def latest_session(ctx: PermitContext) -> Any:
+    """GAS-09: the latest complete session, found once per evaluation."""
+    return ctx.once("gas_latest", ctx.state.gas.latest)
+
+
+def last_pass(ctx: PermitContext) -> Any:
+    return ctx.once("gas_last_pass", ctx.state.gas.last_pass)
+
+
 @guard((A.ACTIVATE, "GAS-08"), (A.RESUME, "GAS-08"))
 def fresh_passing_session(ctx: PermitContext) -> list[Finding]:
     if not ctx.template.requires_gas_testing:
         return []
-    latest = ctx.state.gas.latest()
+    latest = latest_session(ctx)
     if latest is None:
         return [Finding(rule="GAS-08", code="no_gas_test", message="no complete gas test session")]
     assert latest.completed_at is not None
@@ -48,7 +57,7 @@ def fresh_passing_session(ctx: PermitContext) -> list[Finding]:
 def latest_session_decides(ctx: PermitContext) -> list[Finding]:
     if not ctx.template.requires_gas_testing:
         return []
-    latest = ctx.state.gas.latest()
+    latest = latest_session(ctx)
     if latest is None or latest.passed:
         return []
     failing = [r.gas for r in latest.readings if r.verdict == "fail"]
@@ -66,7 +75,7 @@ def latest_session_decides(ctx: PermitContext) -> list[Finding]:
 def no_flammables_for_confined_hot_work(ctx: PermitContext) -> list[Finding]:
     if not hot_work_in_confined_space(ctx):
         return []
-    latest = ctx.state.gas.latest()
+    latest = latest_session(ctx)
     lel = next((r for r in latest.readings if r.gas == FLAMMABLES), None) if latest else None
     if lel is not None and lel.value == 0:
         return []
@@ -105,7 +114,7 @@ def retest_due(ctx: PermitContext) -> Any:
     """GAS-10: the last passing session plus the retest interval, for periodic testing while active."""
     if not ctx.template.periodic_gas_testing or ctx.state.status != "active":
         return None
-    last = ctx.state.gas.last_pass()
+    last = last_pass(ctx)
     if last is None or last.completed_at is None:
         return None
     return last.completed_at + timedelta(minutes=ctx.template.retest_interval_minutes)
@@ -129,7 +138,7 @@ def retest_soon(ctx: PermitContext) -> list[Finding]:
 
 def gas_progress(ctx: PermitContext) -> dict[str, Any]:
     """RDY-07: last session time, verdict and fresh-until, next retest due."""
-    latest = ctx.state.gas.latest()
+    latest = latest_session(ctx)
     due = retest_due(ctx)
     if latest is None or latest.completed_at is None:
         return {"gas": None}

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from ptw_domain.events import gas as ev
 from ptw_domain.events.permit import PermitEvent, PermitSuspended, SuspensionReason
-from ptw_domain.gas.guards import retest_due
+from ptw_domain.gas.guards import last_pass, retest_due
 from ptw_domain.permit.context import PermitContext
 
 
@@ -15,7 +15,7 @@ def gas_time_facts(ctx: PermitContext, now: datetime) -> list[PermitEvent]:
     due = retest_due(ctx)
     if due is None or now < due:
         return []
-    last = ctx.state.gas.last_pass()
+    last = last_pass(ctx)
     assert last is not None and last.completed_at is not None
     facts: list[PermitEvent] = []
     if due not in ctx.state.gas.retests_overdue:

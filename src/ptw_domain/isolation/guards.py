@@ -17,12 +17,16 @@ A = Action
 def required_isolations(ctx: PermitContext) -> list[tuple[Any, IsolationState | None]]:
     """(assignment, isolation) for every required assignment; an isolation that ended under the permit counts
     as missing."""
-    ended = set(ctx.state.isolations.ended)
-    return [
-        (a, None if a.isolation_id in ended else ctx.isolations.get(a.isolation_id))
-        for a in ctx.state.isolations.assignments
-        if a.required
-    ]
+    def derive() -> list[tuple[Any, IsolationState | None]]:
+        ended = set(ctx.state.isolations.ended)
+        return [
+            (a, None if a.isolation_id in ended else ctx.isolations.get(a.isolation_id))
+            for a in ctx.state.isolations.assignments
+            if a.required
+        ]
+
+    found: list[tuple[Any, IsolationState | None]] = ctx.once("required_isolations", derive)
+    return found
 
 
 @guard((A.APPROVE, "ISO-09"))

@@ -36,7 +36,12 @@ def _is_self(ctx: PermitContext, worker_id: Any) -> bool:
 def role_findings(ctx: PermitContext, worker_id: Any, roles: tuple[str, ...], rule: str) -> list[Finding]:
     """COMP-04: the worker holds every code the template requires for each of their permit roles, now."""
     worker = ctx.worker(worker_id)
-    missing = sorted({code for role in roles for code in worker.missing(ctx.required_codes(role), ctx.now)})
+    missing: list[str] = ctx.once(
+        ("missing", worker_id, roles),
+        lambda: sorted(
+            {code for role in roles for code in worker.missing(ctx.required_codes(role), ctx.now)}
+        ),
+    )
     if not missing:
         return []
     return [

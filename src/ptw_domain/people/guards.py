@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from ptw_domain.findings import Finding
 from ptw_domain.people.decide import fire_watch_findings, role_findings
+from ptw_domain.people.facts import assigned_facts
 from ptw_domain.people.state import PermitRole
 from ptw_domain.permit.context import PermitContext
 from ptw_domain.permit.readiness import Action, guard, warning
@@ -71,12 +72,10 @@ def briefed_for_resume(ctx: PermitContext) -> list[Finding]:
 
 def counted_crew(ctx: PermitContext) -> list[str]:
     """WRK-04/COMP-05/TBT-04: crew members who are competent now and briefed since their assignment."""
-    people = ctx.state.people
     return [
-        str(a.worker_id)
-        for a in people.with_role(PermitRole.CREW)
-        if not role_findings(ctx, a.worker_id, (PermitRole.CREW.value,), "WRK-04")
-        and people.briefed_after(a.worker_id, a.assigned_at - timedelta(microseconds=1)) is not None
+        str(f.worker_id)
+        for f in assigned_facts(ctx)
+        if PermitRole.CREW.value in f.roles and not f.missing and f.briefed
     ]
 
 
@@ -100,9 +99,14 @@ def crew_size(ctx: PermitContext) -> list[Finding]:
 def everyone_competent(ctx: PermitContext) -> list[Finding]:
     """COMP-04: every assigned worker holds the codes of each of their permit roles at the act."""
     return [
-        f
-        for a in ctx.state.people.assignments
-        for f in role_findings(ctx, a.worker_id, tuple(a.permit_roles), "COMP-04")
+        Finding(
+            rule="COMP-04",
+            code="competency_missing",
+            message=f"{f.name} lacks a valid {', '.join(f.missing)} competency",
+            facts={"worker_id": str(f.worker_id), "missing": list(f.missing), "at": ctx.now.isoformat()},
+        )
+        for f in assigned_facts(ctx)
+        if f.missing
     ]
 
 
@@ -169,26 +173,13 @@ def nobody_inside(ctx: PermitContext) -> list[Finding]:
 @warning
 def competency_ending(ctx: PermitContext) -> list[Finding]:
     """RDY-08: an assigned worker's relied-on competency ends within 7 days."""
-    soon = ctx.now + timedelta(days=7)
-    out = []
-    for a in ctx.state.people.assignments:
-        worker = ctx.workers.get(a.worker_id)
-        if worker is None:
-            continue
-        for role in a.permit_roles:
-            for code in ctx.required_codes(role):
-                record = worker.competent(code, ctx.now)
-                if record is not None and record.valid_until <= soon:
-                    out.append(
-                        Finding(
-                            rule="RDY-08",
-                            code="competency_ending",
-                            message=f"{worker.name}'s {code} competency ends soon",
-                            facts={
-                                "worker_id": str(a.worker_id),
-                                "code": code,
-                                "valid_until": record.valid_until.isoformat(),
-                            },
-                        )
-                    )
-    return out
+    return [
+        Finding(
+            rule="RDY-08",
+            code="competency_ending",
+            message=f"{f.name}'s {code} competency ends soon",
+            facts={"worker_id": str(f.worker_id), "code": code, "valid_until": until.isoformat()},
+        )
+        for f in assigned_facts(ctx)
+        for code, until in f.ending
+    ]

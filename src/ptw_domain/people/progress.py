@@ -5,22 +5,16 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from ptw_domain.people.decide import role_findings
+from ptw_domain.people.facts import assigned_facts
 from ptw_domain.permit.context import PermitContext
 
 
 def people_progress(ctx: PermitContext) -> dict[str, Any]:
     state = ctx.state
     people = state.people
-    assigned = people.assignments
-    briefed = sum(
-        people.briefed_after(a.worker_id, a.assigned_at - timedelta(microseconds=1)) is not None
-        for a in assigned
-    )
-    competent = sum(
-        a.worker_id in ctx.workers and not role_findings(ctx, a.worker_id, tuple(a.permit_roles), "COMP-04")
-        for a in assigned
-    )
+    facts = assigned_facts(ctx)
+    briefed = sum(f.briefed for f in facts)
+    competent = sum(not f.missing for f in facts)
     minutes_left = None
     if state.fire_watch_started_at is not None and state.fire_watch_minutes is not None:
         if people.fire_watch_completed_at is None:
@@ -29,7 +23,7 @@ def people_progress(ctx: PermitContext) -> dict[str, Any]:
         else:
             minutes_left = 0
     return {
-        "workers": {"assigned": len(assigned), "briefed": briefed, "competent": competent},
+        "workers": {"assigned": len(facts), "briefed": briefed, "competent": competent},
         "people_inside": len(people.inside),
         "attendants_on_duty": len(people.attendants_on_duty),
         "fire_watch_minutes_left": minutes_left,

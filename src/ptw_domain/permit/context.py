@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from ptw_domain.errors import GuardFailed, NotFound
@@ -64,6 +66,18 @@ class PermitContext:
     isolations: Mapping[UUID, IsolationState] = field(default_factory=dict)
     points: Mapping[UUID, PointState] = field(default_factory=dict)
     simops: Register | None = None
+    # Facts derived once per evaluation and shared by guards, warnings and progress (the inputs are immutable).
+    memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def with_state(self, state: PermitState) -> PermitContext:
+        """The same context on another state of the permit (the memo starts afresh)."""
+        return dataclasses.replace(self, state=state, memo={})
+
+    def once(self, key: Any, compute: Callable[[], Any]) -> Any:
+        """Compute a derived fact once per context."""
+        if key not in self.memo:
+            self.memo[key] = compute()
+        return self.memo[key]
 
     @property
     def person(self) -> str | None:

@@ -130,6 +130,7 @@ def guard(*pairs: tuple[Action, str]) -> Callable[[GuardCheck], GuardCheck]:
             if rule not in GUARD_ORDER[action] and f"*{rule}" not in GUARD_ORDER[action]:
                 raise ValueError(f"{rule} is not a guard of {action} in the readiness table")
             _REGISTRY[(action, rule)] = check
+        _GUARDS.clear()
         return check
 
     return register
@@ -141,15 +142,21 @@ def warning(check: GuardCheck) -> GuardCheck:
     return check
 
 
+_GUARDS: dict[Action, tuple[Guard, ...]] = {}  # built once, after the areas registered their guards
+
+
 def guards_of(action: Action) -> tuple[Guard, ...]:
     """The registered guards of an action in table order."""
-    out = []
-    for entry in GUARD_ORDER[action]:
-        rule = entry.lstrip("*")
-        check = _REGISTRY.get((action, rule))
-        if check is not None:
-            out.append(Guard(rule=rule, check=check, actor_dependent=entry.startswith("*")))
-    return tuple(out)
+    built = _GUARDS.get(action)
+    if built is None:
+        out = []
+        for entry in GUARD_ORDER[action]:
+            rule = entry.lstrip("*")
+            check = _REGISTRY.get((action, rule))
+            if check is not None:
+                out.append(Guard(rule=rule, check=check, actor_dependent=entry.startswith("*")))
+        built = _GUARDS[action] = tuple(out)
+    return built
 
 
 class ActionReadiness(msgspec.Struct, frozen=True, kw_only=True):
@@ -172,14 +179,21 @@ class Readiness(msgspec.Struct, frozen=True, kw_only=True):
     progress: dict[str, Any]
 
 
-def evaluate_action(ctx: PermitContext, action: Action) -> ActionReadiness:
+def warnings_of(ctx: PermitContext) -> tuple[Finding, ...]:
+    """RDY-08: the permit's warnings; they do not depend on the action, so one evaluation computes them once."""
+    return tuple(w for check in _WARNINGS for w in check(ctx))
+
+
+def evaluate_action(
+    ctx: PermitContext, action: Action, warnings: tuple[Finding, ...] | None = None
+) -> ActionReadiness:
     """RDY-03: every guard of the action, in order, without short-circuit."""
     blockers: list[Finding] = []
     for g in guards_of(action):
         if g.actor_dependent and ctx.actor is None:
             continue
         blockers.extend(g.check(ctx))
-    warnings = tuple(w for check in _WARNINGS for w in check(ctx))
+    warnings = warnings_of(ctx) if warnings is None else warnings
     return ActionReadiness(
         action=action,
         allowed=not blockers,
@@ -192,6 +206,7 @@ def evaluate_action(ctx: PermitContext, action: Action) -> ActionReadiness:
 def evaluate(ctx: PermitContext, progress: dict[str, Any]) -> Readiness:
     """RDY-02: readiness for every action, plus progress, the version and the evaluation time."""
     state = ctx.state
+    warnings = warnings_of(ctx)
     return Readiness(
         permit_id=str(state.permit_id),
         version=state.version,
@@ -200,14 +215,14 @@ def evaluate(ctx: PermitContext, progress: dict[str, Any]) -> Readiness:
         core_hash=state.core_hash,
         evaluated_at=ctx.now,
         as_actor=ctx.person,
-        actions={action: evaluate_action(ctx, action) for action in Action},
+        actions={action: evaluate_action(ctx, action, warnings) for action in Action},
         progress=progress,
     )
 
 
 def require(ctx: PermitContext, action: Action, *, command: str, allowed_commands: tuple[str, ...]) -> None:
     """RDY-04: refuse with `invalid_transition` when the status guard fails, else `guard_failed`."""
-    result = evaluate_action(ctx, action)
+    result = evaluate_action(ctx, action, warnings=())  # a refusal lists blockers; warnings are for readers
     if result.allowed:
         return
     state = ctx.state

@@ -3,8 +3,6 @@ resubmit, cancel (T02-T13, T19). Each handler is pure: (command, context) -> eve
 
 from __future__ import annotations
 
-import dataclasses
-
 import msgspec
 
 from ptw_domain import commands as c
@@ -122,7 +120,7 @@ def _submit(cmd: c.SubmitPermit | c.ResubmitPermit, ctx: PermitContext, resubmis
     cycle = state.cycle + 1
     # The requestor signs the scope of the new cycle (SIG-06: the cycle is part of the core hash).
     next_cycle = msgspec.structs.replace(state, cycle=cycle)
-    next_ctx = dataclasses.replace(ctx, state=next_cycle)
+    next_ctx = ctx.with_state(next_cycle)
     signature = sign_act(
         next_ctx,
         cmd.signature,

@@ -16,6 +16,12 @@ A = Action
 
 
 def open_conflicts(ctx: PermitContext) -> list[tuple[UUID, ConflictFacts]]:
+    """The permit's open conflicts, computed once per evaluation."""
+    found: list[tuple[UUID, ConflictFacts]] = ctx.once("simops_open", lambda: _open_conflicts(ctx))
+    return found
+
+
+def _open_conflicts(ctx: PermitContext) -> list[tuple[UUID, ConflictFacts]]:
     register = ctx.simops
     if register is None:
         return []
