@@ -77,3 +77,13 @@ def service(database_url: str, clock: ManualClock) -> Iterator[PermitService]:
 def world(service: PermitService, clock: ManualClock) -> World:
     """An opened project with templates and people, on the parametrised backend."""
     return World.create(service, clock)
+
+
+@pytest.fixture
+def two_services(postgres_url: str) -> Iterator[tuple[World, PermitService]]:
+    """A world on one PostgreSQL store and a second service on the same store, as two processes would be."""
+    clock = ManualClock(START)
+    first, second = PermitService(postgres_url, clock=clock), PermitService(postgres_url, clock=clock)
+    yield World.create(first, clock), second
+    first.close()
+    second.close()

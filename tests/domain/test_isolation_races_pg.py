@@ -4,31 +4,18 @@ active permit on a de-isolated point. Two services (as two processes would) race
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 
-from ptw_domain.clock import ManualClock
 from ptw_domain.errors import DomainError
 from ptw_domain.isolation import commands as ic
 from ptw_domain.isolation.state import IsolationStatus
 from ptw_domain.service import PermitService
 from ptw_domain.store.streams import fold
-from tests.builders import START, World, activate, approve
+from tests.builders import World, activate, approve
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def two_services(postgres_url: str) -> Iterator[tuple[World, PermitService]]:
-    clock = ManualClock(START)
-    first, second = PermitService(postgres_url, clock=clock), PermitService(postgres_url, clock=clock)
-    world = World.create(first, clock)
-    world.publish_template({"key": "electrical", "category": "electrical"})
-    yield world, second
-    first.close()
-    second.close()
 
 
 @pytest.mark.parametrize("round_", range(20))
@@ -36,6 +23,7 @@ def test_deisolation_and_activation_race_never_leaves_an_active_permit_on_a_deis
     two_services: tuple[World, PermitService], round_: int
 ) -> None:
     world, other = two_services
+    world.publish_template({"key": "electrical", "category": "electrical"})
     pid = world.under_review(template="electrical")
     world.assign_point(pid)
     world.prepare_crew(pid)  # isolates and verifies the point, briefs the crew

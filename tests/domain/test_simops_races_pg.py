@@ -4,26 +4,13 @@ high-severity permits at once; whatever the interleaving, the conflict is detect
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 
 import pytest
 
-from ptw_domain.clock import ManualClock
 from ptw_domain.service import PermitService
-from tests.builders import START, World, nominate, submit
+from tests.builders import World, nominate, submit
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def two_services(postgres_url: str) -> Iterator[tuple[World, PermitService]]:
-    clock = ManualClock(START)
-    first, second = PermitService(postgres_url, clock=clock), PermitService(postgres_url, clock=clock)
-    world = World.create(first, clock)
-    world.publish_template({"key": "tank", "category": "confined_space"})
-    yield world, second
-    first.close()
-    second.close()
 
 
 @pytest.mark.parametrize("round_", range(10))
@@ -31,6 +18,7 @@ def test_two_concurrent_submissions_cannot_both_pass_the_simops_check(
     two_services: tuple[World, PermitService], round_: int
 ) -> None:
     world, other = two_services
+    world.publish_template({"key": "tank", "category": "confined_space"})
     area = f"U{round_:03d}"
     tank, weld = world.draft(template="tank", area=area), world.draft(area=area)
     for pid in (tank, weld):
