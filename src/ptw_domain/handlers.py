@@ -32,7 +32,7 @@ from ptw_domain.permit.state import PermitState
 from ptw_domain.project import ProjectState
 from ptw_domain.roles import SYSTEM_ACTOR
 from ptw_domain.simops.model import Register
-from ptw_domain.simops.step import conflict_ids_touched, footprint_of, simops_events
+from ptw_domain.simops.step import conflict_events, footprint_change, footprint_of
 from ptw_domain.simops.streams import register_id
 from ptw_domain.store.loader import Freshness
 from ptw_domain.store.streams import Stream, append
@@ -112,25 +112,25 @@ def simops_streams(
     register = register_stream.state if register_stream else Register(project_id=state.project_id, version=0)
     now = at_of(command)
     fp = footprint_of(state, dict(ctx.isolations), register.footprints.get(state.permit_id), now)
-    if fp == register.footprints.get(state.permit_id):
+    change = footprint_change(register, state, fp)
+    if change is None:
         return []
-    touched = conflict_ids_touched(register, state, fp)
-    loaded = {cid: bench.stream(cid, bench.written) for cid in touched}
-    register_events, conflict_events = simops_events(
-        register, state, fp, {cid: s.state if s else None for cid, s in loaded.items()}
+    loaded = {cid: bench.stream(cid, bench.written) for cid in change.touched}
+    conflicts = conflict_events(
+        register, state, change, {cid: s.state if s else None for cid, s in loaded.items()}
     )
     meta = bench.metadata(command, "simops_register", project=project)
     streams = [
         append(
             register_stream,
-            register_events,
+            [change.event],
             metadata=meta,
             at=now,
             new_id=bench.new_id,
             stream_id=register_id(state.project_id),
         )
     ]
-    for cid, events in conflict_events.items():
+    for cid, events in conflicts.items():
         streams.append(
             append(
                 loaded.get(cid),

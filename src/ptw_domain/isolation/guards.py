@@ -17,6 +17,7 @@ A = Action
 def required_isolations(ctx: PermitContext) -> list[tuple[Any, IsolationState | None]]:
     """(assignment, isolation) for every required assignment; an isolation that ended under the permit counts
     as missing."""
+
     def derive() -> list[tuple[Any, IsolationState | None]]:
         ended = set(ctx.state.isolations.ended)
         return [

@@ -51,15 +51,23 @@ def place_keys(fp: Footprint) -> list[str]:
     )
 
 
+def unindexed(index: dict[str, tuple[UUID, ...]], fp: Footprint | None) -> dict[str, tuple[UUID, ...]]:
+    """The place index without `fp` (only its own keys are touched)."""
+    out = dict(index)
+    for key in place_keys(fp) if fp else ():
+        remaining = tuple(p for p in out.get(key, ()) if p != fp.permit_id)  # type: ignore[union-attr]
+        if remaining:
+            out[key] = remaining
+        else:
+            out.pop(key, None)
+    return out
+
+
 def indexed(
     index: dict[str, tuple[UUID, ...]], fp: Footprint, *, remove: Footprint | None = None
 ) -> dict[str, tuple[UUID, ...]]:
     """The place index with `remove`'s keys dropped and `fp`'s added (copy-on-write of the touched keys only)."""
-    out = dict(index)
-    for key in place_keys(remove) if remove else ():
-        out[key] = tuple(p for p in out.get(key, ()) if p != remove.permit_id)  # type: ignore[union-attr]
-        if not out[key]:
-            del out[key]
+    out = unindexed(index, remove)
     for key in place_keys(fp):
         if fp.permit_id not in out.get(key, ()):
             out[key] = (*out.get(key, ()), fp.permit_id)

@@ -8,6 +8,7 @@ on a stale view (the second conflicts and is decided again).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -50,26 +51,46 @@ def footprint_of(
     )
 
 
-def simops_events(
-    register: Register,
-    state: PermitState,
-    fp: ev.Footprint | None,
-    conflicts: dict[UUID, ConflictState | None],
-) -> tuple[list[ev.RegisterEvent], dict[UUID, list[Any]]]:
-    """The register events and, per conflict stream, the conflict events a footprint change records."""
+@dataclass(frozen=True, slots=True)
+class FootprintChange:
+    """A changed footprint: the register event, and the permit's conflicts before and after it."""
+
+    event: ev.RegisterEvent
+    before: dict[UUID, tuple[ev.ConflictFacts, str]]
+    after: dict[UUID, tuple[ev.ConflictFacts, str]]
+
+    @property
+    def touched(self) -> set[UUID]:
+        """The conflict streams the change may write (to load them first)."""
+        return set(self.before) | set(self.after)
+
+
+def footprint_change(
+    register: Register, state: PermitState, fp: ev.Footprint | None
+) -> FootprintChange | None:
+    """Compare the permit's new footprint with the register's, once per command."""
     previous = register.footprints.get(state.permit_id)
     if fp == previous:
-        return [], {}
-    register_events: list[ev.RegisterEvent] = [
-        ev.SimopsFootprintRecorded(project_id=register.project_id, footprint=fp)
-        if fp is not None
-        else ev.SimopsFootprintRemoved(project_id=register.project_id, permit_id=state.permit_id)
-    ]
+        return None
     before = conflicts_of(register, previous) if previous else {}
-    after_register = apply_footprint(register, register_events[0])
-    after = conflicts_of(after_register, fp) if fp else {}
+    if fp is None:
+        removed = ev.SimopsFootprintRemoved(project_id=register.project_id, permit_id=state.permit_id)
+        return FootprintChange(event=removed, before=before, after={})
+    recorded = ev.SimopsFootprintRecorded(project_id=register.project_id, footprint=fp)
+    return FootprintChange(
+        event=recorded, before=before, after=conflicts_of(apply_footprint(register, recorded), fp)
+    )
+
+
+def conflict_events(
+    register: Register,
+    state: PermitState,
+    change: FootprintChange,
+    conflicts: dict[UUID, ConflictState | None],
+) -> dict[UUID, list[Any]]:
+    """Per conflict stream, what the change records: detected, updated (changed facts or reappeared) or cleared."""
     out: dict[UUID, list[Any]] = {}
-    for cid, (facts, digest) in after.items():
+    for cid, (facts, digest) in change.after.items():
         existing = conflicts.get(cid)
         if existing is None:
             out[cid] = [
@@ -90,19 +111,10 @@ def simops_events(
             out[cid] = [
                 ev.ConflictUpdated(facts=facts, facts_hash=digest, open=is_open(register, cid, digest))
             ]
-    for cid in before.keys() - after.keys():
+    for cid in change.before.keys() - change.after.keys():
         existing = conflicts.get(cid)
         if existing is not None and not existing.cleared:
-            reason = "left the candidate set" if fp is None else "no longer overlapping"
+            left = isinstance(change.event, ev.SimopsFootprintRemoved)
+            reason = "left the candidate set" if left else "no longer overlapping"
             out[cid] = [ev.ConflictCleared(reason=reason)]
-    return register_events, out
-
-
-def conflict_ids_touched(register: Register, state: PermitState, fp: ev.Footprint | None) -> set[UUID]:
-    """The conflict streams a footprint change may write (to load them first)."""
-    previous = register.footprints.get(state.permit_id)
-    ids = set(conflicts_of(register, previous)) if previous else set()
-    if fp is not None:
-        candidate = ev.SimopsFootprintRecorded(project_id=register.project_id, footprint=fp)
-        ids |= set(conflicts_of(apply_footprint(register, candidate), fp))
-    return ids
+    return out

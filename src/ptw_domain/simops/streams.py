@@ -10,7 +10,7 @@ from msgspec.structs import replace
 
 from ptw_domain.events import simops as ev
 from ptw_domain.events.base import Recorded
-from ptw_domain.simops.model import Register, indexed
+from ptw_domain.simops.model import Register, indexed, unindexed
 
 _REGISTERS = uuid5(NAMESPACE_URL, "urn:ptw:simops-register")
 
@@ -32,15 +32,7 @@ def apply_footprint(register: Register, event: ev.RegisterEvent) -> Register:
     if isinstance(event, ev.SimopsFootprintRemoved):
         previous = register.footprints.get(event.permit_id)
         footprints = {k: v for k, v in register.footprints.items() if k != event.permit_id}
-        index = dict(register.index)
-        if previous is not None:
-            for key, permits in list(index.items()):
-                if event.permit_id in permits:
-                    remaining = tuple(p for p in permits if p != event.permit_id)
-                    index[key] = remaining
-                    if not remaining:
-                        del index[key]
-        return replace(register, footprints=footprints, index=index)
+        return replace(register, footprints=footprints, index=unindexed(register.index, previous))
     assert isinstance(event, ev.SimopsDecisionRecorded)
     return replace(
         register, decisions={**register.decisions, event.conflict_id: (event.facts_hash, event.decision)}
