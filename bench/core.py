@@ -16,9 +16,7 @@ import io
 import os
 import platform
 import pstats
-import re
 import statistics
-import subprocess
 import tempfile
 import time
 import uuid
@@ -32,6 +30,7 @@ import msgspec
 import psycopg
 from tests.builders import START, World
 
+from bench.report import cpu_model, git_head, version, write_block
 from ptw_domain import commands as c
 from ptw_domain.clock import ManualClock
 from ptw_domain.service import PermitService
@@ -310,48 +309,17 @@ def machine_facts(load_at_start: float) -> dict[str, str]:
     with psycopg.connect(DSN, autocommit=True) as conn:
         row = conn.execute("SHOW server_version").fetchone()
         fsync = conn.execute("SHOW synchronous_commit").fetchone()
-    cpu = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     return {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "nproc": str(os.cpu_count()),
-        "cpu": cpu or platform.processor(),
+        "cpu": cpu_model(),
         "python": platform.python_version(),
         "postgresql": f"{row[0] if row else '?'} on 127.0.0.1 (synchronous_commit={fsync[0] if fsync else '?'})",
-        "eventsourcing": _version("eventsourcing"),
+        "eventsourcing": version("eventsourcing"),
         "psycopg": psycopg.__version__,
-        "git": _git_head(),
+        "git": git_head(),
         "load": f"{load_at_start:.2f} / {os.getloadavg()[0]:.2f} (nproc {os.cpu_count()})",
     }
-
-
-def _version(dist: str) -> str:
-    from importlib.metadata import version
-
-    try:
-        return version(dist)
-    except Exception:
-        return "?"
-
-
-def _git_head() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=DOC.parent,
-        )
-        return out.stdout.strip()
-    except Exception:
-        return "?"
 
 
 def render(
@@ -435,18 +403,6 @@ def render(
         )
     lines.append("")
     return "\n".join(lines)
-
-
-def write_doc(table: str) -> None:
-    """Replace the generated table block inside the Core section (between markers), keeping the prose."""
-    begin, end = "<!-- bench.core:begin -->", "<!-- bench.core:end -->"
-    block = f"{begin}\n{table}{end}"
-    text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
-    if begin in text and end in text:
-        text = re.sub(re.escape(begin) + r".*?" + re.escape(end), lambda _: block, text, flags=re.S)
-    else:
-        text = text.rstrip("\n") + "\n\n" + SECTION + "\n\n" + block + "\n"
-    DOC.write_text(text)
 
 
 def main() -> None:
@@ -565,7 +521,7 @@ def main() -> None:
     if profile:
         print(profile)
     if not args.no_doc:
-        write_doc(table)
+        write_block("core", SECTION, table)
         print(f"wrote {DOC}")
 
 

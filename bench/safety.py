@@ -31,9 +31,7 @@ import io
 import os
 import platform
 import pstats
-import re
 import statistics
-import subprocess
 import time
 import uuid
 from collections.abc import Callable
@@ -44,6 +42,7 @@ from typing import Any
 
 from tests.builders import START, World, approve
 
+from bench.report import cpu_model, git_head, version, write_block
 from ptw_domain.clock import ManualClock
 from ptw_domain.closeout.guards import closeout_progress
 from ptw_domain.gas import commands as gc_cmd
@@ -60,7 +59,6 @@ from ptw_domain.service import PermitService
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 SECTION = "## Safety readiness (issue 3)"
-BEGIN, END = "<!-- bench.safety:begin -->", "<!-- bench.safety:end -->"
 ISOLATIONS, WORKERS, GAS_READINGS = 20, 50, 30
 BAR_US = 1000.0
 LABELS = {
@@ -344,47 +342,16 @@ def profile(ctx: PermitContext, n: int) -> str:
 
 
 def machine_facts(load_at_start: float) -> dict[str, str]:
-    cpu = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     return {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "nproc": str(os.cpu_count()),
-        "cpu": cpu or platform.processor(),
+        "cpu": cpu_model(),
         "python": platform.python_version(),
-        "msgspec": _version("msgspec"),
-        "eventsourcing": _version("eventsourcing"),
-        "git": _git_head(),
+        "msgspec": version("msgspec"),
+        "eventsourcing": version("eventsourcing"),
+        "git": git_head(),
         "load": f"{load_at_start:.2f} / {os.getloadavg()[0]:.2f}",
     }
-
-
-def _version(dist: str) -> str:
-    from importlib.metadata import version
-
-    try:
-        return version(dist)
-    except Exception:
-        return "?"
-
-
-def _git_head() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=DOC.parent,
-        )
-        return out.stdout.strip()
-    except Exception:
-        return "?"
 
 
 def render(
@@ -460,18 +427,6 @@ def render(
     return "\n".join(lines)
 
 
-def write_doc(block_body: str) -> None:
-    """Replace the generated block of the Safety section (between its markers); add the section at the end the
-    first time. Nothing outside the markers is touched (the Core section has its own)."""
-    block = f"{BEGIN}\n{block_body}{END}"
-    text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
-    if BEGIN in text and END in text:
-        text = re.sub(re.escape(BEGIN) + r".*?" + re.escape(END), lambda _: block, text, flags=re.S)
-    else:
-        text = text.rstrip("\n") + "\n\n" + SECTION + "\n\n" + block + "\n"
-    DOC.write_text(text)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -512,7 +467,7 @@ def main() -> None:
     if args.profile or not met:
         print(profile(big, 2000))
     if not args.no_doc:
-        write_doc(table)
+        write_block("safety", SECTION, table)
         print(f"wrote {DOC}")
 
 

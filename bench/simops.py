@@ -42,7 +42,6 @@ import gc
 import io
 import os
 import pstats
-import re
 import statistics
 import tempfile
 import time
@@ -57,6 +56,7 @@ import psycopg
 from tests.builders import START, World, nominate, submit
 
 from bench.core import DSN, machine_facts, uncached_store
+from bench.report import write_block
 from ptw_domain import commands as c
 from ptw_domain import handlers
 from ptw_domain.clock import ManualClock
@@ -68,7 +68,6 @@ from ptw_domain.store.streams import StreamSnapshot, fold
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 SECTION = "## SIMOPS (issue 3)"
-BEGIN, END = "<!-- bench.simops:begin -->", "<!-- bench.simops:end -->"
 BAR_US = 5000.0
 DAYS = 4
 AREA = "A-000"
@@ -741,18 +740,6 @@ def _mean(samples: list[Sample], attr: str) -> float:
     return statistics.fmean(getattr(s, attr) for s in samples) / 1000 if samples else 0.0
 
 
-def write_doc(body: str) -> None:
-    """Replace the generated block between the bench.simops markers (the prose around it is kept); re-read the
-    file just before writing, as other benches write their own blocks of the same file."""
-    block = f"{BEGIN}\n{body}{END}"
-    text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
-    if BEGIN in text and END in text:
-        text = re.sub(re.escape(BEGIN) + r".*?" + re.escape(END), lambda _: block, text, flags=re.S)
-    else:
-        text = text.rstrip("\n") + "\n\n" + SECTION + "\n\n" + block + "\n"
-    DOC.write_text(text)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -811,7 +798,7 @@ def main() -> None:
             if run.profile_text:
                 print(run.profile_text)
     if not args.no_doc:
-        write_doc(body)
+        write_block("simops", SECTION, body)
         print(f"wrote {DOC}")
 
 
