@@ -169,3 +169,49 @@ def test_AUD_04_a_permits_verification_covers_its_conflicts(site: World) -> None
     assert len(streams) == 2 and streams[0] == newer
     assert world.service.permit_streams(older)[1] == streams[1]  # the same conflict stream, from both sides
     assert all(v.ok for v in world.service.verify_chain(streams))
+
+
+def test_SIM_06_an_extension_into_a_high_conflict_is_not_approved_while_it_is_open(site: World) -> None:
+    world = site
+    welding = world.approved(area="U700", equipment_tags=("P-700",))
+    end = world.permit(welding).valid_until
+    # a tank entry planned right after the welding window: no overlap yet
+    world.submitted(
+        template="tank",
+        area="U700",
+        equipment_tags=("P-700",),
+        planned_start=end,
+        planned_end=end + timedelta(hours=6),
+    )
+    extension_id = uuid.uuid4()
+    world.run(
+        c.RequestExtension(
+            actor=world.actor("req"),
+            permit_id=welding,
+            extension_id=extension_id,
+            requested_end=end + timedelta(hours=2),
+            reason="weld repair took longer",
+        )
+    )
+    decide = c.DecideExtension(
+        actor=world.actor("app2"),
+        permit_id=welding,
+        extension_id=extension_id,
+        approve=True,
+        reassessment_confirmed=True,  # the new end is in the night shift (EXT-07)
+        signature=world.signature(welding),
+    )
+    with pytest.raises(GuardFailed) as refused:
+        world.run(decide)
+    assert refused.value.rule_ids == ("SIM-06",)
+    cid = uuid.UUID(str(refused.value.blockers[0].facts["conflict_id"]))
+    world.run(
+        sc.ResolveConflict(
+            actor=world.actor("area"),
+            conflict_id=cid,
+            decision="accept_with_controls",
+            controls="Welding finishes before the manway is opened; LEL monitor at the tank",
+        )
+    )
+    world.run(decide)
+    assert world.permit(welding).valid_until == end + timedelta(hours=2)

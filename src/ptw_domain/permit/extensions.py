@@ -16,6 +16,7 @@ from ptw_domain.permit.signing import sign_act
 from ptw_domain.permit.state import ExtensionState
 from ptw_domain.roles import Role, Step, step_eligibility
 from ptw_domain.signatures import SigningPoint
+from ptw_domain.simops.guards import open_conflicts
 
 Events = list[ev.PermitEvent]
 
@@ -160,6 +161,17 @@ def decide(cmd: c.DecideExtension, ctx: PermitContext) -> Events:
                 message="the new end falls in another shift: confirm the reassessment",
             )
         )
+    if cmd.approve:  # SIM-06: not while a high conflict, based on the requested window, is open
+        findings += [
+            Finding(
+                rule="SIM-06",
+                code="simops_conflict",
+                message=f"an open high SIMOPS conflict ({f.rule}) involves this permit's requested window",
+                facts={"conflict_id": str(cid), "rule": f.rule},
+            )
+            for cid, f in open_conflicts(ctx)
+            if f.severity == "high"
+        ]
     if findings:
         raise ctx.refuse("extension decision refused", findings)
     signature = sign_act(
