@@ -41,11 +41,13 @@ from ptw_domain.isolation.handling import point_id_for
 from ptw_domain.people import commands as pc
 from ptw_domain.people.state import PermitRole
 from ptw_domain.permit.content import PermitContent, WorkNature
+from ptw_domain.permit.readiness import Action
 from ptw_domain.permit.status import LIVE
 from ptw_domain.presence import ScanEvidence
 from ptw_domain.roles import Actor, CompanyKind, Member, Role
 from ptw_domain.service import PermitService
 from ptw_domain.signatures import SignatureInput
+from ptw_domain.simops import commands as sc
 from ptw_domain.templates.settings import CATEGORY_DEFAULTS, Category
 
 DEFAULT_CODE = "DEMO"
@@ -1022,6 +1024,54 @@ def _extension_rejected(demo: _Demo) -> None:
     demo.extension(pid, hours=4, reason="Weld inspection delayed", approve=False, refusal=refusal)
 
 
+def _simops_accepted(demo: _Demo) -> None:
+    """SIMOPS (section 8): hot work beside tank T-204 while it is entered overlaps the confined-space permit in the
+    same area: a high SIM-M01 conflict blocks the newer permit's approval (SIM-06) until the area authority accepts
+    it with controls (SIM-08); then the hot work is approved, to start tomorrow."""
+    tank = next(
+        demo.service.permit(pid)
+        for pid in demo.permits
+        if demo.service.permit(pid).content.title == "Internal inspection of crude tank T-204"
+    )
+    starts_in = (
+        tank.content.planned_start + timedelta(hours=1) - demo.clock.now().replace(second=0, microsecond=0)
+    )
+    pid = demo.draft(
+        "hot-work",
+        title="Weld new davit bracket on tank T-204 roof",
+        description="Weld a replacement davit bracket on the roof of crude tank T-204, next to the inspection "
+        "manway; grinding of the weld preparation.",
+        area="U600-TANKS",
+        location="Tank T-204 roof, near manway M1",
+        equipment_tags=("T-204-DAVIT",),
+        starts_in=starts_in,
+        hours=6,
+        requestor="req2",
+        probability=3,
+        severity=4,
+        hazards=("Fire and explosion near an open tank", "Burns", "Welding fumes"),
+        controls=("Gas monitor", "Fire watch", "Fire blanket over the nozzle"),
+    )
+    demo.under_review(pid, "req2")
+    blocker = next(
+        b for b in demo.service.readiness(pid).actions[Action.APPROVE].blockers if b.rule == "SIM-06"
+    )
+    controls = (
+        "Hot work paused while the manway is open; continuous LEL monitoring at the tank; "
+        "fire blanket over the nozzle"
+    )
+    demo.run(
+        sc.ResolveConflict(
+            actor=demo.actor("area"),
+            conflict_id=UUID(blocker.facts["conflict_id"]),
+            decision="accept_with_controls",
+            controls=controls,
+        ),
+        then=10,
+    )
+    demo.run(c.ApprovePermit(actor=demo.actor("app"), permit_id=pid, signature=demo.sign(pid)), then=5)
+
+
 LIVE_STORIES: tuple[tuple[str, Story], ...] = (
     ("draft", _draft_only),
     ("submitted", _submitted),
@@ -1034,10 +1084,11 @@ LIVE_STORIES: tuple[tuple[str, Story], ...] = (
     ("resumed", _resumed),
     ("extended", _extended),
     ("extension rejected", _extension_rejected),
+    ("SIMOPS conflict accepted", _simops_accepted),
 )
 
 STEPS = 3 + len(FINISHED_STORIES) + len(LIVE_STORIES)
-"""Progress steps reported by `load_demo`: setup (3), finished stories (5), live stories (11)."""
+"""Progress steps reported by `load_demo`: setup (3), finished stories (5), live stories (12)."""
 
 
 def load_demo(

@@ -43,6 +43,32 @@ def test_demo_loads_the_sample_project_and_lists_its_permits(url: str) -> None:
         assert status in result.output
 
 
+def test_demo_tells_a_simops_story_accepted_with_controls(loaded: str) -> None:
+    """Hot work beside tank T-204 meets its confined-space entry: a high SIM-M01 conflict, accepted with
+    controls by the area authority (SIM-08), after which the hot-work permit is approved."""
+    conn = sqlite3.connect(loaded.removeprefix("sqlite:///"))
+    try:
+        rows = conn.execute(
+            "SELECT topic, state FROM stored_events WHERE topic IN ('ConflictDetected', 'ConflictResolved')"
+        ).fetchall()
+        (drafted,) = conn.execute(
+            "SELECT state FROM stored_events WHERE topic = 'PermitDrafted' "
+            "AND instr(state, CAST('davit bracket on tank T-204' AS BLOB)) > 0"
+        ).fetchone()
+    finally:
+        conn.close()
+    states = {topic: bytes(state) for topic, state in rows}
+    assert [topic for topic, _ in rows].count("ConflictDetected") == 1
+    assert b'"rule":"SIM-M01","severity":"high"' in states["ConflictDetected"]
+    assert b'"decision":"accept_with_controls"' in states["ConflictResolved"]
+    assert b'"by":"h.lindqvist"' in states["ConflictResolved"]
+    number = bytes(drafted).split(b'"number":"', 1)[1].split(b'"', 1)[0].decode()
+    assert number.endswith("-00017")
+    shown = run(loaded, "permit", "show", number)
+    assert shown.exit_code == 0, shown.output
+    assert "approved" in shown.output
+
+
 def test_demo_twice_says_it_is_already_loaded(loaded: str) -> None:
     again = run(loaded, "demo")
     assert again.exit_code == 0, again.output

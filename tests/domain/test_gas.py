@@ -14,6 +14,8 @@ from ptw_domain import commands as c
 from ptw_domain.errors import Forbidden, GuardFailed, InvalidTransition, ValidationFailed
 from ptw_domain.gas import commands as gc
 from ptw_domain.gas.profiles import OSHA_DEFAULT, GasLimit
+from ptw_domain.people import commands as pc
+from ptw_domain.people.state import PermitRole
 from ptw_domain.roles import Role
 from tests.builders import World, activate, resume
 
@@ -326,3 +328,38 @@ def test_RDY_07_gas_progress(approved: tuple[World, uuid.UUID]) -> None:
     gas = world.service.readiness(pid).progress["gas"]
     assert gas["verdict"] == "pass"
     assert gas["fresh_until"] == (world.clock.now() + timedelta(minutes=60)).isoformat()
+
+
+def test_GAS_07_hot_work_in_the_area_of_a_live_confined_space_permit_needs_zero_lel(world: World) -> None:
+    world.publish_template({"key": "tank", "category": "confined_space"})
+    world.register_worker("att", "confined_space_attendant")
+    tank = world.approved(
+        template="tank",
+        area="T-204",
+        equipment_tags=("T-204",),
+        emergency_arrangements="Tripod, winch and rescue team on call",
+    )
+    world.run(
+        pc.AssignWorker(
+            actor=world.actor("app"),
+            permit_id=tank,
+            worker_id=world.workers["att"],
+            permit_roles=(PermitRole.ATTENDANT,),
+        )
+    )
+    world.prepare_crew(tank)  # crew, isolation, gas
+    world.brief(tank)  # everyone assigned, the attendant included
+    world.run(
+        pc.PostAttendant(
+            actor=world.actor("att"), permit_id=tank, worker_id=world.workers["att"], on_duty=True
+        )
+    )
+    world.clock.advance(timedelta(minutes=30))
+    world.run(activate(world, tank))
+    assert world.permit(tank).status == "active"
+    welding = world.under_review(area="T-204", equipment_tags=("T-204-N3",))  # its approval waits on SIMOPS
+    session = uuid.uuid4()
+    world.run(reading(world, welding, session, "O2", 20.9))
+    world.run(reading(world, welding, session, "LEL", 2))
+    lel = [e for e in world.service.history(welding) if e.type == "GasReadingRecorded"][-1].payload
+    assert (lel.verdict, lel.limit.high) == ("fail", 0.0)

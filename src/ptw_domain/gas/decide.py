@@ -13,16 +13,31 @@ from ptw_domain.gas.profiles import FLAMMABLES, OXYGEN, UNIT_RANGES, GasLimit, G
 from ptw_domain.permit.authority import check_status, refuse_integration_signing, require_role
 from ptw_domain.permit.context import PermitContext
 from ptw_domain.permit.execution import fact_time
-from ptw_domain.permit.status import Status
+from ptw_domain.permit.status import LIVE, Status
+
+LIVE_STATUSES = frozenset(s.value for s in LIVE)
 from ptw_domain.roles import Role
 
 GAS_TESTING = "gas_testing"  # COMP-03: the gas tester's competency
 
 
 def hot_work_in_confined_space(ctx: PermitContext) -> bool:
-    """GAS-07: a hot-work permit with the confined-space flag (links to live confined-space permits: planned
-    with SIMOPS)."""
-    return ctx.state.category == "hot_work" and ctx.state.content.confined_space
+    """GAS-07: a hot-work permit with the confined-space flag, or in the area of a live confined-space permit
+    (found through the project's SIMOPS register)."""
+    state = ctx.state
+    if state.category != "hot_work":
+        return False
+    if state.content.confined_space:
+        return True
+    register = ctx.simops
+    if register is None:
+        return False
+    neighbours = register.index.get(f"area:{state.content.area}", ())
+    return any(
+        (fp := register.footprints[p]).category == "confined_space" and fp.status in LIVE_STATUSES
+        for p in neighbours
+        if p != state.permit_id
+    )
 
 
 def limit_for(ctx: PermitContext, profile: GasLimitProfile, gas: str) -> GasLimit:
