@@ -14,10 +14,9 @@ from ptw_domain.permit.authority import check_status, refuse_integration_signing
 from ptw_domain.permit.context import PermitContext
 from ptw_domain.permit.execution import fact_time
 from ptw_domain.permit.status import LIVE, Status
-
-LIVE_STATUSES = frozenset(s.value for s in LIVE)
 from ptw_domain.roles import Role
 
+LIVE_STATUSES = frozenset(s.value for s in LIVE)
 GAS_TESTING = "gas_testing"  # COMP-03: the gas tester's competency
 
 
