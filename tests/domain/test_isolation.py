@@ -13,7 +13,7 @@ from ptw_domain.errors import Forbidden, GuardFailed, InvalidTransition, NotFoun
 from ptw_domain.isolation import commands as ic
 from ptw_domain.isolation.handling import point_id_for
 from ptw_domain.roles import Role
-from tests.builders import World, approve, complete
+from tests.builders import World, activate, approve, close, complete
 
 
 @pytest.fixture
@@ -302,3 +302,25 @@ def test_AUD_04_a_permits_verification_covers_its_linked_isolations(electrical: 
     assert streams == [pid, isolation_of(world, pid)]
     assert [v.ok for v in world.service.verify_chain(streams)] == [True, True]
     assert world.service.verify_chain(streams)[1].events >= 4  # opened, linked, isolated, verified
+
+
+def test_CLO_05_closing_releases_this_permits_link_to_an_isolation_kept_for_another(
+    electrical: World,
+) -> None:
+    world = electrical
+    world.register_point("CB-77", category="II")
+    first = world.under_review(template="electrical", area="SS-1", equipment_tags=("MCC-1",))
+    world.assign_point(first, code="CB-77")
+    world.run(approve(world, first))
+    second = world.under_review(template="electrical", area="SS-9", equipment_tags=("MCC-9",))
+    world.assign_point(second, code="CB-77")
+    world.prepare_crew(first)
+    world.clock.advance(timedelta(minutes=30))
+    world.run(activate(world, first))
+    world.clock.advance(timedelta(hours=1))
+    world.run(complete(world, first))
+    world.clock.advance(timedelta(minutes=10))
+    world.run(close(world, first))  # CLO-05: the isolation stays, linked to the other permit
+    iso = isolation_of(world, first)
+    assert [e.type for e in world.service.store.events.get(iso)][-1] == "IsolationUnlinked"
+    assert world.permit(first).status == "closed"

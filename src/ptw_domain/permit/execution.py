@@ -8,6 +8,7 @@ from ptw_domain import commands as c
 from ptw_domain.closeout.decide import pinned_checklist
 from ptw_domain.errors import ValidationFailed
 from ptw_domain.events import permit as ev
+from ptw_domain.events.isolation import IsolationUnlinked
 from ptw_domain.findings import Finding
 from ptw_domain.permit.authority import (
     STOP_WORK_ROLES,
@@ -15,7 +16,7 @@ from ptw_domain.permit.authority import (
     gate,
     require_party,
 )
-from ptw_domain.permit.context import PermitContext
+from ptw_domain.permit.context import Decision, PermitContext
 from ptw_domain.permit.expiry import lapse_pending_extension
 from ptw_domain.permit.guards import self_issue_relaxed
 from ptw_domain.permit.readiness import Action
@@ -179,7 +180,7 @@ def complete(cmd: c.CompletePermit, ctx: PermitContext) -> Events:
     return events
 
 
-def close(cmd: c.ClosePermit, ctx: PermitContext) -> Events:
+def close(cmd: c.ClosePermit, ctx: PermitContext) -> Decision:
     """T18/LIFE-21: an issuer or area authority closes after a site inspection between hand-back and now."""
     gate(ctx, cmd.name, Action.CLOSE, Role.APPROVER, Role.AREA_AUTHORITY)
     state = ctx.state
@@ -187,12 +188,17 @@ def close(cmd: c.ClosePermit, ctx: PermitContext) -> Events:
     inspected = fact_time(ctx, cmd.inspected_at, "inspected_at", not_before=state.hand_back.at)
     role = Role.APPROVER if ctx.actor_member.roles & {Role.APPROVER} else Role.AREA_AUTHORITY
     signature = sign_act(ctx, cmd.signature, point=SigningPoint.CLOSE, intent=cmd.name, role=role)
-    return [
-        ev.PermitClosed(
-            closed_by=ctx.person or "",
-            on_behalf_of=ctx.on_behalf_of,
-            inspected_at=inspected,
-            signature=signature,
-            policy_version=ctx.policy.version,
-        )
-    ]
+    closed = ev.PermitClosed(
+        closed_by=ctx.person or "",
+        on_behalf_of=ctx.on_behalf_of,
+        inspected_at=inspected,
+        signature=signature,
+        policy_version=ctx.policy.version,
+    )
+    # CLO-05: an isolation left in place for another permit keeps that link only; this permit's is released.
+    released = tuple(
+        (iso.isolation_id, (IsolationUnlinked(permit_id=state.permit_id),))
+        for iso in ctx.isolations.values()
+        if iso.in_place and state.permit_id in iso.links and set(iso.links) - {state.permit_id}
+    )
+    return Decision(permit=[closed], others=released)
