@@ -26,6 +26,7 @@ from ptw_domain.dispatch import decide
 from ptw_domain.errors import DomainError, IdempotencyKeyReused, NotFound, ValidationFailed, WriteConflict
 from ptw_domain.events.base import Recorded
 from ptw_domain.events.idempotency import CommandAccepted, Outcome
+from ptw_domain.events.project import ProjectSettings
 from ptw_domain.handlers import at_of, simops_streams, with_time_facts
 from ptw_domain.people.workers import WorkerState
 from ptw_domain.permit.progress import progress
@@ -43,7 +44,9 @@ from ptw_domain.templates import ResolvedTemplate
 from ptw_domain.workbench import ResolutionKey, Workbench
 
 MAX_ATTEMPTS = 8
-CLOCK_SKEW = timedelta(minutes=5)  # TIME-02 default; a command's own time may differ from the clock this much
+# TIME-02: a command's own time may differ from the clock this much (judged before its project is known, so the
+# project settings' default applies).
+CLOCK_SKEW = timedelta(minutes=ProjectSettings().clock_skew_minutes)
 _IDEMPOTENCY = uuid5(NAMESPACE_URL, "urn:ptw:idempotency")
 
 

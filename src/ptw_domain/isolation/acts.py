@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from ptw_domain.configuration import require_project_role
 from ptw_domain.errors import Forbidden, GuardFailed, InvalidTransition, NotFound, ValidationFailed
 from ptw_domain.events import isolation as ev
 from ptw_domain.findings import Finding
@@ -15,10 +16,9 @@ from ptw_domain.isolation.state import CATEGORY_STRENGTH, IsolationState, Isolat
 from ptw_domain.people.workers import WorkerState
 from ptw_domain.permit.state import PermitState
 from ptw_domain.permit.status import HOLDING
-from ptw_domain.roles import Actor, Role
+from ptw_domain.roles import Role
 
 ISOLATION_COMPETENCY = "isolation"  # COMP-03
-SKEW = timedelta(minutes=5)  # TIME-02
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,11 +31,6 @@ class Linked:
 
 def _refuse(message: str, findings: list[Finding]) -> GuardFailed:
     return GuardFailed(message, blockers=findings)
-
-
-def require_roles(actor: Actor, command: str, *roles: Role) -> None:
-    if not set(roles) & actor.member.roles:
-        raise Forbidden(f"{command} needs one of the roles {', '.join(sorted(roles))}", rule_ids=("SEC-04",))
 
 
 def forward(iso: IsolationState, allowed: tuple[IsolationStatus, ...], command: str) -> None:
@@ -54,7 +49,7 @@ def register_point(
     cmd: ic.RegisterIsolationPoint, point_id: Any, existing: PointState | None
 ) -> list[ev.PointEvent]:
     """ISO-01: `point_code` is unique in the project (the stream id derives from it)."""
-    require_roles(cmd.actor, cmd.name, Role.ISOLATING_AUTHORITY, Role.PROJECT_ADMIN)
+    require_project_role(cmd.actor, cmd.name, Role.ISOLATING_AUTHORITY, Role.PROJECT_ADMIN)
     if existing is not None:
         raise InvalidTransition(
             f"point {cmd.spec.point_code} is already registered",
@@ -80,7 +75,7 @@ def _check_spec(spec: ev.PointSpec) -> None:
 
 def revise_point(cmd: ic.ReviseIsolationPoint, point: PointState) -> list[ev.PointEvent]:
     """ISO-02: revisions are versioned; the code never changes."""
-    require_roles(cmd.actor, cmd.name, Role.ISOLATING_AUTHORITY, Role.PROJECT_ADMIN)
+    require_project_role(cmd.actor, cmd.name, Role.ISOLATING_AUTHORITY, Role.PROJECT_ADMIN)
     _check_spec(cmd.spec)
     if cmd.spec.point_code != point.spec.point_code:
         raise ValidationFailed(
@@ -92,7 +87,7 @@ def revise_point(cmd: ic.ReviseIsolationPoint, point: PointState) -> list[ev.Poi
 
 
 def deactivate_point(cmd: ic.DeactivateIsolationPoint, point: PointState) -> list[ev.PointEvent]:
-    require_roles(cmd.actor, cmd.name, Role.ISOLATING_AUTHORITY, Role.PROJECT_ADMIN)
+    require_project_role(cmd.actor, cmd.name, Role.ISOLATING_AUTHORITY, Role.PROJECT_ADMIN)
     if point.open_isolation is not None:
         raise _refuse(
             "the point has an open isolation",
@@ -108,14 +103,19 @@ def deactivate_point(cmd: ic.DeactivateIsolationPoint, point: PointState) -> lis
 
 
 def isolate(
-    cmd: ic.IsolatePoint, iso: IsolationState, linked: list[Linked], isolator: WorkerState, now: datetime
+    cmd: ic.IsolatePoint,
+    iso: IsolationState,
+    linked: list[Linked],
+    isolator: WorkerState,
+    now: datetime,
+    skew: timedelta,
 ) -> list[ev.IsolationEvent]:
     """ISO-06/08: an isolating authority with `isolation` records locks, tag, method and category achieved."""
-    require_roles(cmd.actor, cmd.name, Role.ISOLATING_AUTHORITY)
+    require_project_role(cmd.actor, cmd.name, Role.ISOLATING_AUTHORITY)
     forward(iso, (IsolationStatus.ASSIGNED,), cmd.name)
     if isolator.person_id != cmd.actor.person_id:
         raise Forbidden("the isolator records their own isolation", rule_ids=("ISO-06", "SEC-05"))
-    if cmd.isolated_at > now + SKEW:
+    if cmd.isolated_at > now + skew:
         raise ValidationFailed(
             "isolated_at is in the future", rule_ids=("TIME-02",), facts={"field": "isolated_at"}
         )
@@ -167,7 +167,7 @@ def isolate(
 
 
 def verify(
-    cmd: ic.VerifyIsolation, iso: IsolationState, linked: list[Linked], now: datetime
+    cmd: ic.VerifyIsolation, iso: IsolationState, linked: list[Linked], now: datetime, skew: timedelta
 ) -> list[ev.IsolationEvent]:
     """ISO-07/SOD-03: an isolating authority or the PA of a linked permit, never the isolator."""
     forward(iso, (IsolationStatus.ISOLATED,), cmd.name)
@@ -190,7 +190,7 @@ def verify(
                 )
             ],
         )
-    if cmd.verified_at > now + SKEW or (iso.isolated_at and cmd.verified_at < iso.isolated_at):
+    if cmd.verified_at > now + skew or (iso.isolated_at and cmd.verified_at < iso.isolated_at):
         raise ValidationFailed(
             "verified_at is in the future or before the isolation",
             rule_ids=("TIME-02",),
@@ -211,7 +211,7 @@ def _holding(linked: list[Linked]) -> list[str]:
 
 def deisolate(cmd: ic.DeisolatePoint, iso: IsolationState, linked: list[Linked]) -> list[ev.IsolationEvent]:
     """ISO-11/12/13: refused while a linked permit is holding or a personal lock remains; removes the locks."""
-    require_roles(cmd.actor, cmd.name, Role.ISOLATING_AUTHORITY)
+    require_project_role(cmd.actor, cmd.name, Role.ISOLATING_AUTHORITY)
     forward(iso, (IsolationStatus.ISOLATED, IsolationStatus.VERIFIED), cmd.name)
     findings = []
     holding = _holding(linked)
@@ -243,7 +243,7 @@ def transfer(
     cmd: ic.TransferIsolationToOperations, iso: IsolationState, linked: list[Linked]
 ) -> list[ev.IsolationEvent]:
     """ISO-14: an area authority takes over an isolation left in place; it then depends on no permit."""
-    require_roles(cmd.actor, cmd.name, Role.AREA_AUTHORITY)
+    require_project_role(cmd.actor, cmd.name, Role.AREA_AUTHORITY)
     if not iso.in_place or iso.operations_held_by is not None:
         raise InvalidTransition(
             "only an isolation in place and not yet held by operations is transferred",

@@ -104,15 +104,10 @@ def unassign_point(cmd: ic.UnassignIsolationPoint, ctx: PermitContext) -> Decisi
     return Decision(permit=[unassigned], others=tuple(others))
 
 
-def _is_self(ctx: PermitContext, worker_id: UUID) -> bool:
-    worker = ctx.worker(worker_id)
-    return worker.person_id is not None and worker.person_id == ctx.person
-
-
 def apply_lock(cmd: ic.ApplyPersonalLock, ctx: PermitContext) -> list[Any]:
     """LOCK-01/04/06: an assigned, competent, briefed and unflagged worker applies their own lock."""
     check_status(ctx, cmd.name)
-    if not _is_self(ctx, cmd.worker_id):
+    if not ctx.is_worker(cmd.worker_id):
         raise Forbidden("a personal lock is applied by its owner", rule_ids=("LOCK-01", "SEC-05"))
     state = ctx.state
     findings: list[Finding] = []
@@ -161,7 +156,7 @@ def remove_lock(cmd: ic.RemovePersonalLock, ctx: PermitContext) -> list[Any]:
     """LOCK-02: only whoever applied the lock removes it."""
     check_status(ctx, cmd.name)
     lock = _lock(ctx, cmd.lock_id)
-    if not _is_self(ctx, lock.worker_id):
+    if not ctx.is_worker(lock.worker_id):
         raise Forbidden(
             "a lock is removed by whoever applied it (or by the LOCK-02 exception)", rule_ids=("LOCK-02",)
         )

@@ -8,6 +8,7 @@ permit's version and is decided again (the race of issue 3, point 7).
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -78,6 +79,11 @@ def _point_command(bench: Workbench, cmd: Any) -> Change:
     return Change(streams=[stream], main=stream)
 
 
+def _skew(bench: Workbench, iso: IsolationState) -> timedelta:
+    """TIME-02: how far a fact time may run ahead of the clock, as the isolation's project sets it."""
+    return timedelta(minutes=bench.project(iso.project_id).state.settings.clock_skew_minutes)
+
+
 def _isolation_act(bench: Workbench, cmd: Any) -> Change:
     isolation = _stream(bench, cmd.isolation_id, "isolation", "isolation_id")
     iso: IsolationState = isolation.state
@@ -89,9 +95,9 @@ def _isolation_act(bench: Workbench, cmd: Any) -> Change:
         isolator = bench.workers([cmd.isolator_worker_id]).get(cmd.isolator_worker_id)
         if isolator is None:
             raise NotFound("no such worker", facts={"field": "isolator_worker_id"})
-        events: list[Any] = acts.isolate(cmd, iso, states, isolator, now)
+        events: list[Any] = acts.isolate(cmd, iso, states, isolator, now, _skew(bench, iso))
     elif isinstance(cmd, ic.VerifyIsolation):
-        events = acts.verify(cmd, iso, states, now)
+        events = acts.verify(cmd, iso, states, now, _skew(bench, iso))
     elif isinstance(cmd, ic.DeisolatePoint):
         events = acts.deisolate(cmd, iso, states)
     else:

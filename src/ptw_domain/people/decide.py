@@ -28,11 +28,6 @@ def _planner(ctx: PermitContext, command: str) -> None:
         require_party(ctx, command, ctx.state.requestor, "the requestor or an approver")
 
 
-def _is_self(ctx: PermitContext, worker_id: Any) -> bool:
-    worker = ctx.worker(worker_id)
-    return worker.person_id is not None and worker.person_id == ctx.person
-
-
 def role_findings(ctx: PermitContext, worker_id: Any, roles: tuple[str, ...], rule: str) -> list[Finding]:
     """COMP-04: the worker holds every code the template requires for each of their permit roles, now."""
     worker = ctx.worker(worker_id)
@@ -137,7 +132,7 @@ def attend(cmd: pc.AttendToolboxTalk, ctx: PermitContext) -> Events:
         raise NotFound("no such briefing on this permit", facts={"field": "tbt_id"})
     if people.assignment(cmd.worker_id) is None:
         raise NotFound("the worker is not assigned to this permit", facts={"field": "worker_id"})
-    if not _is_self(ctx, cmd.worker_id):
+    if not ctx.is_worker(cmd.worker_id):
         raise Forbidden("attendance is acknowledged by the worker personally", rule_ids=("TBT-02", "SEC-05"))
     if cmd.worker_id in briefing.attended:
         return []
@@ -155,7 +150,7 @@ def post_attendant(cmd: pc.PostAttendant, ctx: PermitContext) -> Events:
     assignment = people.assignment(cmd.worker_id)
     if assignment is None or PermitRole.ATTENDANT not in assignment.permit_roles:
         raise NotFound("the worker is not assigned as attendant", facts={"field": "worker_id"})
-    if ctx.task_owner != ctx.state.performing_authority and not _is_self(ctx, cmd.worker_id):
+    if ctx.task_owner != ctx.state.performing_authority and not ctx.is_worker(cmd.worker_id):
         require_role(ctx, cmd.name, Role.APPROVER, Role.SAFETY_OFFICER)
     if cmd.on_duty:
         findings = role_findings(ctx, cmd.worker_id, (PermitRole.ATTENDANT.value,), "CSE-01")
@@ -213,7 +208,7 @@ def _roster_keeper(ctx: PermitContext, worker_id: Any, command: str) -> None:
     """Entry and exit are recorded by the worker, an attendant on duty or the PA."""
     people = ctx.state.people
     keepers = {ctx.workers[w].person_id for w in people.attendants_on_duty if w in ctx.workers}
-    if _is_self(ctx, worker_id) or ctx.task_owner == ctx.state.performing_authority or ctx.person in keepers:
+    if ctx.is_worker(worker_id) or ctx.task_owner == ctx.state.performing_authority or ctx.person in keepers:
         return
     raise Forbidden(f"{command} is recorded by the worker, the attendant or the PA", rule_ids=("SEC-05",))
 
@@ -285,7 +280,7 @@ def complete_fire_watch(cmd: pc.CompleteFireWatch, ctx: PermitContext) -> Events
     watcher = state.people.fire_watch
     if state.fire_watch_started_at is None or state.fire_watch_minutes is None or watcher is None:
         raise NotFound("no fire watch is running on this permit", facts={"field": "permit_id"})
-    if not _is_self(ctx, watcher):
+    if not ctx.is_worker(watcher):
         raise Forbidden("the fire watch completes the watch", rule_ids=("CLO-03", "SEC-05"))
     if state.people.fire_watch_completed_at is not None:
         return []

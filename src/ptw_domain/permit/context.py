@@ -124,6 +124,11 @@ class PermitContext:
             return max(published, key=lambda p: p.profile.version).profile
         return OSHA_DEFAULT if key == OSHA_DEFAULT.key else None
 
+    def is_worker(self, worker_id: UUID) -> bool:
+        """SEC-05 "self": the actor is the registered worker (by the worker's linked member identity)."""
+        worker = self.worker(worker_id)
+        return worker.person_id is not None and worker.person_id == self.person
+
     def required_codes(self, role: str) -> list[str]:
         """COMP-03: the competency codes the template requires for a permit role."""
         return list(self.template.required_competencies.get(role, []))
