@@ -127,18 +127,19 @@ class Workbench:
     ) -> PermitContext:
         project = self.project(state.project_id).state
         template = self.template(state.organisation_id, state.template.key)
+        org = self.organisation(state.organisation_id)
         assert template is not None, "a permit's template stream always exists"
         return PermitContext(
             state=state,
             template=self.pinned(project, template.state, state.template),
             template_retired=template.state.retired,
-            policy=self.policy(state.organisation_id),
+            policy=org.state.policy if org else DEFAULT_ROLE_POLICY,
             project=project_facts(project),
             now=now,
             actor=actor,
             acting_for=acting_for,
             workers=self.workers(state.people.worker_ids() | set(extra_workers)),
-            gas_profiles=org.state.gas_profiles if (org := self.organisation(state.organisation_id)) else (),
+            gas_profiles=org.state.gas_profiles if org else (),
             **self.isolation_facts(state, points),
             simops=register.state
             if (register := self.loader.get(register_id(state.project_id), self.written))
