@@ -14,3 +14,8 @@ class Finding(msgspec.Struct, frozen=True, kw_only=True):
     code: str
     message: str
     facts: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+def found(rule: str, code: str, message: str, facts: dict[str, Any] | None = None) -> list[Finding]:
+    """A guard's result when its one rule fires: a list of that single finding, as readiness collects them."""
+    return [Finding(rule=rule, code=code, message=message, facts=facts or {})]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ptw_domain.findings import Finding
+from ptw_domain.findings import Finding, found
 from ptw_domain.permit.context import PermitContext
 from ptw_domain.permit.readiness import Action, guard, warning
 
@@ -17,14 +17,12 @@ def checklist_done(ctx: PermitContext) -> list[Finding]:
     missing = ctx.state.closeout.unchecked()
     if not missing:
         return []
-    return [
-        Finding(
-            rule="CLO-04",
-            code="closeout_items_unchecked",
-            message=f"close-out items not checked: {', '.join(missing)}",
-            facts={"unchecked": missing},
-        )
-    ]
+    return found(
+        "CLO-04",
+        "closeout_items_unchecked",
+        f"close-out items not checked: {', '.join(missing)}",
+        {"unchecked": missing},
+    )
 
 
 @guard((A.CLOSE, "CLO-06"))

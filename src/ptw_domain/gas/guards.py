@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
-from ptw_domain.findings import Finding
+from ptw_domain.findings import Finding, found
 from ptw_domain.gas.decide import hot_work_in_confined_space
 from ptw_domain.gas.profiles import FLAMMABLES
 from ptw_domain.permit.context import PermitContext
@@ -61,14 +61,12 @@ def latest_session_decides(ctx: PermitContext) -> list[Finding]:
     if latest is None or latest.passed:
         return []
     failing = [r.gas for r in latest.readings if r.verdict == "fail"]
-    return [
-        Finding(
-            rule="GAS-09",
-            code="gas_test_failed",
-            message=f"the latest gas test failed on {', '.join(failing)}",
-            facts={"session_id": str(latest.session_id), "failing_gases": failing},
-        )
-    ]
+    return found(
+        "GAS-09",
+        "gas_test_failed",
+        f"the latest gas test failed on {', '.join(failing)}",
+        {"session_id": str(latest.session_id), "failing_gases": failing},
+    )
 
 
 @guard((A.ACTIVATE, "GAS-07"))
@@ -79,14 +77,12 @@ def no_flammables_for_confined_hot_work(ctx: PermitContext) -> list[Finding]:
     lel = next((r for r in latest.readings if r.gas == FLAMMABLES), None) if latest else None
     if lel is not None and lel.value == 0:
         return []
-    return [
-        Finding(
-            rule="GAS-07",
-            code="flammables_present",
-            message="hot work inside a confined space needs 0 % LEL in the latest test",
-            facts={"lel": lel.value if lel else None},
-        )
-    ]
+    return found(
+        "GAS-07",
+        "flammables_present",
+        "hot work inside a confined space needs 0 % LEL in the latest test",
+        {"lel": lel.value if lel else None},
+    )
 
 
 @guard((A.RESUME, "GAS-12"))
@@ -100,14 +96,12 @@ def retested_after_failure(ctx: PermitContext) -> list[Finding]:
     after = max(r.tested_at for r in failed if r is not None)
     if any(s.passed and all(r.tested_at > after for r in s.readings) for s in gas_state.counted_sessions()):
         return []
-    return [
-        Finding(
-            rule="GAS-12",
-            code="no_retest_after_failure",
-            message="a complete passing gas test after the failing reading is needed",
-            facts={"failed_at": after.isoformat()},
-        )
-    ]
+    return found(
+        "GAS-12",
+        "no_retest_after_failure",
+        "a complete passing gas test after the failing reading is needed",
+        {"failed_at": after.isoformat()},
+    )
 
 
 def retest_due(ctx: PermitContext) -> Any:
@@ -126,14 +120,9 @@ def retest_soon(ctx: PermitContext) -> list[Finding]:
     due = retest_due(ctx)
     if due is None or not ctx.now <= due <= ctx.now + timedelta(minutes=30):
         return []
-    return [
-        Finding(
-            rule="RDY-08",
-            code="retest_due",
-            message=f"a gas retest is due at {due.isoformat()}",
-            facts={"due_at": due.isoformat()},
-        )
-    ]
+    return found(
+        "RDY-08", "retest_due", f"a gas retest is due at {due.isoformat()}", {"due_at": due.isoformat()}
+    )
 
 
 def gas_progress(ctx: PermitContext) -> dict[str, Any]:

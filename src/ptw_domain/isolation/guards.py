@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ptw_domain.findings import Finding
+from ptw_domain.findings import Finding, found
 from ptw_domain.isolation.state import CATEGORY_STRENGTH, IsolationState, IsolationStatus
 from ptw_domain.permit.context import PermitContext
 from ptw_domain.permit.readiness import Action, guard
@@ -34,13 +34,11 @@ def required_isolations(ctx: PermitContext) -> list[tuple[Any, IsolationState | 
 def structured_isolation_assigned(ctx: PermitContext) -> list[Finding]:
     if not ctx.template.requires_structured_isolation or required_isolations(ctx):
         return []
-    return [
-        Finding(
-            rule="ISO-09",
-            code="no_isolation_assigned",
-            message="structured isolation is required and no required isolation point is assigned",
-        )
-    ]
+    return found(
+        "ISO-09",
+        "no_isolation_assigned",
+        "structured isolation is required and no required isolation point is assigned",
+    )
 
 
 def _below(category: str | None, minimum: str) -> bool:
@@ -60,14 +58,12 @@ def achievable_category(ctx: PermitContext) -> list[Finding]:
     ]
     if not weak:
         return []
-    return [
-        Finding(
-            rule="ISO-08",
-            code="category_not_achievable",
-            message=f"points {', '.join(weak)} cannot achieve category {minimum}",
-            facts={"points": weak, "minimum": minimum},
-        )
-    ]
+    return found(
+        "ISO-08",
+        "category_not_achievable",
+        f"points {', '.join(weak)} cannot achieve category {minimum}",
+        {"points": weak, "minimum": minimum},
+    )
 
 
 @guard((A.ACTIVATE, "ISO-08"), (A.RESUME, "ISO-08"))
@@ -83,14 +79,12 @@ def achieved_category(ctx: PermitContext) -> list[Finding]:
     ]
     if not weak:
         return []
-    return [
-        Finding(
-            rule="ISO-08",
-            code="category_not_achieved",
-            message=f"points {', '.join(weak)} are isolated below category {minimum}",
-            facts={"points": weak, "minimum": minimum},
-        )
-    ]
+    return found(
+        "ISO-08",
+        "category_not_achieved",
+        f"points {', '.join(weak)} are isolated below category {minimum}",
+        {"points": weak, "minimum": minimum},
+    )
 
 
 @guard((A.ACTIVATE, "ISO-10"), (A.RESUME, "ISO-10"))
@@ -102,14 +96,12 @@ def required_isolations_verified(ctx: PermitContext) -> list[Finding]:
     ]
     if not pending:
         return []
-    return [
-        Finding(
-            rule="ISO-10",
-            code="isolation_not_verified",
-            message=f"{len(pending)} required isolations are not verified",
-            facts={"isolations": pending},
-        )
-    ]
+    return found(
+        "ISO-10",
+        "isolation_not_verified",
+        f"{len(pending)} required isolations are not verified",
+        {"isolations": pending},
+    )
 
 
 @guard((A.ACTIVATE, "LOCK-04"))
@@ -121,14 +113,12 @@ def no_flagged_workers(ctx: PermitContext) -> list[Finding]:
     ]
     if not flagged:
         return []
-    return [
-        Finding(
-            rule="LOCK-04",
-            code="worker_flagged",
-            message="assigned workers have an unacknowledged lock removal",
-            facts={"workers": flagged},
-        )
-    ]
+    return found(
+        "LOCK-04",
+        "worker_flagged",
+        "assigned workers have an unacknowledged lock removal",
+        {"workers": flagged},
+    )
 
 
 @guard((A.COMPLETE, "LOCK-05"))
@@ -136,14 +126,12 @@ def no_personal_locks(ctx: PermitContext) -> list[Finding]:
     locks = ctx.state.isolations.locks
     if not locks:
         return []
-    return [
-        Finding(
-            rule="LOCK-05",
-            code="personal_locks_remain",
-            message=f"{len(locks)} personal locks remain",
-            facts={"locks": [lock.lock_id for lock in locks]},
-        )
-    ]
+    return found(
+        "LOCK-05",
+        "personal_locks_remain",
+        f"{len(locks)} personal locks remain",
+        {"locks": [lock.lock_id for lock in locks]},
+    )
 
 
 @guard((A.CLOSE, "CLO-05"))
@@ -159,14 +147,12 @@ def isolation_dispositions(ctx: PermitContext) -> list[Finding]:
         open_ones.append(iso.point.point_code)
     if not open_ones:
         return []
-    return [
-        Finding(
-            rule="CLO-05",
-            code="isolation_in_place",
-            message=f"isolations still in place: {', '.join(open_ones)}; de-isolate or transfer them",
-            facts={"points": open_ones},
-        )
-    ]
+    return found(
+        "CLO-05",
+        "isolation_in_place",
+        f"isolations still in place: {', '.join(open_ones)}; de-isolate or transfer them",
+        {"points": open_ones},
+    )
 
 
 def isolation_progress(ctx: PermitContext) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from typing import Any
 from ptw_domain.errors import Forbidden, NotFound, ValidationFailed
 from ptw_domain.events import people as ev
 from ptw_domain.events.permit import PermitEvent
-from ptw_domain.findings import Finding
+from ptw_domain.findings import Finding, found
 from ptw_domain.people import commands as pc
 from ptw_domain.people.state import PermitRole
 from ptw_domain.permit.authority import check_status, require_party, require_role
@@ -39,14 +39,12 @@ def role_findings(ctx: PermitContext, worker_id: Any, roles: tuple[str, ...], ru
     )
     if not missing:
         return []
-    return [
-        Finding(
-            rule=rule,
-            code="competency_missing",
-            message=f"{worker.name} lacks a valid {', '.join(missing)} competency",
-            facts={"worker_id": str(worker_id), "missing": missing, "at": ctx.now.isoformat()},
-        )
-    ]
+    return found(
+        rule,
+        "competency_missing",
+        f"{worker.name} lacks a valid {', '.join(missing)} competency",
+        {"worker_id": str(worker_id), "missing": missing, "at": ctx.now.isoformat()},
+    )
 
 
 def relied_on(ctx: PermitContext, worker_id: Any, roles: tuple[str, ...]) -> tuple[Any, ...]:

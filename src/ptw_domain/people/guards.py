@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from ptw_domain.findings import Finding
+from ptw_domain.findings import Finding, found
 from ptw_domain.people.decide import fire_watch_findings, role_findings
 from ptw_domain.people.facts import assigned_facts
 from ptw_domain.people.state import PermitRole
@@ -30,25 +30,21 @@ def briefed_for_activation(ctx: PermitContext) -> list[Finding]:
     oldest = ctx.now - timedelta(hours=ctx.template.tbt_max_age_hours)
     recent = [b for b in ctx.state.people.briefings if oldest <= b.held_at <= ctx.now]
     if not recent:
-        return [
-            Finding(
-                rule="TBT-03",
-                code="no_recent_briefing",
-                message=f"no briefing held in the last {ctx.template.tbt_max_age_hours} h",
-                facts={"max_age_hours": ctx.template.tbt_max_age_hours},
-            )
-        ]
+        return found(
+            "TBT-03",
+            "no_recent_briefing",
+            f"no briefing held in the last {ctx.template.tbt_max_age_hours} h",
+            {"max_age_hours": ctx.template.tbt_max_age_hours},
+        )
     missing = _unbriefed(ctx, oldest - timedelta(microseconds=1))
     if not missing:
         return []
-    return [
-        Finding(
-            rule="TBT-03",
-            code="workers_not_briefed",
-            message=f"{len(missing)} assigned workers have not attended a recent briefing",
-            facts={"workers": missing},
-        )
-    ]
+    return found(
+        "TBT-03",
+        "workers_not_briefed",
+        f"{len(missing)} assigned workers have not attended a recent briefing",
+        {"workers": missing},
+    )
 
 
 @guard((A.RESUME, "TBT-05"))
@@ -60,14 +56,12 @@ def briefed_for_resume(ctx: PermitContext) -> list[Finding]:
     missing = _unbriefed(ctx, suspended_at)
     if not missing:
         return []
-    return [
-        Finding(
-            rule="TBT-05",
-            code="not_rebriefed",
-            message="assigned workers need a briefing after the suspension",
-            facts={"suspended_at": suspended_at.isoformat(), "workers": missing},
-        )
-    ]
+    return found(
+        "TBT-05",
+        "not_rebriefed",
+        "assigned workers need a briefing after the suspension",
+        {"suspended_at": suspended_at.isoformat(), "workers": missing},
+    )
 
 
 def counted_crew(ctx: PermitContext) -> list[str]:
@@ -85,14 +79,12 @@ def crew_size(ctx: PermitContext) -> list[Finding]:
     needed = ctx.template.min_personnel
     if len(counted) >= needed:
         return []
-    return [
-        Finding(
-            rule="WRK-04",
-            code="crew_too_small",
-            message=f"{len(counted)} of {needed} crew members are competent and briefed",
-            facts={"counted": counted, "min_personnel": needed},
-        )
-    ]
+    return found(
+        "WRK-04",
+        "crew_too_small",
+        f"{len(counted)} of {needed} crew members are competent and briefed",
+        {"counted": counted, "min_personnel": needed},
+    )
 
 
 @guard((A.ACTIVATE, "COMP-04"), (A.RESUME, "COMP-04"))
@@ -160,14 +152,12 @@ def nobody_inside(ctx: PermitContext) -> list[Finding]:
     inside = ctx.state.people.inside
     if not inside:
         return []
-    return [
-        Finding(
-            rule="CSE-05",
-            code="people_inside",
-            message=f"{len(inside)} people are still inside",
-            facts={"inside": [str(w) for w in inside]},
-        )
-    ]
+    return found(
+        "CSE-05",
+        "people_inside",
+        f"{len(inside)} people are still inside",
+        {"inside": [str(w) for w in inside]},
+    )
 
 
 @warning

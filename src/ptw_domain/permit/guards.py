@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from ptw_domain.findings import Finding
+from ptw_domain.findings import Finding, found
 from ptw_domain.permit.context import PermitContext
 from ptw_domain.permit.expiry import expiry_due
 from ptw_domain.permit.readiness import FROM_STATUSES, Action, guard, warning
@@ -24,14 +24,12 @@ def _check_status(action: Action) -> None:
         allowed = FROM_STATUSES[action]
         if ctx.state.status in allowed:
             return []
-        return [
-            Finding(
-                rule="LIFE-02",
-                code="invalid_status",
-                message=f"{action} needs status {' or '.join(sorted(allowed))}; the permit is {ctx.state.status}",
-                facts={"status": ctx.state.status, "allowed_from": sorted(allowed)},
-            )
-        ]
+        return found(
+            "LIFE-02",
+            "invalid_status",
+            f"{action} needs status {' or '.join(sorted(allowed))}; the permit is {ctx.state.status}",
+            {"status": ctx.state.status, "allowed_from": sorted(allowed)},
+        )
 
 
 for _action in Action:
@@ -54,14 +52,9 @@ def content_complete(ctx: PermitContext) -> list[Finding]:
     ]
     if not missing:
         return []
-    return [
-        Finding(
-            rule="LIFE-07",
-            code="content_incomplete",
-            message=f"submission needs {', '.join(missing)}",
-            facts={"missing": missing},
-        )
-    ]
+    return found(
+        "LIFE-07", "content_incomplete", f"submission needs {', '.join(missing)}", {"missing": missing}
+    )
 
 
 def window_findings(ctx: PermitContext, *, at_creation: bool = False) -> list[Finding]:
@@ -111,14 +104,12 @@ def planned_window(ctx: PermitContext) -> list[Finding]:
 def template_usable(ctx: PermitContext) -> list[Finding]:
     if not ctx.template_retired:
         return []
-    return [
-        Finding(
-            rule="TPL-01",
-            code="template_retired",
-            message="the permit's template is retired",
-            facts={"template_key": ctx.state.template.key},
-        )
-    ]
+    return found(
+        "TPL-01",
+        "template_retired",
+        "the permit's template is retired",
+        {"template_key": ctx.state.template.key},
+    )
 
 
 @guard((A.SUBMIT, "LIFE-08"))
@@ -143,14 +134,9 @@ def verifier_not_requestor(ctx: PermitContext) -> list[Finding]:
     verifier = ctx.state.verifier
     if verifier is None or verifier.person_id != ctx.state.requestor:
         return []
-    return [
-        Finding(
-            rule="SOD-01",
-            code="same_person",
-            message="the verifier cannot be the requestor",
-            facts={"person_id": verifier.person_id},
-        )
-    ]
+    return found(
+        "SOD-01", "same_person", "the verifier cannot be the requestor", {"person_id": verifier.person_id}
+    )
 
 
 @guard((A.SUBMIT, "SEC-05"), (A.COMPLETE, "SEC-05"))
@@ -162,14 +148,12 @@ def acting_party(ctx: PermitContext) -> list[Finding]:
     party = state.requestor if state.status in (Status.DRAFT, Status.REJECTED) else state.performing_authority
     if person == party:
         return []
-    return [
-        Finding(
-            rule="SEC-05",
-            code="not_the_party",
-            message="only the permit's own party may do this",
-            facts={"party": party, "actor": person},
-        )
-    ]
+    return found(
+        "SEC-05",
+        "not_the_party",
+        "only the permit's own party may do this",
+        {"party": party, "actor": person},
+    )
 
 
 @guard((A.VERIFY, "LIFE-09"))
@@ -180,14 +164,12 @@ def acting_verifier(ctx: PermitContext) -> list[Finding]:
         return [Finding(rule="LIFE-09", code="verifier_not_nominated", message="no verifier is nominated")]
     if ctx.actor is None or ctx.task_owner == verifier.person_id:
         return []
-    return [
-        Finding(
-            rule="LIFE-09",
-            code="not_the_nominee",
-            message="only the nominated verifier may verify",
-            facts={"nominee": verifier.person_id, "actor": ctx.task_owner},
-        )
-    ]
+    return found(
+        "LIFE-09",
+        "not_the_nominee",
+        "only the nominated verifier may verify",
+        {"nominee": verifier.person_id, "actor": ctx.task_owner},
+    )
 
 
 def _actor_step(ctx: PermitContext, step: Step) -> list[Finding]:
@@ -262,14 +244,12 @@ def not_expired(ctx: PermitContext) -> list[Finding]:
     due = expiry_due(ctx.state, ctx.template)
     if due is None or ctx.now < due[0]:
         return []
-    return [
-        Finding(
-            rule="LIFE-23",
-            code="expired",
-            message=f"the permit expired at {due[0].isoformat()}",
-            facts={"expired_at": due[0].isoformat(), "reason": due[1]},
-        )
-    ]
+    return found(
+        "LIFE-23",
+        "expired",
+        f"the permit expired at {due[0].isoformat()}",
+        {"expired_at": due[0].isoformat(), "reason": due[1]},
+    )
 
 
 @guard((A.ACTIVATE, "LIFE-17"))
@@ -282,14 +262,12 @@ def activation_window(ctx: PermitContext) -> list[Finding]:
         closes = min(closes, state.content.planned_start + timedelta(hours=template.start_window_hours))
     if opens <= now < closes:
         return []
-    return [
-        Finding(
-            rule="LIFE-17",
-            code="outside_activation_window",
-            message=f"activation is possible from {opens.isoformat()} until {closes.isoformat()}",
-            facts={"opens_at": opens.isoformat(), "closes_at": closes.isoformat(), "now": now.isoformat()},
-        )
-    ]
+    return found(
+        "LIFE-17",
+        "outside_activation_window",
+        f"activation is possible from {opens.isoformat()} until {closes.isoformat()}",
+        {"opens_at": opens.isoformat(), "closes_at": closes.isoformat(), "now": now.isoformat()},
+    )
 
 
 @guard((A.ACTIVATE, "SOD-02"), (A.RESUME, "SOD-02"))
@@ -348,14 +326,9 @@ def mandatory_ppe(ctx: PermitContext) -> list[Finding]:
     missing = [p for p in ctx.template.mandatory_ppe if p.strip().casefold() not in have]
     if not missing:
         return []
-    return [
-        Finding(
-            rule="TPL-08",
-            code="ppe_missing",
-            message=f"mandatory PPE missing: {', '.join(missing)}",
-            facts={"missing": missing},
-        )
-    ]
+    return found(
+        "TPL-08", "ppe_missing", f"mandatory PPE missing: {', '.join(missing)}", {"missing": missing}
+    )
 
 
 @guard((A.APPROVE, "TPL-09"))
@@ -365,14 +338,12 @@ def safety_checklist(ctx: PermitContext) -> list[Finding]:
     missing = [i.key for i in ctx.template.safety_checklist if i.required and answers.get(i.key) is not True]
     if not missing:
         return []
-    return [
-        Finding(
-            rule="TPL-09",
-            code="checklist_incomplete",
-            message=f"safety checklist items not confirmed: {', '.join(missing)}",
-            facts={"missing": missing},
-        )
-    ]
+    return found(
+        "TPL-09",
+        "checklist_incomplete",
+        f"safety checklist items not confirmed: {', '.join(missing)}",
+        {"missing": missing},
+    )
 
 
 @guard((A.CLOSE, "CLO-07"))
@@ -388,14 +359,7 @@ def fire_watch_completed(ctx: PermitContext) -> list[Finding]:
             "ends_at": ends.isoformat(),
             "minutes_left": max(0.0, round((ends - ctx.now).total_seconds() / 60, 1)),
         }
-    return [
-        Finding(
-            rule="CLO-07",
-            code="fire_watch_not_completed",
-            message="the fire watch has not been completed",
-            facts=facts,
-        )
-    ]
+    return found("CLO-07", "fire_watch_not_completed", "the fire watch has not been completed", facts)
 
 
 @warning

@@ -8,7 +8,7 @@ import msgspec
 from ptw_domain import commands as c
 from ptw_domain.errors import AlreadyApproved, InvalidTransition, ValidationFailed
 from ptw_domain.events import permit as ev
-from ptw_domain.findings import Finding
+from ptw_domain.findings import Finding, found
 from ptw_domain.permit.authority import (
     allowed_commands,
     check_status,
@@ -160,14 +160,9 @@ def _approver_findings(
     """LIFE-09: 1-5 eligible approvers, none of them the requestor or the verifier (ROLE-04, SOD-01)."""
     state = ctx.state
     if not 1 <= len(approvers) <= 5:
-        return [
-            Finding(
-                rule="LIFE-09",
-                code="approver_count",
-                message="nominate between 1 and 5 approvers",
-                facts={"count": len(approvers)},
-            )
-        ]
+        return found(
+            "LIFE-09", "approver_count", "nominate between 1 and 5 approvers", {"count": len(approvers)}
+        )
     findings: list[Finding] = []
     for member in approvers:
         findings += step_eligibility(
