@@ -14,7 +14,6 @@ import cProfile
 import gc
 import io
 import os
-import platform
 import pstats
 import statistics
 import tempfile
@@ -22,7 +21,6 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +28,8 @@ import msgspec
 import psycopg
 from tests.builders import START, World
 
-from bench.report import cpu_model, git_head, version, write_block
+from bench import report
+from bench.report import version, write_block
 from ptw_domain import commands as c
 from ptw_domain.clock import ManualClock
 from ptw_domain.service import PermitService
@@ -309,17 +308,13 @@ def machine_facts(load_at_start: float) -> dict[str, str]:
     with psycopg.connect(DSN, autocommit=True) as conn:
         row = conn.execute("SHOW server_version").fetchone()
         fsync = conn.execute("SHOW synchronous_commit").fetchone()
-    return {
-        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "nproc": str(os.cpu_count()),
-        "cpu": cpu_model(),
-        "python": platform.python_version(),
-        "postgresql": f"{row[0] if row else '?'} on 127.0.0.1 (synchronous_commit={fsync[0] if fsync else '?'})",
+    server = f"{row[0] if row else '?'} on 127.0.0.1 (synchronous_commit={fsync[0] if fsync else '?'})"
+    versions = {
+        "PostgreSQL": server,
         "eventsourcing": version("eventsourcing"),
         "psycopg": psycopg.__version__,
-        "git": git_head(),
-        "load": f"{load_at_start:.2f} / {os.getloadavg()[0]:.2f} (nproc {os.cpu_count()})",
     }
+    return report.machine_facts(load_at_start, versions)
 
 
 def render(
@@ -349,10 +344,7 @@ def render(
         f"Measured {facts['date']} with `--n {args.n} --load-n {args.load_n}` (warm-up {args.warmup} "
         f"per row; command/insert rows take N={args.n} samples, load rows {args.load_n}).",
         "",
-        f"Machine: nproc {facts['nproc']} ({facts['cpu']}); Python {facts['python']}; "
-        f"PostgreSQL {facts['postgresql']}; eventsourcing {facts['eventsourcing']}; "
-        f"psycopg {facts['psycopg']}; commit {facts['git']} (+ working tree). "
-        f"Load average (1 min) at start / end of the run: {facts['load']}.",
+        report.machine_line(facts),
         "",
         "Reproduce (from the repository root; PostgreSQL at 127.0.0.1:5432, trust auth; "
         "override with `PTW_BENCH_POSTGRES`):",

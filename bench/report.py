@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import re
 import subprocess
+from datetime import UTC, datetime
 from importlib.metadata import version as _dist_version
 from pathlib import Path
 
@@ -42,6 +44,25 @@ def git_head() -> str:
         return out.stdout.strip()
     except Exception:
         return "?"
+
+
+def machine_facts(load_at_start: float, versions: dict[str, str]) -> dict[str, str]:
+    """When and where a run was measured; `versions` names what the bench depends on beyond Python."""
+    return {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": f"nproc {os.cpu_count()} ({cpu_model()}); Python {platform.python_version()}; "
+        + "; ".join(f"{name} {v}" for name, v in versions.items()),
+        "git": git_head(),
+        "load": f"{load_at_start:.2f} / {os.getloadavg()[0]:.2f}",
+    }
+
+
+def machine_line(facts: dict[str, str]) -> str:
+    """The report's sentence on the machine, the commit and the load around the run."""
+    return (
+        f"Machine: {facts['machine']}; commit {facts['git']} (+ working tree). "
+        f"Load average (1 min) at start / end of the run: {facts['load']}."
+    )
 
 
 def write_block(name: str, section: str, body: str) -> None:

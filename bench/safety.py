@@ -29,20 +29,20 @@ import cProfile
 import gc
 import io
 import os
-import platform
 import pstats
 import statistics
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from tests.builders import START, World, approve
 
-from bench.report import cpu_model, git_head, version, write_block
+from bench import report
+from bench.report import version, write_block
 from ptw_domain.clock import ManualClock
 from ptw_domain.closeout.guards import closeout_progress
 from ptw_domain.gas import commands as gc_cmd
@@ -341,19 +341,6 @@ def profile(ctx: PermitContext, n: int) -> str:
 # --- facts and the report --------------------------------------------------------------------------------------
 
 
-def machine_facts(load_at_start: float) -> dict[str, str]:
-    return {
-        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "nproc": str(os.cpu_count()),
-        "cpu": cpu_model(),
-        "python": platform.python_version(),
-        "msgspec": version("msgspec"),
-        "eventsourcing": version("eventsourcing"),
-        "git": git_head(),
-        "load": f"{load_at_start:.2f} / {os.getloadavg()[0]:.2f}",
-    }
-
-
 def render(
     args: argparse.Namespace,
     results: dict[str, Result],
@@ -371,9 +358,7 @@ def render(
         f"Measured {facts['date']} with `--n {args.n} --warmup {args.warmup}` (every row sampled N={args.n} "
         "times, interleaved; garbage collector on).",
         "",
-        f"Machine: nproc {facts['nproc']} ({facts['cpu']}); Python {facts['python']}; msgspec {facts['msgspec']}; "
-        f"eventsourcing {facts['eventsourcing']}; commit {facts['git']} (+ working tree). "
-        f"Load average (1 min) at start / end of the run: {facts['load']}.",
+        report.machine_line(facts),
         "",
         "Reproduce (from the repository root):",
         "",
@@ -460,7 +445,9 @@ def main() -> None:
     results = measure_interleaved(ops, args.n, args.warmup)
     parts = breakdown(big, 2000)
     guards = per_guard(big, 1000)
-    facts = machine_facts(load_at_start)
+    facts = report.machine_facts(
+        load_at_start, {"msgspec": version("msgspec"), "eventsourcing": version("eventsourcing")}
+    )
     table = render(args, results, built.shape, parts, guards, facts)
     print(table)
     met = results["big"].p99 <= BAR_US

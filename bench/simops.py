@@ -55,6 +55,7 @@ from typing import Any
 import psycopg
 from tests.builders import START, World, nominate, submit
 
+from bench import report
 from bench.core import DSN, machine_facts, uncached_store
 from bench.report import write_block
 from ptw_domain import commands as c
@@ -558,10 +559,7 @@ def render(runs: list[Run], facts: dict[str, str], args: argparse.Namespace) -> 
         f"once in EMPTY and once in BUSY, so every row below has {args.n // 2:,} samples and every 'both' "
         f"row {args.n:,}).",
         "",
-        f"Machine: nproc {facts['nproc']} ({facts['cpu']}); Python {facts['python']}; "
-        f"PostgreSQL {facts['postgresql']}; eventsourcing {facts['eventsourcing']}; "
-        f"psycopg {facts['psycopg']}; commit {facts['git']} (+ working tree). "
-        f"Load average (1 min) at start / end of the run: {facts['load']}.",
+        report.machine_line(facts),
         "",
         "Reproduce (from the repository root; PostgreSQL at 127.0.0.1:5432, trust auth; "
         "override with `PTW_BENCH_POSTGRES`):",
