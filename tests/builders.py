@@ -305,23 +305,8 @@ class World:
             self.run(
                 pc.AssignFireWatch(actor=self.actor("app"), permit_id=pid, worker_id=self.workers["watch"])
             )
-        tbt_id = uuid.uuid4()
-        self.run(
-            pc.HoldToolboxTalk(
-                actor=self.actor("safe"),
-                permit_id=pid,
-                tbt_id=tbt_id,
-                held_at=self.clock.now(),
-                topics=("hazards", "controls", "emergency"),
-            )
-        )
-        attendees = [crew] + (["watch"] if self.permit(pid).people.fire_watch else [])
-        for who in attendees:  # TBT-03: every assigned worker, the fire watch included
-            self.run(
-                pc.AttendToolboxTalk(
-                    actor=self.actor(who), permit_id=pid, tbt_id=tbt_id, worker_id=self.workers[who]
-                )
-            )
+        watch = ("watch",) if self.permit(pid).people.fire_watch else ()
+        self.brief(pid, crew, *watch)  # TBT-03: the crew and the fire watch attend
         activate_blockers = self.service.readiness(pid).actions["activate"].blockers
         if any(b.rule == "ISO-10" for b in activate_blockers):  # required isolations in place and proved
             self.isolate_and_verify(pid)
