@@ -2,7 +2,8 @@
 
 A hypothesis state machine runs random commands by random (right and wrong) people against random permits
 while the clock jumps by minutes to days and the sweep runs; the people on a permit (section 5: crew, fire
-watch, briefings and their attendance, completing the fire watch) are part of its vocabulary. Refusals (`DomainError`) are fine; any other
+watch, briefings and their attendance, completing the fire watch) and the isolations (section 7: assigning a
+project point, isolating, proving, de-isolating) are part of its vocabulary. Refusals (`DomainError`) are fine; any other
 exception fails. After every step: statuses only move along the 4.3 table, replay equals live, every chain
 verifies; a refused command appended nothing but the time facts already due (TIME-04); and for the signing
 actions readiness computed just before agrees with the command's outcome (RDY-04).
@@ -45,6 +46,8 @@ from ptw_domain.events.permit import HandBackOutcome, SuspensionReason
 from ptw_domain.gas import commands as gc
 from ptw_domain.handover import commands as hc
 from ptw_domain.handover.shifts import boundaries_between
+from ptw_domain.isolation import commands as ic
+from ptw_domain.isolation import handling as isolation_handling
 from ptw_domain.people import commands as pc
 from ptw_domain.people.state import PermitRole
 from ptw_domain.permit.readiness import Action
@@ -102,6 +105,10 @@ SHIFTS = ("12:00", "00:00")
 # (section 5) and a fresh passing gas test (section 6).
 PEOPLE_RULES = frozenset({"TBT-03", "TBT-05", "WRK-04", "COMP-04", "CLO-02", "SOD-08"})
 GAS_RULES = frozenset({"GAS-08", "GAS-09", "GAS-12"})
+# Isolation guards of activate and resume (section 7): the required points isolated and proved.
+ISOLATION_RULES = frozenset({"ISO-10", "ISO-08"})
+# Points of the project library that the machine assigns to permits (ISO-01).
+POINTS = ("V-101", "V-102", "MCC-7")
 
 people = st.sampled_from(PEOPLE)
 
@@ -128,6 +135,8 @@ class PermitMachine(RuleBasedStateMachine):
         # `req2` can take over as PA at a shift handover (section 4.9)
         self.world.add_person("req2", Role.REQUESTOR, level=1, kind=CompanyKind.CONTRACTOR)
         self.world.change_settings(shift_boundaries=SHIFTS)
+        for code in POINTS:
+            self.world.register_point(code)
         self.permits: list[uuid.UUID] = []
         self.outcomes: dict[str, int] = {}
 
@@ -647,7 +656,85 @@ class PermitMachine(RuleBasedStateMachine):
         return any(b.rule in rules for b in self.service.readiness(pid).actions[action].blockers)
 
     def needs_preparation(self, pid: uuid.UUID, action: Action) -> bool:
-        return self.blocked_by(pid, action, PEOPLE_RULES | GAS_RULES)
+        return self.blocked_by(pid, action, PEOPLE_RULES | GAS_RULES | ISOLATION_RULES)
+
+    # --- isolation (section 7) ------------------------------------------------------------------------------
+
+    @precondition(lambda self: self.permits)
+    @rule(
+        data=st.data(),
+        code=st.sampled_from(POINTS),
+        person=st.sampled_from(("iso", "iso", "iso2", "req")),
+        required=st.booleans(),
+    )
+    def assign_point(self, data: st.DataObject, code: str, person: str, required: bool) -> None:
+        pid = data.draw(st.sampled_from(self.permits))
+        point_id = isolation_handling.point_id_for(self.world.project_id, code)
+        self.run(
+            pid,
+            lambda: ic.AssignIsolationPoint(
+                actor=self.actor(person), permit_id=pid, point_id=point_id, required=required
+            ),
+        )
+
+    def isolation_of(self, data: st.DataObject) -> tuple[uuid.UUID, uuid.UUID] | None:
+        """A permit and one of its point assignments' isolation, when it has any."""
+        pid = data.draw(st.sampled_from(self.permits))
+        assignments = self.state(pid).isolations.assignments
+        if not assignments:
+            return None
+        return pid, data.draw(st.sampled_from(assignments)).isolation_id
+
+    @precondition(lambda self: self.permits)
+    @rule(
+        data=st.data(),
+        person=st.sampled_from(("iso", "iso", "iso2", "crew1")),
+        category=st.sampled_from(("I", "I", "II", "III")),
+    )
+    def isolate_point(self, data: st.DataObject, person: str, category: str) -> None:
+        if (picked := self.isolation_of(data)) is not None:
+            self.do_isolate(*picked, person, category)
+
+    def do_isolate(self, pid: uuid.UUID, isolation_id: uuid.UUID, person: str, category: str) -> None:
+        workers = self.world.workers
+        self.run(
+            pid,
+            lambda: ic.IsolatePoint(
+                actor=self.actor(person),
+                isolation_id=isolation_id,
+                lock_ids=(f"L-{uuid.uuid4().hex[:6]}",),
+                tag="DANGER DO NOT OPERATE",
+                method="closed, locked, tagged",
+                achieved_category=category,
+                isolated_at=self.clock.now(),
+                isolator_worker_id=workers.get(person, workers["iso"]),
+            ),
+        )
+
+    @precondition(lambda self: self.permits)
+    @rule(data=st.data(), person=st.sampled_from(("iso2", "iso2", "iso")), passed=st.booleans())
+    def verify_isolation(self, data: st.DataObject, person: str, passed: bool) -> None:
+        if (picked := self.isolation_of(data)) is not None:
+            self.do_verify(*picked, person, passed)
+
+    def do_verify(self, pid: uuid.UUID, isolation_id: uuid.UUID, person: str, passed: bool) -> None:
+        self.run(
+            pid,
+            lambda: ic.VerifyIsolation(
+                actor=self.actor(person),
+                isolation_id=isolation_id,
+                method="bleed_and_vent",
+                passed=passed,
+                verified_at=self.clock.now(),
+            ),
+        )
+
+    @precondition(lambda self: self.permits)
+    @rule(data=st.data(), person=st.sampled_from(("iso", "iso2", "req")))
+    def deisolate_point(self, data: st.DataObject, person: str) -> None:
+        if (picked := self.isolation_of(data)) is not None:
+            pid, isolation_id = picked
+            self.run(pid, lambda: ic.DeisolatePoint(actor=self.actor(person), isolation_id=isolation_id))
 
     def do_gas_test(self, pid: uuid.UUID) -> None:
         """A passing session by the gas tester `tester`, as `World.gas_test` takes it, reading by reading."""
@@ -709,6 +796,12 @@ class PermitMachine(RuleBasedStateMachine):
             self.do_attend(pid, tbt_id, person, person)
         if self.blocked_by(pid, Action.ACTIVATE, GAS_RULES) or self.blocked_by(pid, Action.RESUME, GAS_RULES):
             self.do_gas_test(pid)  # the template requires gas testing
+        if self.blocked_by(pid, Action.ACTIVATE, ISOLATION_RULES) or self.blocked_by(
+            pid, Action.RESUME, ISOLATION_RULES
+        ):  # ISO-10: `iso` isolates each assigned point, `iso2` proves it (SOD-03); what is done is refused
+            for assignment in self.state(pid).isolations.assignments:
+                self.do_isolate(pid, assignment.isolation_id, "iso", "I")
+                self.do_verify(pid, assignment.isolation_id, "iso2", True)
 
     @precondition(lambda self: self.permits)
     @rule(data=st.data(), person=st.sampled_from(("req", "app", "admin", "area", "ver")), reason=s.reasons)
