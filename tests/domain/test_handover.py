@@ -13,8 +13,9 @@ from ptw_domain import commands as c
 from ptw_domain.errors import Forbidden, GuardFailed, InvalidTransition, NotFound
 from ptw_domain.events.handover import HandoverRole
 from ptw_domain.handover import commands as hc
+from ptw_domain.isolation import commands as ic
 from ptw_domain.roles import CompanyKind, Role
-from tests.builders import START, World, codes, complete, refused, resume, types
+from tests.builders import START, World, activate, codes, complete, refused, resume, types
 
 EVENING = START.replace(hour=18)  # the boundary the permits below are live at
 PERFORMING, ISSUING = HandoverRole.PERFORMING, HandoverRole.ISSUING
@@ -81,6 +82,39 @@ def test_HOV_01_a_handover_is_due_at_each_boundary_a_permit_is_live_at(crew: Wor
     missed = [e.payload for e in world.service.history(evening) if e.type == "HandoverMissed"]
     assert [m.boundary for m in missed] == [EVENING]  # not 06:00 that morning: before activation
     assert "HandoverMissed" not in types(world, handed_back)  # not live at 18:00
+
+
+def test_HOV_02_the_snapshot_holds_the_isolations_personal_locks_and_open_conflicts(crew: World) -> None:
+    world = crew
+    window = {"planned_start": START + timedelta(hours=1), "planned_end": START + timedelta(hours=13)}
+    pid = world.approved(template="cold-work", **window)
+    point_id = world.assign_point(pid)
+    world.prepare_crew(pid)  # isolates and proves the point (ISO-10)
+    world.clock.advance(timedelta(minutes=30))
+    world.run(activate(world, pid))
+    world.run(
+        ic.ApplyPersonalLock(
+            actor=world.actor("crew1"), permit_id=pid, lock_id="P-7", worker_id=world.workers["crew1"]
+        )
+    )
+    neighbour = world.approved(template="cold-work", **window)  # same area and time: a low SIMOPS notice
+    world.clock.set(EVENING - timedelta(minutes=45))
+    world.run(record(world, pid))
+    snapshot = world.service.history(pid)[-1].payload.snapshot
+    [isolation] = snapshot.isolations
+    assignment = world.service.permit(pid).isolations.assignment(point_id)
+    assert assignment is not None
+    assert (isolation.isolation_id, isolation.status, isolation.required, isolation.achieved_category) == (
+        assignment.isolation_id,
+        "verified",
+        True,
+        "I",
+    )
+    assert isolation.point_code.startswith("V-") and len(isolation.lock_ids) == 1
+    assert [(lock.lock_id, lock.worker_id) for lock in snapshot.personal_locks] == [
+        ("P-7", world.workers["crew1"])
+    ]
+    assert [(c.severity, c.other_permit) for c in snapshot.open_conflicts] == [("low", neighbour)]
 
 
 def test_HOV_02_a_handover_is_recorded_while_live_in_the_window_of_a_boundary(crew: World) -> None:

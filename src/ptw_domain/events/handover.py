@@ -26,9 +26,36 @@ class GasSessionSummary(msgspec.Struct, frozen=True, kw_only=True):
     verdict: str
 
 
+class IsolationSummary(msgspec.Struct, frozen=True, kw_only=True):
+    """One isolation of the permit as it stands: which point, how far (ISO-04), whose locks, which category."""
+
+    isolation_id: UUID
+    point_code: str
+    status: str
+    required: bool
+    lock_ids: tuple[str, ...] = ()
+    achieved_category: str | None = None
+
+
+class LockSummary(msgspec.Struct, frozen=True, kw_only=True):
+    lock_id: str
+    worker_id: UUID
+    applied_at: datetime
+
+
+class ConflictSummary(msgspec.Struct, frozen=True, kw_only=True):
+    """An open SIMOPS conflict of the permit: the rule, how severe, and the permit on the other side."""
+
+    conflict_id: UUID
+    rule: str
+    severity: str
+    other_permit: UUID
+
+
 class HandoverSnapshot(msgspec.Struct, frozen=True, kw_only=True):
-    """HOV-02: what the incoming person takes over, as the permit's state holds it when the handover is recorded.
-    Isolation states, personal locks and open conflicts join it with their areas."""
+    """HOV-02: what the incoming person takes over, as the permit's state holds it when the handover is recorded:
+    the permit, its isolations, personal locks, last gas session, open conflicts, people inside and a pending
+    extension. Fields added later have defaults, so handovers recorded before them still decode."""
 
     status: str
     performing_authority: str
@@ -39,6 +66,9 @@ class HandoverSnapshot(msgspec.Struct, frozen=True, kw_only=True):
     pending_extension: UUID | None = None
     pending_extension_end: datetime | None = None
     last_gas_session: GasSessionSummary | None = None
+    isolations: tuple[IsolationSummary, ...] = ()
+    personal_locks: tuple[LockSummary, ...] = ()
+    open_conflicts: tuple[ConflictSummary, ...] = ()
 
 
 class HandoverRecorded(PermitEvent, frozen=True, kw_only=True):

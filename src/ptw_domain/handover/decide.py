@@ -21,6 +21,7 @@ from ptw_domain.permit.authority import check_status, refuse_integration_signing
 from ptw_domain.permit.context import PermitContext
 from ptw_domain.permit.guards import relaxes_self_issue
 from ptw_domain.roles import Member, Role, Step, step_eligibility
+from ptw_domain.simops.guards import open_conflicts
 
 R = ev.HandoverRole
 Events = list[PermitEvent]
@@ -100,7 +101,7 @@ def _boundary(ctx: PermitContext, role: R) -> tuple[datetime, bool]:
 
 
 def snapshot(ctx: PermitContext) -> ev.HandoverSnapshot:
-    """HOV-02: what the state holds today; isolations, locks and conflicts join with their areas."""
+    """HOV-02: what the state holds today, the permit's isolations and open SIMOPS conflicts included."""
     state = ctx.state
     pending = state.pending_extension
     latest = state.gas.latest()
@@ -119,6 +120,31 @@ def snapshot(ctx: PermitContext) -> ev.HandoverSnapshot:
         pending_extension=pending.extension_id if pending else None,
         pending_extension_end=pending.requested_end if pending else None,
         last_gas_session=gas,
+        isolations=tuple(
+            ev.IsolationSummary(
+                isolation_id=a.isolation_id,
+                point_code=iso.point.point_code,
+                status=iso.status.value,
+                required=a.required,
+                lock_ids=iso.lock_ids,
+                achieved_category=iso.achieved_category,
+            )
+            for a in state.isolations.assignments
+            if (iso := ctx.isolations.get(a.isolation_id)) is not None
+        ),
+        personal_locks=tuple(
+            ev.LockSummary(lock_id=lock.lock_id, worker_id=lock.worker_id, applied_at=lock.applied_at)
+            for lock in state.isolations.locks
+        ),
+        open_conflicts=tuple(
+            ev.ConflictSummary(
+                conflict_id=cid,
+                rule=facts.rule,
+                severity=facts.severity,
+                other_permit=facts.older if facts.newer == state.permit_id else facts.newer,
+            )
+            for cid, facts in open_conflicts(ctx)
+        ),
     )
 
 
