@@ -50,6 +50,7 @@ def postgres_url(postgres_dsn: str) -> Iterator[str]:
     yield f"{postgres_dsn}?schema={schema}"
     with psycopg.connect(postgres_dsn, autocommit=True) as conn:
         conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}_read" CASCADE')  # the read models' schema
 
 
 @pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

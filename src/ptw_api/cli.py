@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ptw_api import demo as demo_data
+from ptw_api.projections_cli import projections_group
 from ptw_domain.clock import Clock, ManualClock
 from ptw_domain.errors import DomainError
 from ptw_domain.permit.signature_status import SignatureView
@@ -322,6 +323,9 @@ def verify(ctx: click.Context, number: str | None, project_code: str | None) -> 
         )
     console.print(f"broken: {len(broken)} stream(s)", markup=False)
     ctx.exit(1)
+
+
+cli.add_command(projections_group, name="projections")
 
 
 def main() -> None:

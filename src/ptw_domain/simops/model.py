@@ -149,8 +149,12 @@ def conflicts_of(register: Register, fp: Footprint) -> dict[UUID, tuple[Conflict
 
 def is_open(register: Register, cid: UUID, facts_hash: str) -> bool:
     """SIM-08: open unless an `accept_with_controls` decision exists for the current facts hash."""
-    decided = register.decisions.get(cid)
-    return not (decided is not None and decided == (facts_hash, "accept_with_controls"))
+    return not accepts(register.decisions.get(cid), facts_hash)
+
+
+def accepts(decided: tuple[str, str] | None, facts_hash: str) -> bool:
+    """SIM-08: a decision (facts hash, decision) accepts a conflict only for the facts it was made on."""
+    return decided == (facts_hash, "accept_with_controls")
 
 
 UNTIL_FURTHER_NOTICE = timedelta(days=36500)

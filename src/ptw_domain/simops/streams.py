@@ -10,7 +10,7 @@ from msgspec.structs import replace
 
 from ptw_domain.events import simops as ev
 from ptw_domain.events.base import Recorded
-from ptw_domain.simops.model import Register, indexed, unindexed
+from ptw_domain.simops.model import Register, accepts, indexed, unindexed
 
 _REGISTERS = uuid5(NAMESPACE_URL, "urn:ptw:simops-register")
 
@@ -56,6 +56,14 @@ class ConflictState(msgspec.Struct, frozen=True, kw_only=True):
     version: int
     cleared: bool = False
     decisions: tuple[ev.ConflictResolved, ...] = ()
+
+    @property
+    def open(self) -> bool:
+        """Open as the register judges it (SIM-08): not cleared, and the latest decision does not accept the
+        current facts."""
+        latest = self.decisions[-1] if self.decisions else None
+        decided = (latest.facts_hash, latest.decision) if latest else None
+        return not self.cleared and not accepts(decided, self.facts_hash)
 
 
 def evolve_conflict(state: ConflictState | None, recorded: Recorded[Any]) -> ConflictState:

@@ -20,7 +20,8 @@ from ptw_domain.store.streams import StreamSnapshot
 SNAPSHOT_PREFIX = "snapshot:"
 
 
-def _state_types() -> dict[str, type[Any]]:
+def state_types() -> dict[str, type[Any]]:
+    """The folded state type of each kind of stream (snapshots and read models decode states with it)."""
     from ptw_domain.delegation import DelegationState
     from ptw_domain.events.idempotency import CommandAccepted
     from ptw_domain.isolation.state import IsolationState, PointState
@@ -54,7 +55,7 @@ def _event_decoder(type_name: str) -> msgspec.json.Decoder[Recorded[Any]]:
 
 @cache
 def _snapshot_decoder(kind: str) -> msgspec.json.Decoder[StreamSnapshot[Any]]:
-    return msgspec.json.Decoder(StreamSnapshot[_state_types()[kind]])  # type: ignore[misc]
+    return msgspec.json.Decoder(StreamSnapshot[state_types()[kind]])  # type: ignore[misc]
 
 
 def decode_event(topic: str, state: bytes) -> Recorded[Any]:

@@ -1,0 +1,153 @@
+"""The catalogue of projection generations: which generation is live, how far each has read, what stopped it.
+
+The tracked position lives in the same database as the view rows and is advanced in the same transaction as
+the rows it accounts for (exactly once). The advance is a compare-and-set on the previous position, so two
+writers on one generation can never both apply a batch: the second one's transaction rolls back.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+
+import msgspec
+from sqlalchemy import (
+    Column,
+    Connection,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    and_,
+    select,
+    update,
+)
+
+from ptw_projections.database import ReadDatabase
+from ptw_projections.types import UtcDateTime
+
+
+class Stage(StrEnum):
+    BUILDING = "building"  # a rebuild fills it beside the live one
+    ACTIVE = "active"  # the views point here
+    SCRATCH = "scratch"  # a verification's private rebuild, dropped afterwards
+
+
+class Generation(msgspec.Struct, frozen=True, kw_only=True):
+    name: str
+    generation: int
+    version: int
+    stage: Stage
+    position: int
+    error: str | None
+    error_position: int | None
+    updated_at: datetime | None
+
+
+class PositionMoved(Exception):
+    """Another writer advanced this generation first; the batch was rolled back and can be re-read."""
+
+
+def catalogue_table(metadata: MetaData) -> Table:
+    return Table(
+        "projection_generations",
+        metadata,
+        Column("name", String(64), primary_key=True),
+        Column("generation", Integer, primary_key=True),
+        Column("version", Integer, nullable=False),
+        Column("stage", String(16), nullable=False),
+        Column("position", Integer, nullable=False),
+        Column("error", Text),
+        Column("error_position", Integer),
+        Column("updated_at", UtcDateTime),
+    )
+
+
+class Catalogue:
+    def __init__(self, db: ReadDatabase) -> None:
+        self.db = db
+        self.metadata = db.metadata()
+        self.table = catalogue_table(self.metadata)
+
+    def create(self) -> None:
+        self.metadata.create_all(self.db.engine, checkfirst=True)
+
+    def generations(self, conn: Connection, name: str | None = None) -> list[Generation]:
+        t = self.table
+        query = select(t).order_by(t.c.name, t.c.generation)
+        if name is not None:
+            query = query.where(t.c.name == name)
+        return [
+            msgspec.convert({str(k): v for k, v in r._asdict().items()}, Generation)
+            for r in conn.execute(query)
+        ]
+
+    def active(self, conn: Connection, name: str) -> Generation | None:
+        return next((g for g in self.generations(conn, name) if g.stage is Stage.ACTIVE), None)
+
+    def get(self, conn: Connection, name: str, generation: int) -> Generation | None:
+        return next((g for g in self.generations(conn, name) if g.generation == generation), None)
+
+    def add(self, conn: Connection, name: str, version: int, stage: Stage) -> Generation:
+        existing = self.generations(conn, name)
+        number = max((g.generation for g in existing), default=0) + 1
+        conn.execute(
+            self.table.insert().values(
+                name=name,
+                generation=number,
+                version=version,
+                stage=stage.value,
+                position=0,
+                updated_at=_now(),
+            )
+        )
+        generation = self.get(conn, name, number)
+        assert generation is not None
+        return generation
+
+    def advance(self, conn: Connection, g: Generation, old: int, new: int) -> None:
+        t = self.table
+        result = conn.execute(
+            update(t)
+            .where(and_(t.c.name == g.name, t.c.generation == g.generation, t.c.position == old))
+            .values(position=new, error=None, error_position=None, updated_at=_now())
+        )
+        if result.rowcount != 1:
+            raise PositionMoved(f"{g.name} generation {g.generation} is no longer at position {old}")
+
+    def position(self, conn: Connection, g: Generation) -> int:
+        t = self.table
+        value = conn.execute(
+            select(t.c.position).where(and_(t.c.name == g.name, t.c.generation == g.generation))
+        ).scalar_one()
+        return int(value)
+
+    def position_of(self, g: Generation) -> int:
+        with self.db.engine.connect() as conn:
+            return self.position(conn, g)
+
+    def fail(self, conn: Connection, g: Generation, position: int, error: str) -> None:
+        t = self.table
+        conn.execute(
+            update(t)
+            .where(and_(t.c.name == g.name, t.c.generation == g.generation))
+            .values(error=error, error_position=position, updated_at=_now())
+        )
+
+    def set_stage(self, conn: Connection, g: Generation, stage: Stage) -> None:
+        t = self.table
+        conn.execute(
+            update(t)
+            .where(and_(t.c.name == g.name, t.c.generation == g.generation))
+            .values(stage=stage.value, updated_at=_now())
+        )
+
+    def remove(self, conn: Connection, g: Generation) -> None:
+        t = self.table
+        conn.execute(t.delete().where(and_(t.c.name == g.name, t.c.generation == g.generation)))
+
+
+def _now() -> datetime:
+    """Bookkeeping time of the read side (never an input to a read model's content)."""
+    return datetime.now(UTC)

@@ -1,0 +1,107 @@
+"""The read database: where the projections' tables live, apart from the events.
+
+On PostgreSQL the read tables get their own schema (`ptw_read`, or `<store schema>_read` when the store itself
+lives in a schema); on SQLite they share the store's file; the in-memory store gets a private in-memory SQLite.
+One URL (the store's) decides all three, so an embedding application configures one thing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from sqlalchemy import Connection, Engine, MetaData, Table, create_engine, event, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.pool import StaticPool
+from sqlalchemy.sql.dml import Insert
+
+DEFAULT_READ_SCHEMA = "ptw_read"
+
+
+@dataclass(frozen=True)
+class ReadDatabase:
+    """An engine and the schema (None on SQLite) that every read table and view is created in."""
+
+    engine: Engine
+    schema: str | None
+    url: str
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.engine.dialect.name == "postgresql"
+
+    def metadata(self) -> MetaData:
+        return MetaData(schema=self.schema)
+
+    def qualified(self, name: str) -> str:
+        """A table or view name as raw DDL must spell it."""
+        return f'"{self.schema}"."{name}"' if self.schema else f'"{name}"'
+
+    @contextmanager
+    def writing(self) -> Iterator[Connection]:
+        """One write transaction (on SQLite it takes the write lock at BEGIN)."""
+        with self.engine.connect().execution_options(writing=True) as conn, conn.begin():
+            yield conn
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def open_read_database(store_url: str, *, pool_size: int = 5) -> ReadDatabase:
+    """The read database that belongs to a store URL (see module docstring)."""
+    parts = urlsplit(store_url)
+    if parts.scheme == "memory":
+        engine = create_engine("sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False})
+        _sqlite_pragmas(engine)
+        return ReadDatabase(engine, None, store_url)
+    if parts.scheme == "sqlite":
+        path = unquote(parts.path[1:] if parts.path.startswith("/") else parts.path)
+        engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": 30, "check_same_thread": False})
+        _sqlite_pragmas(engine)
+        return ReadDatabase(engine, None, store_url)
+    if parts.scheme in ("postgresql", "postgres"):
+        store_schema = parse_qs(parts.query).get("schema", [None])[0]
+        schema = f"{store_schema}_read" if store_schema else DEFAULT_READ_SCHEMA
+        netloc = parts.netloc or "postgres@127.0.0.1:5432"
+        engine = create_engine(
+            f"postgresql+psycopg://{netloc}{parts.path or '/postgres'}",
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_pre_ping=True,
+        )
+        with engine.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+        return ReadDatabase(engine, schema, store_url)
+    raise ValueError(f"no read database for URL scheme {parts.scheme!r}")
+
+
+def _sqlite_pragmas(engine: Engine) -> None:
+    """WAL so the store's writer and the projections' writer do not block readers; transactions that take the
+    write lock up front (BEGIN IMMEDIATE) so a batch never fails half-way on a lock upgrade."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        immediate = conn.get_execution_options().get("writing", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def upsert(conn: Connection, table: Table, key: Sequence[str]) -> Insert:
+    """INSERT … ON CONFLICT (key) DO UPDATE for the connection's dialect; execute it with a list of rows."""
+    dialect: Any = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(table)
+    return stmt.on_conflict_do_update(  # type: ignore[no-any-return]
+        index_elements=list(key),
+        set_={c.name: stmt.excluded[c.name] for c in table.columns if c.name not in key},
+    )

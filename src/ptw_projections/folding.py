@@ -1,0 +1,54 @@
+"""Stream states a projection folds itself: kept in its own table as msgspec JSON beside the row they explain.
+
+A projection that needs a stream's state (a permit's status after an event, a conflict's openness) folds the
+events with the domain's own `evolve` — never a second copy of the rules — and keeps the state in the same
+transaction as its rows, so a restart continues from exactly what the rows say.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any, Generic, TypeVar
+from uuid import UUID
+
+import msgspec
+from sqlalchemy import Column, Connection, LargeBinary, Table, select
+
+from ptw_domain.events.base import Recorded
+from ptw_domain.store.streams import KINDS
+
+S = TypeVar("S")
+
+
+def state_column() -> Column[bytes]:
+    return Column("state", LargeBinary, nullable=False)
+
+
+class Folder(Generic[S]):
+    """Folds the events of one kind of stream; states are read from and written to a table's `state` column."""
+
+    def __init__(self, kind: str, state_type: type[S]) -> None:
+        self.evolve = KINDS[kind][0]
+        self._decoder = msgspec.json.Decoder(state_type)
+        self._encoder = msgspec.json.Encoder()
+
+    def load(self, conn: Connection, table: Table, key: str, ids: Iterable[UUID]) -> dict[UUID, S]:
+        wanted = list(ids)
+        states: dict[UUID, S] = {}
+        column = table.c[key]
+        for chunk in _chunks(wanted, 500):
+            for row in conn.execute(select(column, table.c.state).where(column.in_(chunk))):
+                states[row[0]] = self._decoder.decode(row[1])
+        return states
+
+    def fold(self, states: dict[UUID, S], events: Sequence[Recorded[Any]]) -> None:
+        for recorded in events:
+            states[recorded.stream_id] = self.evolve(states.get(recorded.stream_id), recorded)
+
+    def encode(self, state: S) -> bytes:
+        return self._encoder.encode(state)
+
+
+def _chunks(items: list[UUID], size: int) -> Iterable[list[UUID]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

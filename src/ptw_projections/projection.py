@@ -1,0 +1,45 @@
+"""What a projection is: a name, a code version, tables defined once, and `apply` for a batch of events.
+
+A projection's tables exist per *generation* (`<table>_g<n>`) so that a rebuild can fill a new generation beside
+the live one (blue/green); queries read stable views (`<table>`) that point at the active generation.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar, NamedTuple
+
+from sqlalchemy import Connection, MetaData, Table
+
+from ptw_domain.events.base import Recorded
+
+TableDefinition = Callable[[MetaData, str], Table]
+
+
+class Positioned(NamedTuple):
+    """An event and its global position in the store (the notification id)."""
+
+    position: int
+    event: Recorded[Any]
+
+
+class Projection(ABC):
+    """A read model built from the events. `apply` must be deterministic: a rebuild must equal the live tables
+    (AUD-07), so it reads nothing but the events and its own tables."""
+
+    name: ClassVar[str]
+    version: ClassVar[int]
+    definitions: ClassVar[Mapping[str, TableDefinition]]
+
+    def tables(self, metadata: MetaData, generation: int) -> dict[str, Table]:
+        """The generation's real tables, keyed by their stable (view) name."""
+        return {base: define(metadata, f"{base}_g{generation}") for base, define in self.definitions.items()}
+
+    def views(self, metadata: MetaData) -> dict[str, Table]:
+        """The stable views queries read; the same columns as the tables."""
+        return {base: define(metadata, base) for base, define in self.definitions.items()}
+
+    @abstractmethod
+    def apply(self, conn: Connection, tables: Mapping[str, Table], events: Sequence[Positioned]) -> None:
+        """Write the effect of a batch of events (in position order) inside the caller's transaction."""

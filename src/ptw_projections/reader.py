@@ -1,0 +1,62 @@
+"""The read side as queries see it: the stable views, the tracked positions, read-your-writes (RM-08), lag."""
+
+from __future__ import annotations
+
+import time
+
+import msgspec
+from sqlalchemy import Connection, Table
+
+from ptw_projections.catalogue import Catalogue
+from ptw_projections.database import ReadDatabase
+from ptw_projections.errors import NotCaughtUp
+from ptw_projections.registry import PROJECTIONS
+
+
+class Lag(msgspec.Struct, frozen=True, kw_only=True):
+    name: str
+    position: int
+    head: int
+    lag: int
+
+
+class ReadSide:
+    def __init__(self, db: ReadDatabase) -> None:
+        self.db = db
+        self.catalogue = Catalogue(db)
+        self.catalogue.create()
+        metadata = db.metadata()
+        self._views = {name: factory().views(metadata) for name, factory in PROJECTIONS.items()}
+
+    def views(self, projection: str) -> dict[str, Table]:
+        return self._views[projection]
+
+    def connect(self) -> Connection:
+        return self.db.engine.connect()
+
+    def position(self, projection: str, conn: Connection | None = None) -> int:
+        """The store position the live generation has applied (0 before it exists)."""
+        if conn is None:
+            with self.connect() as own:
+                return self.position(projection, own)
+        active = self.catalogue.active(conn, projection)
+        return active.position if active else 0
+
+    def wait_for(self, position: int, projections: list[str], *, timeout: float = 2.0) -> None:
+        """RM-08: return once every named projection has applied `position`, or raise NotCaughtUp."""
+        deadline = time.monotonic() + timeout
+        delay = 0.002
+        for name in projections:
+            while (reached := self.position(name)) < position:
+                if time.monotonic() >= deadline:
+                    raise NotCaughtUp(name, position, reached)
+                time.sleep(delay)
+                delay = min(delay * 2, 0.05)
+
+    def lag(self, head: int) -> list[Lag]:
+        """Head position minus tracked position, per projection, for monitoring."""
+        out = []
+        for name in PROJECTIONS:
+            position = self.position(name)
+            out.append(Lag(name=name, position=position, head=head, lag=max(head - position, 0)))
+        return out

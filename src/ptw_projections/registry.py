@@ -1,0 +1,23 @@
+"""Every projection ptw maintains, by name (the names `ptw projections …` takes)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ptw_projections.audit_trail.projection import AuditTrail
+from ptw_projections.permit_list.projection import PermitList
+from ptw_projections.projection import Projection
+
+PROJECTIONS: dict[str, Callable[[], Projection]] = {
+    PermitList.name: PermitList,
+    AuditTrail.name: AuditTrail,
+}
+
+
+def projections(names: list[str] | None = None) -> list[Projection]:
+    """Fresh projection objects (each keeps caches, so each runner gets its own)."""
+    chosen = names or list(PROJECTIONS)
+    unknown = [n for n in chosen if n not in PROJECTIONS]
+    if unknown:
+        raise KeyError(f"unknown projection {', '.join(unknown)}; known: {', '.join(PROJECTIONS)}")
+    return [PROJECTIONS[n]() for n in chosen]

@@ -1,0 +1,235 @@
+"""Running a projection exactly once, in batches: catch up, then follow the store.
+
+Each batch is one transaction holding the view rows and the tracked position (ADR 0010). While behind, a batch
+holds up to `batch_size` events; once caught up, each new event is applied as it arrives. On PostgreSQL the
+runner follows the store through the library's subscription (LISTEN/NOTIFY plus pull); SQLite has no
+subscriptions, so it polls. A poison event stops the projection: the good events before it are committed, its
+position and error are recorded for `ptw projections status`, and nothing after it is applied.
+"""
+
+from __future__ import annotations
+
+import queue
+import sys
+import threading
+import traceback
+from collections.abc import Callable, Sequence
+
+from eventsourcing.persistence import Notification
+
+from ptw_domain.store.application import PtwStore
+from ptw_domain.store.mapper import decode_event
+from ptw_projections.catalogue import Catalogue, Generation, PositionMoved, Stage
+from ptw_projections.database import ReadDatabase
+from ptw_projections.locks import hold_projection
+from ptw_projections.projection import Positioned, Projection
+from ptw_projections.schema import Layout
+
+Progress = Callable[[int, int], None]
+
+
+class ProjectionFailed(Exception):
+    """A projection stopped at an event it cannot apply; the error is recorded in the catalogue."""
+
+    def __init__(self, name: str, position: int, error: str) -> None:
+        super().__init__(f"projection {name!r} stopped at position {position}: {error}")
+        self.name = name
+        self.position = position
+        self.error = error
+
+
+class Runner:
+    """Applies the store's events to one generation of one projection."""
+
+    def __init__(
+        self,
+        store: PtwStore,
+        db: ReadDatabase,
+        projection: Projection,
+        *,
+        batch_size: int = 2000,
+    ) -> None:
+        self.store = store
+        self.db = db
+        self.projection = projection
+        self.layout = Layout(db, projection)
+        self.catalogue = Catalogue(db)
+        self.catalogue.create()
+        self.batch_size = batch_size
+
+    def head(self) -> int:
+        return self.store.head_position()
+
+    def catch_up(
+        self, generation: Generation, *, until: int | None = None, progress: Progress | None = None
+    ) -> int:
+        """Apply every event up to `until` (default: the head when called); returns the position reached."""
+        target = self.head() if until is None else until
+        position = self.catalogue.position_of(generation)
+        while position < target:
+            rows = self.store.recorder.select_notifications(
+                start=position,
+                limit=self.batch_size,
+                stop=target,
+                inclusive_of_start=False,
+            )
+            if not rows:
+                break
+            position = self.apply(generation, rows)
+            if progress:
+                progress(position, target)
+        return position
+
+    def apply(self, generation: Generation, rows: Sequence[Notification]) -> int:
+        """One batch, one transaction; on failure find the poison event, keep the good prefix, record, raise."""
+        try:
+            return self._apply_batch(generation, rows)
+        except PositionMoved:
+            raise
+        except Exception:
+            if len(rows) == 1:
+                self._record_failure(generation, rows[0])
+            for row in rows:  # isolate the poison event; the batch before it is still good
+                try:
+                    self._apply_batch(generation, [row])
+                except PositionMoved:
+                    raise
+                except Exception:
+                    self._record_failure(generation, row)
+            raise AssertionError("a batch failed but each of its events applied alone") from None
+
+    def _apply_batch(self, generation: Generation, rows: Sequence[Notification]) -> int:
+        tables = self.layout.tables(generation.generation)
+        with self.db.writing() as conn:
+            start = self.catalogue.position(conn, generation)
+            fresh = [r for r in rows if r.id > start]
+            if not fresh:
+                return start
+            events = [Positioned(r.id, decode_event(r.topic, r.state)) for r in fresh]
+            self.projection.apply(conn, tables, events)
+            self.catalogue.advance(conn, generation, start, fresh[-1].id)
+            return fresh[-1].id
+
+    def _record_failure(self, generation: Generation, row: Notification) -> None:
+        error = "".join(traceback.format_exception_only(*_current_exception())).strip()
+        with self.db.writing() as conn:
+            self.catalogue.fail(
+                conn, generation, row.id, f"{row.topic} in stream {row.originator_id}: {error}"
+            )
+        raise ProjectionFailed(self.projection.name, row.id, error)
+
+    def live_generation(self, progress: Progress | None = None) -> Generation:
+        """The generation the views show; a projection whose code version changed is rebuilt first."""
+        active = self.layout.ensure_active()
+        if active.version != self.projection.version:
+            return self.rebuild(progress)
+        return active
+
+    def rebuild(self, progress: Progress | None = None) -> Generation:
+        """Blue/green: fill a new generation beside the live one, then switch the views when it has caught up.
+
+        A rebuild that was interrupted resumes its generation (its rows and position are consistent, being
+        written in the same transactions); one left by an older code version is dropped.
+        """
+        building = None
+        with self.db.engine.connect() as conn:
+            generations = self.catalogue.generations(conn, self.projection.name)
+        for g in generations:
+            if g.stage is Stage.ACTIVE:
+                continue
+            if g.stage is Stage.BUILDING and g.version == self.projection.version and building is None:
+                building = g
+            else:
+                self.layout.drop(g)
+        generation = building or self.layout.create_generation(Stage.BUILDING)
+        self.catch_up(generation, progress=progress)
+        self.layout.activate(generation)
+        return generation
+
+    def follow(self, stop: threading.Event, *, poll_seconds: float = 0.2) -> None:
+        """Keep the live generation caught up until `stop` is set, holding the projection's lock; after a
+        rebuild elsewhere switches generations, carry on with the new live one."""
+        with hold_projection(self.db, self.projection.name):
+            while not stop.is_set():
+                generation = self.live_generation()
+                try:
+                    self.catch_up(generation)
+                    if hasattr(self.store.recorder, "channel_name"):
+                        self._follow_subscription(generation, stop)
+                    else:
+                        self._follow_polling(generation, stop, poll_seconds)
+                except PositionMoved:
+                    continue
+
+    def _still_live(self, generation: Generation) -> bool:
+        active = self.layout.active()
+        return active is not None and active.generation == generation.generation
+
+    def _follow_polling(self, generation: Generation, stop: threading.Event, poll_seconds: float) -> None:
+        while not stop.is_set() and self._still_live(generation):
+            if self.catch_up(generation) >= self.head():
+                stop.wait(poll_seconds)
+
+    def _follow_subscription(self, generation: Generation, stop: threading.Event) -> None:
+        position = self.catalogue.position_of(generation)
+        arrivals: queue.Queue[Notification | BaseException] = queue.Queue(maxsize=10 * self.batch_size)
+        subscription = self.store.recorder.subscribe(gt=position)
+
+        def feed() -> None:
+            try:
+                with subscription:
+                    for notification in subscription:
+                        arrivals.put(notification)
+            except BaseException as error:  # surfaced in the runner's thread
+                arrivals.put(error)
+
+        feeder = threading.Thread(target=feed, name=f"ptw-feed-{self.projection.name}", daemon=True)
+        feeder.start()
+        try:
+            while not stop.is_set():
+                try:
+                    first = arrivals.get(timeout=0.5)
+                except queue.Empty:
+                    if not self._still_live(generation):
+                        return
+                    continue
+                batch = [first]
+                while len(batch) < self.batch_size:
+                    try:
+                        batch.append(arrivals.get_nowait())
+                    except queue.Empty:
+                        break
+                rows = [b for b in batch if isinstance(b, Notification)]
+                if rows:
+                    self.apply(generation, rows)
+                errors = [b for b in batch if isinstance(b, BaseException)]
+                if errors:
+                    raise errors[0]
+        finally:
+            subscription.stop()
+            feeder.join(timeout=5)
+
+
+def _current_exception() -> tuple[type[BaseException], BaseException]:
+    kind, value, _ = sys.exc_info()
+    assert kind is not None and value is not None
+    return kind, value
+
+
+def start_followers(
+    runners: Sequence[Runner], stop: threading.Event, on_error: Callable[[Runner, Exception], None]
+) -> list[threading.Thread]:
+    """One follower thread per projection (the embedded default runs them inside the serving process)."""
+    threads = []
+    for runner in runners:
+
+        def target(r: Runner = runner) -> None:
+            try:
+                r.follow(stop)
+            except Exception as error:
+                on_error(r, error)
+
+        thread = threading.Thread(target=target, name=f"ptw-projection-{runner.projection.name}", daemon=True)
+        thread.start()
+        threads.append(thread)
+    return threads

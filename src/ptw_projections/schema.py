@@ -1,0 +1,81 @@
+"""The physical layout of a projection: tables per generation, stable views, and the switch between them.
+
+Read tables follow the projection's code version, never migrations (ADR 0011): a new version is a new
+generation, built beside the live one from the events, and the views switch to it in one transaction.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, Table, text
+
+from ptw_projections.catalogue import Catalogue, Generation, Stage
+from ptw_projections.database import ReadDatabase
+from ptw_projections.projection import Projection
+
+
+class Layout:
+    def __init__(self, db: ReadDatabase, projection: Projection) -> None:
+        self.db = db
+        self.projection = projection
+        self.catalogue = Catalogue(db)
+        self._tables: dict[int, dict[str, Table]] = {}
+
+    def tables(self, generation: int) -> dict[str, Table]:
+        if generation not in self._tables:
+            self._tables[generation] = self.projection.tables(self.db.metadata(), generation)
+        return self._tables[generation]
+
+    def active(self) -> Generation | None:
+        self.catalogue.create()
+        with self.db.engine.connect() as conn:
+            return self.catalogue.active(conn, self.projection.name)
+
+    def create_generation(self, stage: Stage) -> Generation:
+        """A new, empty generation with its tables (one transaction)."""
+        self.catalogue.create()
+        with self.db.writing() as conn:
+            generation = self.catalogue.add(conn, self.projection.name, self.projection.version, stage)
+            for table in self.tables(generation.generation).values():
+                table.create(conn)
+        return generation
+
+    def ensure_active(self) -> Generation:
+        """The live generation; the first one is created empty and live at once (there is nothing to hide)."""
+        active = self.active()
+        if active is not None:
+            return active
+        generation = self.create_generation(Stage.BUILDING)
+        with self.db.writing() as conn:
+            self._point_views(conn, generation)
+            self.catalogue.set_stage(conn, generation, Stage.ACTIVE)
+        active = self.active()
+        assert active is not None
+        return active
+
+    def activate(self, generation: Generation) -> None:
+        """Switch the views to `generation` and drop the previous live one, atomically."""
+        with self.db.writing() as conn:
+            previous = self.catalogue.active(conn, self.projection.name)
+            self._point_views(conn, generation)
+            self.catalogue.set_stage(conn, generation, Stage.ACTIVE)
+            if previous is not None and previous.generation != generation.generation:
+                self._drop(conn, previous)
+
+    def drop(self, generation: Generation) -> None:
+        with self.db.writing() as conn:
+            self._drop(conn, generation)
+
+    def _drop(self, conn: Connection, generation: Generation) -> None:
+        for table in self.tables(generation.generation).values():
+            table.drop(conn, checkfirst=True)
+        self.catalogue.remove(conn, generation)
+        self._tables.pop(generation.generation, None)
+
+    def _point_views(self, conn: Connection, generation: Generation) -> None:
+        for base, table in self.tables(generation.generation).items():
+            conn.execute(text(f"DROP VIEW IF EXISTS {self.db.qualified(base)}"))
+            conn.execute(
+                text(
+                    f"CREATE VIEW {self.db.qualified(base)} AS SELECT * FROM {self.db.qualified(table.name)}"
+                )
+            )
