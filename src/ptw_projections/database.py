@@ -72,6 +72,9 @@ def open_read_database(store_url: str, *, pool_size: int = 5) -> ReadDatabase:
             max_overflow=pool_size,
             pool_pre_ping=True,
         )
+        # Batches of rows go out as multi-row INSERT … VALUES pages (as with psycopg2) instead of one statement
+        # per row in a pipeline: several times faster for the projections' bulk writes.
+        engine.dialect.use_insertmanyvalues_wo_returning = True
         with engine.begin() as conn:
             conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
         return ReadDatabase(engine, schema, store_url)

@@ -31,6 +31,8 @@ class Projection(ABC):
     name: ClassVar[str]
     version: ClassVar[int]
     definitions: ClassVar[Mapping[str, TableDefinition]]
+    # The kinds of stream whose events `apply` reads (None: all). Others are not decoded, only counted past.
+    streams: ClassVar[frozenset[str] | None] = None
 
     def tables(self, metadata: MetaData, generation: int) -> dict[str, Table]:
         """The generation's real tables, keyed by their stable (view) name."""

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 
 from eventsourcing.persistence import Notification
 
+from ptw_domain.events.base import EVENT_TYPES
 from ptw_domain.store.application import PtwStore
 from ptw_domain.store.mapper import decode_event
 from ptw_projections.catalogue import Catalogue, Generation, PositionMoved, Stage
@@ -105,7 +106,12 @@ class Runner:
             fresh = [r for r in rows if r.id > start]
             if not fresh:
                 return start
-            events = [Positioned(r.id, decode_event(r.topic, r.state)) for r in fresh]
+            wanted = self.projection.streams
+            events = [
+                Positioned(r.id, decode_event(r.topic, r.state))
+                for r in fresh
+                if wanted is None or EVENT_TYPES[r.topic].stream in wanted
+            ]
             self.projection.apply(conn, tables, events)
             self.catalogue.advance(conn, generation, start, fresh[-1].id)
             return fresh[-1].id

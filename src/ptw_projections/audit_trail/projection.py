@@ -14,7 +14,7 @@ from ptw_domain.events.base import Recorded
 from ptw_domain.store.mapper import state_types
 from ptw_projections.audit_trail.changes import changed_fields, summary
 from ptw_projections.audit_trail.tables import DEFINITIONS
-from ptw_projections.database import upsert
+from ptw_projections.bulk import insert_rows, upsert_rows
 from ptw_projections.folding import Folder
 from ptw_projections.projection import Positioned, Projection, TableDefinition
 
@@ -67,15 +67,16 @@ class AuditTrail(Projection):
                 changes = changed_fields(before, after)
                 permit_number = after.number if kind == "permit" else None
             rows.append(_row(position, recorded, kind, permit_number, changes))
-        conn.execute(tables["audit_events"].insert(), rows)
-        if touched:
-            conn.execute(
-                upsert(conn, streams, ["stream_id"]),
-                [
-                    {"stream_id": sid, "kind": kind, "state": self.folders[kind].encode(states[sid])}
-                    for sid, kind in touched.items()
-                ],
-            )
+        insert_rows(conn, tables["audit_events"], rows)
+        upsert_rows(
+            conn,
+            streams,
+            [
+                {"stream_id": sid, "kind": kind, "state": self.folders[kind].encode(states[sid])}
+                for sid, kind in touched.items()
+            ],
+            ["stream_id"],
+        )
 
 
 def _row(

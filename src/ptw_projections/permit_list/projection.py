@@ -18,7 +18,7 @@ from ptw_domain.permit.state import PermitState
 from ptw_domain.simops.streams import ConflictState
 from ptw_domain.templates import ResolvedTemplate, TemplateRef
 from ptw_domain.templates.resolution import resolve_template
-from ptw_projections.database import upsert
+from ptw_projections.bulk import insert_rows, upsert_rows
 from ptw_projections.folding import Folder
 from ptw_projections.permit_list.tables import DEFINITIONS
 from ptw_projections.projection import Positioned, Projection, TableDefinition
@@ -54,6 +54,7 @@ class PermitList(Projection):
     name: ClassVar[str] = "permit_list"
     version: ClassVar[int] = 1
     definitions: ClassVar[Mapping[str, TableDefinition]] = DEFINITIONS
+    streams: ClassVar[frozenset[str] | None] = frozenset({"permit", "conflict", "template", "project"})
 
     def __init__(self) -> None:
         self.permits = Folder("permit", PermitState)
@@ -180,12 +181,11 @@ class PermitList(Projection):
             )
             parties += [{"permit_id": permit_id, "person_id": p, "role": r} for p, r in party_roles(s)]
             tags += [{"permit_id": permit_id, "tag": tag} for tag in dict.fromkeys(c.equipment_tags)]
-        conn.execute(upsert(conn, t, ["permit_id"]), rows)
+        upsert_rows(conn, t, rows, ["permit_id"])
         for name, fresh in (("permit_parties", parties), ("permit_tags", tags)):
             table = tables[name]
             conn.execute(delete(table).where(table.c.permit_id.in_(ids)))
-            if fresh:
-                conn.execute(table.insert(), fresh)
+            insert_rows(conn, table, fresh)
 
     def _conflicts(self, conn: Connection, tables: Mapping[str, Table], events: list[Recorded[Any]]) -> None:
         t = tables["conflicts"]
@@ -205,7 +205,7 @@ class PermitList(Projection):
             }
             for cid, s in ((cid, states[cid]) for cid in ids)
         ]
-        conn.execute(upsert(conn, t, ["conflict_id"]), rows)
+        upsert_rows(conn, t, rows, ["conflict_id"])
 
 
 def _text(value: Any) -> str:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -26,6 +27,10 @@ STATUS_ALIASES = {
     "in_progress": Status.ACTIVE,
 }
 EXPIRING = (Status.APPROVED, Status.ACTIVE, Status.SUSPENDED)
+NOT_LISTED = frozenset({"state", "search_text"})  # kept for folding and search; a page never carries them
+Q = TypeVar("Q", bound=msgspec.Struct)
+_UNKNOWN = re.compile(r"Object contains unknown field `([^`]+)`")
+_AT = re.compile(r" - at `\$\.([A-Za-z_][A-Za-z0-9_]*)")
 
 
 class PermitQuery(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -122,7 +127,11 @@ def list_permits(reads: ReadSide, project_id: UUID, query: PermitQuery, *, as_of
         total = conn.execute(select(func.count()).select_from(p).where(*where)).scalar_one()
         order = sorts[key].desc() if descending else sorts[key].asc()
         rows = conn.execute(
-            select(p, effective.label("effective_status"), open_count.label("open_conflicts"))
+            select(
+                *(c for c in p.columns if c.name not in NOT_LISTED),
+                effective.label("effective_status"),
+                open_count.label("open_conflicts"),
+            )
             .where(*where)
             .order_by(order, p.c.number.asc())
             .limit(size)
@@ -249,3 +258,14 @@ def _zone(reads: ReadSide, conn: Any, project_id: UUID) -> ZoneInfo:
     projects = reads.views("permit_list")["projects"]
     name = conn.execute(select(projects.c.time_zone).where(projects.c.project_id == project_id)).scalar()
     return ZoneInfo(name or "UTC")
+
+
+def parse_query(values: Mapping[str, Any], kind: type[Q]) -> Q:
+    """A query struct from request parameters, query-string text coerced ("2" -> 2, "true" -> True); an unknown
+    or malformed parameter is an InvalidQuery naming it (the structs forbid unknown fields)."""
+    try:
+        return msgspec.convert(dict(values), kind, strict=False)
+    except msgspec.ValidationError as error:
+        message = str(error)
+        named = _UNKNOWN.fullmatch(message) or _AT.search(message)
+        raise InvalidQuery(named.group(1) if named else "query", message) from None
