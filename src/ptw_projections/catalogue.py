@@ -116,11 +116,15 @@ class Catalogue:
         if result.rowcount != 1:
             raise PositionMoved(f"{g.name} generation {g.generation} is no longer at position {old}")
 
-    def position(self, conn: Connection, g: Generation) -> int:
+    def position(self, conn: Connection, g: Generation, *, for_update: bool = False) -> int:
+        """The generation's tracked position; `for_update` locks it until the transaction ends (PostgreSQL), so
+        a concurrent writer waits and then sees the moved position. A generation that a switch has dropped
+        meanwhile raises PositionMoved: its writer carries on with the live one."""
         t = self.table
-        value = conn.execute(
-            select(t.c.position).where(and_(t.c.name == g.name, t.c.generation == g.generation))
-        ).scalar_one()
+        query = select(t.c.position).where(and_(t.c.name == g.name, t.c.generation == g.generation))
+        value = conn.execute(query.with_for_update() if for_update else query).scalar_one_or_none()
+        if value is None:
+            raise PositionMoved(f"{g.name} generation {g.generation} no longer exists")
         return int(value)
 
     def position_of(self, g: Generation) -> int:

@@ -102,7 +102,7 @@ class Runner:
     def _apply_batch(self, generation: Generation, rows: Sequence[Notification]) -> int:
         tables = self.layout.tables(generation.generation)
         with self.db.writing() as conn:
-            start = self.catalogue.position(conn, generation)
+            start = self.catalogue.position(conn, generation, for_update=True)
             fresh = [r for r in rows if r.id > start]
             if not fresh:
                 return start
@@ -147,8 +147,9 @@ class Runner:
                 building = g
             else:
                 self.layout.drop(g)
-        generation = building or self.layout.create_generation(Stage.BUILDING)
+        generation = building or self.layout.create_generation(Stage.BUILDING, indexed=False)
         self.catch_up(generation, progress=progress)
+        self.layout.add_indexes(generation)
         self.layout.activate(generation)
         return generation
 

@@ -7,6 +7,7 @@ generation, built beside the live one from the events, and the views switch to i
 from __future__ import annotations
 
 from sqlalchemy import Connection, Table, text
+from sqlalchemy.schema import CreateTable
 
 from ptw_projections.catalogue import Catalogue, Generation, Stage
 from ptw_projections.database import ReadDatabase
@@ -30,14 +31,26 @@ class Layout:
         with self.db.engine.connect() as conn:
             return self.catalogue.active(conn, self.projection.name)
 
-    def create_generation(self, stage: Stage) -> Generation:
-        """A new, empty generation with its tables (one transaction)."""
+    def create_generation(self, stage: Stage, *, indexed: bool = True) -> Generation:
+        """A new, empty generation with its tables (one transaction). A bulk build (rebuild, verification)
+        creates them without their secondary indexes, which are cheaper to build once at the end than to keep
+        up row by row."""
         self.catalogue.create()
         with self.db.writing() as conn:
             generation = self.catalogue.add(conn, self.projection.name, self.projection.version, stage)
             for table in self.tables(generation.generation).values():
-                table.create(conn)
+                if indexed:
+                    table.create(conn)
+                else:
+                    conn.execute(CreateTable(table))
         return generation
+
+    def add_indexes(self, generation: Generation) -> None:
+        """The secondary indexes a bulk build left out (idempotent: a resumed rebuild may have some)."""
+        with self.db.writing() as conn:
+            for table in self.tables(generation.generation).values():
+                for index in table.indexes:
+                    index.create(conn, checkfirst=True)
 
     def ensure_active(self) -> Generation:
         """The live generation; the first one is created empty and live at once (there is nothing to hide)."""
@@ -66,16 +79,16 @@ class Layout:
             self._drop(conn, generation)
 
     def _drop(self, conn: Connection, generation: Generation) -> None:
+        # The catalogue row first: a runner writing to this generation holds it (Runner locks it before its
+        # tables), so this waits for that batch instead of deadlocking with it; later batches find it gone.
+        self.catalogue.remove(conn, generation)
         for table in self.tables(generation.generation).values():
             table.drop(conn, checkfirst=True)
-        self.catalogue.remove(conn, generation)
         self._tables.pop(generation.generation, None)
 
     def _point_views(self, conn: Connection, generation: Generation) -> None:
+        views = self.projection.views(self.db.metadata())
         for base, table in self.tables(generation.generation).items():
-            conn.execute(text(f"DROP VIEW IF EXISTS {self.db.qualified(base)}"))
-            conn.execute(
-                text(
-                    f"CREATE VIEW {self.db.qualified(base)} AS SELECT * FROM {self.db.qualified(table.name)}"
-                )
-            )
+            view = self.db.qualified(views[base].name)
+            conn.execute(text(f"DROP VIEW IF EXISTS {view}"))
+            conn.execute(text(f"CREATE VIEW {view} AS SELECT * FROM {self.db.qualified(table.name)}"))

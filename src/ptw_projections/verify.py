@@ -39,7 +39,7 @@ class Verification(msgspec.Struct, frozen=True, kw_only=True):
 def verify(runner: Runner, *, max_differences: int = 50) -> Verification:
     layout = runner.layout
     live = layout.ensure_active()
-    scratch = layout.create_generation(Stage.SCRATCH)
+    scratch = layout.create_generation(Stage.SCRATCH, indexed=False)  # read whole, never searched
     try:
         for _ in range(MAX_ATTEMPTS):
             target = runner.catalogue.position_of(live)

@@ -1,0 +1,146 @@
+"""AUD-07 as a property: for random command histories, every read model equals the one a fresh replay builds.
+
+The permit lifecycle state machine of tests/domain/test_properties.py supplies the histories (its whole
+vocabulary: the lifecycle, people, isolations, gas, handovers, extensions, the clock and the sweep). Here its
+domain invariants are switched off (that module checks them) and read-side rules join it: the projections catch
+up at random points, in random batch sizes (1..50) and to random positions short of the head; runners restart
+(fresh projection objects, as after a crash); now and then one is rebuilt blue/green; and `verify` (a scratch rebuild compared row by row) must find no difference, at random
+points and at the end.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import precondition, rule, run_state_machine_as_test
+
+from ptw_projections.database import open_read_database
+from ptw_projections.registry import projections
+from ptw_projections.runner import Runner
+from ptw_projections.verify import verify
+from tests.domain.test_properties import PermitMachine
+
+
+class ProjectedMachine(PermitMachine):
+    """The lifecycle machine with the read side following it in small, random steps."""
+
+    def __init__(self, database_url: str) -> None:
+        super().__init__(database_url)
+        self.db = open_read_database(database_url, pool_size=2)
+        self.runners = [Runner(self.service.store, self.db, p, batch_size=50) for p in projections()]
+        self.rebuilds = 0
+
+    def teardown(self) -> None:
+        try:
+            for runner in self.runners:
+                runner.batch_size = 50
+                runner.catch_up(runner.live_generation())
+                result = verify(runner)
+                assert result.ok, (runner.projection.name, result.differences)
+                assert result.position == self.service.store.head_position()
+        finally:
+            self.db.dispose()
+            super().teardown()
+
+    # The domain invariants are test_properties' business (same names, no @invariant: switched off here).
+    def statuses_follow_the_transition_table(self) -> None:
+        pass
+
+    def replay_equals_live(self) -> None:
+        pass
+
+    def every_chain_verifies(self) -> None:
+        pass
+
+    # --- the read side ----------------------------------------------------------------------------------------
+
+    @rule(data=st.data(), batch_size=st.integers(min_value=1, max_value=50))
+    def project(self, data: st.DataObject, batch_size: int) -> None:
+        """One projection catches up part of the way (or all of it) in batches of `batch_size`."""
+        runner = data.draw(st.sampled_from(self.runners), label="projection")
+        runner.batch_size = batch_size
+        generation = runner.live_generation()
+        position = runner.catalogue.position_of(generation)
+        head = self.service.store.head_position()
+        until = data.draw(st.one_of(st.just(head), st.integers(min_value=position, max_value=head)))
+        assert runner.catch_up(generation, until=until) <= until
+
+    # drawn more often: the same rule under more names
+    project_again = project
+    project_once_more = project
+
+    @rule(data=st.data())
+    def verify_now(self, data: st.DataObject) -> None:
+        """Wherever the live generation stands, a scratch rebuild to the same position equals it."""
+        runner = data.draw(st.sampled_from(self.runners), label="projection")
+        result = verify(runner)
+        assert result.ok, (runner.projection.name, result.differences)
+
+    @rule(data=st.data())
+    def restart(self, data: st.DataObject) -> None:
+        """A runner process restarts: a fresh projection object (empty caches) carries on from the tables."""
+        index = data.draw(st.integers(min_value=0, max_value=len(self.runners) - 1), label="projection")
+        name = self.runners[index].projection.name
+        self.runners[index] = Runner(self.service.store, self.db, projections([name])[0], batch_size=50)
+
+    @precondition(lambda self: self.rebuilds < 2)
+    @rule(data=st.data(), batch_size=st.integers(min_value=1, max_value=50))
+    def rebuild(self, data: st.DataObject, batch_size: int) -> None:
+        """Blue/green: a new generation built beside the live one, then the live runner carries on with it."""
+        runner = data.draw(st.sampled_from(self.runners), label="projection")
+        runner.batch_size = batch_size
+        before = runner.layout.active()
+        after = runner.rebuild()
+        assert before is None or after.generation > before.generation
+        self.rebuilds += 1
+
+
+SUPPRESS = [HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large]
+
+
+def test_every_read_model_equals_a_fresh_replay_on_sqlite(tmp_path: Path) -> None:
+    run_state_machine_as_test(
+        lambda: ProjectedMachine(f"sqlite:///{tmp_path / uuid.uuid4().hex}.db"),
+        settings=settings(
+            max_examples=12, stateful_step_count=25, deadline=None, suppress_health_check=SUPPRESS
+        ),
+    )
+
+
+@pytest.fixture
+def fresh_postgres_urls(postgres_dsn: str) -> Iterator[list[str]]:
+    """A factory's worth of fresh schemas (one per example), all dropped afterwards."""
+    import psycopg
+
+    made: list[str] = []
+    yield made
+    with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+        for schema in made:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}_read" CASCADE')
+
+
+@pytest.mark.postgres
+def test_every_read_model_equals_a_fresh_replay_on_postgres(
+    postgres_dsn: str, fresh_postgres_urls: list[str]
+) -> None:
+    import psycopg
+
+    def factory() -> ProjectedMachine:
+        schema = f"ptw_test_{uuid.uuid4().hex[:12]}"
+        fresh_postgres_urls.append(schema)
+        with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+            conn.execute(f'CREATE SCHEMA "{schema}"')
+        return ProjectedMachine(f"{postgres_dsn}?schema={schema}")
+
+    run_state_machine_as_test(
+        factory,
+        settings=settings(
+            max_examples=3, stateful_step_count=15, deadline=None, suppress_health_check=SUPPRESS
+        ),
+    )
