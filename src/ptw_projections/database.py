@@ -1,12 +1,16 @@
 """The read database: where the projections' tables live, apart from the events.
 
 On PostgreSQL the read tables get their own schema (`ptw_read`, or `<store schema>_read` when the store itself
-lives in a schema); on SQLite they share the store's file; the in-memory store gets a private in-memory SQLite.
+lives in a schema); on SQLite they share the store's file; the in-memory store gets a private temporary SQLite
+file.
 One URL (the store's) decides all three, so an embedding application configures one thing.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,7 +19,6 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from sqlalchemy import Connection, Engine, MetaData, Table, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.pool import StaticPool
 from sqlalchemy.sql.dml import Insert
 
 DEFAULT_READ_SCHEMA = "ptw_read"
@@ -28,6 +31,7 @@ class ReadDatabase:
     engine: Engine
     schema: str | None
     url: str
+    temporary: str | None = None  # a file to remove on dispose (the read side of an in-memory store)
 
     @property
     def is_postgres(self) -> bool:
@@ -48,15 +52,23 @@ class ReadDatabase:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self.temporary:
+            for suffix in ("", "-wal", "-shm"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(self.temporary + suffix)
 
 
 def open_read_database(store_url: str, *, pool_size: int = 5) -> ReadDatabase:
     """The read database that belongs to a store URL (see module docstring)."""
     parts = urlsplit(store_url)
     if parts.scheme == "memory":
-        engine = create_engine("sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False})
+        # A private temporary file rather than SQLite's :memory:, which is one connection: the runner threads
+        # and the readers each need their own transaction.
+        handle, path = tempfile.mkstemp(prefix="ptw-read-", suffix=".db")
+        os.close(handle)
+        engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": 30, "check_same_thread": False})
         _sqlite_pragmas(engine)
-        return ReadDatabase(engine, None, store_url)
+        return ReadDatabase(engine, None, store_url, temporary=path)
     if parts.scheme == "sqlite":
         path = unquote(parts.path[1:] if parts.path.startswith("/") else parts.path)
         engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": 30, "check_same_thread": False})

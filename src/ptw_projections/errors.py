@@ -20,3 +20,12 @@ class NotCaughtUp(TimeoutError):
         self.name = name
         self.position = position
         self.reached = reached
+
+
+class NotFound(LookupError):
+    """No such object in this project (an object of another project reads the same way: TEN-02)."""
+
+    def __init__(self, kind: str, identifier: object) -> None:
+        super().__init__(f"no {kind} {identifier}")
+        self.kind = kind
+        self.identifier = identifier

@@ -38,8 +38,11 @@ class Folder(Generic[S]):
         column = table.c[key]
         for chunk in _chunks(wanted, 500):
             for row in conn.execute(select(column, table.c.state).where(column.in_(chunk))):
-                states[row[0]] = self._decoder.decode(row[1])
+                states[row[0]] = self.decode(row[1])
         return states
+
+    def decode(self, data: bytes) -> S:
+        return self._decoder.decode(data)
 
     def fold(self, states: dict[UUID, S], events: Sequence[Recorded[Any]]) -> None:
         for recorded in events:

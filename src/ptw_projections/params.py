@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
+
+import msgspec
 
 from ptw_projections.errors import InvalidQuery
 
@@ -60,3 +64,19 @@ def sort_key(value: str, allowed: Mapping[str, object]) -> tuple[str, bool]:
 def terms(q: str) -> list[str]:
     """RM-01: search terms split on spaces and commas, lower-cased."""
     return [t for t in q.replace(",", " ").lower().split() if t]
+
+
+Q = TypeVar("Q", bound=msgspec.Struct)
+_UNKNOWN = re.compile(r"Object contains unknown field `([^`]+)`")
+_AT = re.compile(r" - at `\$\.([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def parse_query(values: Mapping[str, Any], kind: type[Q]) -> Q:
+    """A query struct from request parameters, query-string text coerced ("2" -> 2, "true" -> True); an unknown
+    or malformed parameter is an InvalidQuery naming it (the structs forbid unknown fields)."""
+    try:
+        return msgspec.convert(dict(values), kind, strict=False)
+    except msgspec.ValidationError as error:
+        message = str(error)
+        named = _UNKNOWN.fullmatch(message) or _AT.search(message)
+        raise InvalidQuery(named.group(1) if named else "query", message) from None

@@ -35,12 +35,16 @@ class Projection(ABC):
     streams: ClassVar[frozenset[str] | None] = None
 
     def tables(self, metadata: MetaData, generation: int) -> dict[str, Table]:
-        """The generation's real tables, keyed by their stable (view) name."""
-        return {base: define(metadata, f"{base}_g{generation}") for base, define in self.definitions.items()}
+        """The generation's real tables (`<projection>__<table>_g<n>`), keyed by table name."""
+        return {
+            base: define(metadata, f"{self.name}__{base}_g{generation}")
+            for base, define in self.definitions.items()
+        }
 
     def views(self, metadata: MetaData) -> dict[str, Table]:
-        """The stable views queries read; the same columns as the tables."""
-        return {base: define(metadata, base) for base, define in self.definitions.items()}
+        """The stable views queries read (`<projection>__<table>`); the same columns as the tables. The prefix
+        keeps two projections' tables of the same name (each has its own `templates`) apart."""
+        return {base: define(metadata, f"{self.name}__{base}") for base, define in self.definitions.items()}
 
     @abstractmethod
     def apply(self, conn: Connection, tables: Mapping[str, Table], events: Sequence[Positioned]) -> None:

@@ -5,12 +5,20 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ptw_projections.audit_trail.projection import AuditTrail
+from ptw_projections.board.projection import Board
+from ptw_projections.kpis.projection import Kpis
 from ptw_projections.permit_list.projection import PermitList
 from ptw_projections.projection import Projection
+from ptw_projections.registers.projection import Registers
+from ptw_projections.tasks.projection import Tasks
 
 PROJECTIONS: dict[str, Callable[[], Projection]] = {
     PermitList.name: PermitList,
     AuditTrail.name: AuditTrail,
+    Board.name: Board,
+    Registers.name: Registers,
+    Kpis.name: Kpis,
+    Tasks.name: Tasks,
 }
 
 

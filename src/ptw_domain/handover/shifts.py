@@ -79,3 +79,25 @@ def missed_boundaries(ctx: PermitContext) -> list[datetime]:
     recorded = list(handovers.missed)
     due = [b for b in due_boundaries(ctx) if not handovers.satisfied(b, b + grace)]
     return sorted(set(recorded) | set(due))
+
+
+def owed_boundary(ctx: PermitContext) -> datetime | None:
+    """HOV-01/04: the earliest boundary after activation, within the validity and while live, that no acknowledged
+    performing handover (for it or a later boundary) has cleared: the handover the permit owes, due at that
+    boundary and missed at it plus the grace. It does not depend on `ctx.now`, so a read model can keep it and
+    compare it with any instant (TIME-05). None when the permit is not live or owes nothing within its validity."""
+    state = ctx.state
+    if state.status not in LIVE or state.activated_at is None:
+        return None
+    settings = ctx.project.settings
+    found = boundaries_between(
+        state.activated_at, state.valid_until, ctx.project.time_zone, settings.shift_boundaries
+    )
+    return next(
+        (
+            b
+            for b in found
+            if b < state.valid_until and status_at(state, b) in LIVE and not state.handover.cleared(b)
+        ),
+        None,
+    )

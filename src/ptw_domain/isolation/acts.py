@@ -19,6 +19,9 @@ from ptw_domain.permit.status import HOLDING
 from ptw_domain.roles import Role
 
 ISOLATION_COMPETENCY = "isolation"  # COMP-03
+# ISO-07/SEC-04: the role whose members verify any isolation (besides the PA of a linked permit), never the
+# isolator (SOD-03).
+VERIFY_ROLES = frozenset({Role.ISOLATING_AUTHORITY})
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +176,7 @@ def verify(
     forward(iso, (IsolationStatus.ISOLATED,), cmd.name)
     person = cmd.actor.person_id
     is_pa = any(lk.state.performing_authority == person for lk in linked)
-    if Role.ISOLATING_AUTHORITY not in cmd.actor.member.roles and not is_pa:
+    if not VERIFY_ROLES & cmd.actor.member.roles and not is_pa:
         raise Forbidden(
             "verification is by an isolating authority or the PA of a linked permit",
             rule_ids=("ISO-07", "SEC-04"),

@@ -8,6 +8,7 @@ from ptw_domain.findings import Finding, found
 from ptw_domain.permit.context import PermitContext
 from ptw_domain.permit.expiry import expiry_due
 from ptw_domain.permit.readiness import FROM_STATUSES, Action, guard, warning
+from ptw_domain.permit.state import PermitState
 from ptw_domain.permit.status import Status
 from ptw_domain.roles import Role, Step, step_eligibility
 
@@ -205,22 +206,41 @@ def _distinct(rule: str, person: str, others: dict[str, str | None], act: str) -
     ]
 
 
+def verify_barred(state: PermitState) -> dict[str, str | None]:
+    """SOD-01: the persons who may not verify the permit, by the party they are."""
+    return {"requestor": state.requestor}
+
+
+def approve_barred(state: PermitState) -> dict[str, str | None]:
+    """SOD-01: the persons who may not approve the permit in its current cycle, by the party they are."""
+    return {
+        "requestor": state.requestor,
+        "verifier": state.verified_by,
+        "verifier (delegator)": state.verified_on_behalf_of,
+    }
+
+
+def close_barred(state: PermitState) -> dict[str, str | None]:
+    """SOD-04: the persons who may not close the permit, by the party they were at hand-back."""
+    hand_back = state.hand_back
+    if hand_back is None:
+        return {}
+    return {
+        "person who handed back": hand_back.handed_back_by,
+        "performing authority at hand-back": hand_back.performing_authority,
+    }
+
+
 @guard((A.VERIFY, "SOD-01"))
 def verifier_distinct(ctx: PermitContext) -> list[Finding]:
     assert ctx.person is not None
-    return _distinct("SOD-01", ctx.person, {"requestor": ctx.state.requestor}, "verify")
+    return _distinct("SOD-01", ctx.person, verify_barred(ctx.state), "verify")
 
 
 @guard((A.APPROVE, "SOD-01"))
 def approver_distinct(ctx: PermitContext) -> list[Finding]:
     assert ctx.person is not None
-    state = ctx.state
-    others = {
-        "requestor": state.requestor,
-        "verifier": state.verified_by,
-        "verifier (delegator)": state.verified_on_behalf_of,
-    }
-    return _distinct("SOD-01", ctx.person, others, "approve")
+    return _distinct("SOD-01", ctx.person, approve_barred(ctx.state), "approve")
 
 
 @guard((A.VERIFY, "DEL-03"), (A.APPROVE, "DEL-03"))
@@ -301,22 +321,8 @@ def self_issue_relaxed(ctx: PermitContext) -> bool:
 
 @guard((A.CLOSE, "SOD-04"))
 def closer_distinct(ctx: PermitContext) -> list[Finding]:
-    hand_back = ctx.state.hand_back
-    if hand_back is None:
-        return []
-    return [
-        f
-        for person in ctx.persons
-        for f in _distinct(
-            "SOD-04",
-            person,
-            {
-                "person who handed back": hand_back.handed_back_by,
-                "performing authority at hand-back": hand_back.performing_authority,
-            },
-            "close",
-        )
-    ]
+    barred = close_barred(ctx.state)
+    return [f for person in ctx.persons for f in _distinct("SOD-04", person, barred, "close")]
 
 
 @guard((A.APPROVE, "TPL-08"))

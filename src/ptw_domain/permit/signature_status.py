@@ -8,15 +8,17 @@ altered, even when the alteration re-computed the hash chain consistently (AUD-0
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 import msgspec
 
-from ptw_domain.permit.state import PermitState
+from ptw_domain.permit.content import PermitContent
+from ptw_domain.permit.state import PermitState, core_hash_of
 from ptw_domain.signatures import Signature
+from ptw_domain.templates import TemplateRef
 
 
 class SignatureStatus(StrEnum):
@@ -42,15 +44,25 @@ def signature_views(
     state: PermitState, signed_states: Mapping[int, PermitState], time_zone: str
 ) -> list[SignatureView]:
     """Each signature of `state` with its status; `signed_states` holds the permit at each signed version."""
+
+    def reviewed(version: int) -> tuple[PermitContent, TemplateRef] | None:
+        found = signed_states.get(version)
+        return (found.content, found.template) if found is not None else None
+
+    return signature_views_from(state, reviewed, time_zone)
+
+
+def signature_views_from(
+    state: PermitState,
+    reviewed: Callable[[int], tuple[PermitContent, TemplateRef] | None],
+    time_zone: str,
+) -> list[SignatureView]:
+    """The same, for a reader that keeps only the content and template in force at each past version."""
     views = []
     for record in state.signatures:
         signature = record.signature
-        reviewed = signed_states.get(signature.permit_version)
-        recomputed = (
-            msgspec.structs.replace(reviewed, cycle=signature.cycle).core_hash
-            if reviewed is not None
-            else None
-        )
+        at_version = reviewed(signature.permit_version)
+        recomputed = core_hash_of(*at_version, signature.cycle) if at_version is not None else None
         if recomputed != signature.core_hash:
             status = SignatureStatus.BROKEN
         elif record.valid:

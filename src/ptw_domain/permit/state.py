@@ -148,9 +148,7 @@ class PermitState(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def core_hash(self) -> str:
         """SIG-06: SHA-256 over the core fields, the template reference and the cycle."""
-        content = msgspec.to_builtins(self.content)
-        core = {name: content[name] for name in sorted(CORE_FIELDS)}
-        return sha256_hex({"core": core, "template": self.template, "cycle": self.cycle})
+        return core_hash_of(self.content, self.template, self.cycle)
 
     @property
     def ever_activated(self) -> bool:
@@ -168,3 +166,10 @@ class PermitState(msgspec.Struct, frozen=True, kw_only=True):
     def counted_extensions(self) -> int:
         """EXT-02: approved plus pending; rejected and lapsed do not count."""
         return sum(e.state in (ExtensionState.APPROVED, ExtensionState.PENDING) for e in self.extensions)
+
+
+def core_hash_of(content: PermitContent, template: TemplateRef, cycle: int) -> str:
+    """SIG-06 from its three inputs, for readers that keep the content of a past version but not its state."""
+    fields = msgspec.to_builtins(content)
+    core = {name: fields[name] for name in sorted(CORE_FIELDS)}
+    return sha256_hex({"core": core, "template": template, "cycle": cycle})

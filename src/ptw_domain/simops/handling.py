@@ -10,6 +10,7 @@ from ptw_domain.errors import Forbidden, GuardFailed, NotFound, ValidationFailed
 from ptw_domain.events import simops as ev
 from ptw_domain.findings import Finding
 from ptw_domain.handlers import Change, at_of
+from ptw_domain.permit.state import PermitState
 from ptw_domain.roles import Role
 from ptw_domain.simops import commands as sc
 from ptw_domain.simops.streams import ConflictState, register_id
@@ -17,6 +18,19 @@ from ptw_domain.store.streams import append
 from ptw_domain.workbench import Workbench
 
 DECISIONS = ("accept_with_controls", "not_accepted")
+# SIM-08/SEC-04: the roles whose members resolve conflicts.
+RESOLVE_ROLES = frozenset({Role.AREA_AUTHORITY, Role.SAFETY_OFFICER})
+
+
+def resolve_barred(newer: PermitState) -> frozenset[str]:
+    """SOD-06: the newer permit's requestor, verifier (nominated or who verified) and approver."""
+    parties = {
+        newer.requestor,
+        newer.verified_by,
+        newer.approved_by,
+        newer.verifier.person_id if newer.verifier else None,
+    }
+    return frozenset(p for p in parties if p)
 
 
 def resolve(bench: Workbench, cmd: sc.ResolveConflict) -> Change:
@@ -25,7 +39,7 @@ def resolve(bench: Workbench, cmd: sc.ResolveConflict) -> Change:
         raise NotFound("no such conflict", facts={"field": "conflict_id"})
     state: ConflictState = conflict.state
     actor = cmd.actor
-    if not {Role.AREA_AUTHORITY, Role.SAFETY_OFFICER} & actor.member.roles:
+    if not RESOLVE_ROLES & actor.member.roles:
         raise Forbidden(
             "a conflict is resolved by an area authority or a safety officer", rule_ids=("SIM-08",)
         )
@@ -42,14 +56,7 @@ def resolve(bench: Workbench, cmd: sc.ResolveConflict) -> Change:
             "the conflict is cleared",
             blockers=[Finding(rule="SIM-11", code="cleared", message="nothing to decide")],
         )
-    newer = bench.permit(state.newer).state
-    parties = {
-        newer.requestor,
-        newer.verified_by,
-        newer.approved_by,
-        newer.verifier.person_id if newer.verifier else None,
-    }
-    if actor.person_id in parties:
+    if actor.person_id in resolve_barred(bench.permit(state.newer).state):
         raise GuardFailed(
             "the newer permit's own parties cannot resolve its conflict",
             blockers=[

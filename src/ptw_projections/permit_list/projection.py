@@ -7,21 +7,19 @@ from typing import Any, ClassVar
 from uuid import UUID
 
 import msgspec
-from sqlalchemy import Connection, Table, delete, select
+from sqlalchemy import Connection, Table, delete
 
-from ptw_domain.events import organisation as org
-from ptw_domain.events import project as prj
 from ptw_domain.events.base import Recorded
 from ptw_domain.permit.content import Priority
 from ptw_domain.permit.expiry import expiry_due
 from ptw_domain.permit.state import PermitState
 from ptw_domain.simops.streams import ConflictState
-from ptw_domain.templates import ResolvedTemplate, TemplateRef
-from ptw_domain.templates.resolution import resolve_template
 from ptw_projections.bulk import insert_rows, upsert_rows
 from ptw_projections.folding import Folder
 from ptw_projections.permit_list.tables import DEFINITIONS
 from ptw_projections.projection import Positioned, Projection, TableDefinition
+from ptw_projections.reference import STREAMS as REFERENCE_STREAMS
+from ptw_projections.reference import ReferenceData
 
 PRIORITY_RANK = {p: rank for rank, p in enumerate(Priority)}
 _json = msgspec.json.Encoder()
@@ -52,15 +50,14 @@ def search_text(state: PermitState) -> str:
 
 class PermitList(Projection):
     name: ClassVar[str] = "permit_list"
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2  # 2: chain head and the content in force at each version (RM-06)
     definitions: ClassVar[Mapping[str, TableDefinition]] = DEFINITIONS
-    streams: ClassVar[frozenset[str] | None] = frozenset({"permit", "conflict", "template", "project"})
+    streams: ClassVar[frozenset[str] | None] = frozenset({"permit", "conflict"}) | REFERENCE_STREAMS
 
     def __init__(self) -> None:
         self.permits = Folder("permit", PermitState)
         self.conflicts = Folder("conflict", ConflictState)
-        # Template versions and overrides never change once published: their resolution is cached for good.
-        self._resolved: dict[tuple[UUID, int, UUID, int | None], ResolvedTemplate] = {}
+        self.reference = ReferenceData()
 
     def apply(self, conn: Connection, tables: Mapping[str, Table], events: Sequence[Positioned]) -> None:
         permit_events: list[Recorded[Any]] = []
@@ -71,83 +68,38 @@ class PermitList(Projection):
                 permit_events.append(recorded)
             elif stream == "conflict":
                 conflict_events.append(recorded)
-            elif stream in ("template", "project"):
-                self._reference(conn, tables, recorded)
+            elif stream in REFERENCE_STREAMS:
+                self.reference.record(conn, tables, recorded)
         if permit_events:
             self._permits(conn, tables, permit_events)
         if conflict_events:
             self._conflicts(conn, tables, conflict_events)
 
-    def _reference(self, conn: Connection, tables: Mapping[str, Table], recorded: Recorded[Any]) -> None:
-        e = recorded.payload
-        if isinstance(e, org.TemplateVersionPublished):
-            conn.execute(
-                tables["templates"].insert(),
-                [{"template_id": e.template_id, "version": e.version, "definition": _text(e.definition)}],
-            )
-        elif isinstance(e, prj.ProjectOpened):
-            conn.execute(
-                tables["projects"].insert(),
-                [
-                    {
-                        "project_id": e.project_id,
-                        "code": e.code,
-                        "time_zone": e.time_zone,
-                        "settings": _text(e.settings),
-                    }
-                ],
-            )
-        elif isinstance(e, prj.ProjectSettingsChanged):
-            t = tables["projects"]
-            conn.execute(
-                t.update().where(t.c.project_id == recorded.stream_id).values(settings=_text(e.settings))
-            )
-        elif isinstance(e, prj.TemplateOverridePublished):
-            conn.execute(
-                tables["template_overrides"].insert(),
-                [
-                    {
-                        "project_id": e.project_id,
-                        "template_id": e.template_id,
-                        "override_version": e.override_version,
-                        "patch": _text(e.patch),
-                    }
-                ],
-            )
-
-    def _template(
-        self, conn: Connection, tables: Mapping[str, Table], project_id: UUID, ref: TemplateRef
-    ) -> ResolvedTemplate:
-        key = (ref.template_id, ref.version, project_id, ref.override_version)
-        if key not in self._resolved:
-            t, o = tables["templates"], tables["template_overrides"]
-            definition = conn.execute(
-                select(t.c.definition).where(t.c.template_id == ref.template_id, t.c.version == ref.version)
-            ).scalar_one()
-            patch = None
-            if ref.override_version is not None:
-                patch = conn.execute(
-                    select(o.c.patch).where(
-                        o.c.project_id == project_id,
-                        o.c.template_id == ref.template_id,
-                        o.c.override_version == ref.override_version,
-                    )
-                ).scalar_one()
-            resolved, _ = resolve_template(
-                msgspec.json.decode(definition), msgspec.json.decode(patch) if patch else None
-            )
-            self._resolved[key] = resolved
-        return self._resolved[key]
-
     def _permits(self, conn: Connection, tables: Mapping[str, Table], events: list[Recorded[Any]]) -> None:
         t = tables["permits"]
         ids = list(dict.fromkeys(r.stream_id for r in events))
         states = self.permits.load(conn, t, "permit_id", ids)
-        self.permits.fold(states, events)
+        heads: dict[UUID, str] = {}
+        contents = []
+        for recorded in events:
+            before = states.get(recorded.stream_id)
+            after = self.permits.evolve(before, recorded)
+            states[recorded.stream_id] = after
+            heads[recorded.stream_id] = recorded.hash
+            if before is None or _scope_changed(before, after):
+                contents.append(
+                    {
+                        "permit_id": recorded.stream_id,
+                        "from_version": after.version,
+                        "content": self.permits.encode(after.content),
+                        "template": self.permits.encode(after.template),
+                    }
+                )
+        insert_rows(conn, tables["permit_contents"], contents)
         rows, parties, tags = [], [], []
         for permit_id in ids:
             s = states[permit_id]
-            template = self._template(conn, tables, s.project_id, s.template)
+            template = self.reference.template(conn, tables, s.project_id, s.template)
             due = expiry_due(s, template)
             c = s.content
             rows.append(
@@ -176,6 +128,7 @@ class PermitList(Projection):
                     "expires_at": due[0] if due else None,
                     "search_text": search_text(s),
                     "version": s.version,
+                    "chain_head": heads[permit_id],
                     "state": self.permits.encode(s),
                 }
             )
@@ -208,5 +161,8 @@ class PermitList(Projection):
         upsert_rows(conn, t, rows, ["conflict_id"])
 
 
-def _text(value: Any) -> str:
-    return _json.encode(value).decode()
+def _scope_changed(before: PermitState, after: PermitState) -> bool:
+    """Did the event change what a signature covers (content or template; the cycle is the signature's own)?"""
+    return (before.content is not after.content and before.content != after.content) or (
+        before.template is not after.template and before.template != after.template
+    )

@@ -3,8 +3,9 @@ that touch it, and the reference data (templates, overrides, projects) that quer
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Index, Integer, MetaData, String, Table, Text, Uuid
+from sqlalchemy import Boolean, Column, Index, Integer, LargeBinary, MetaData, String, Table, Text, Uuid
 
+from ptw_projections import reference
 from ptw_projections.folding import state_column
 from ptw_projections.types import UtcDateTime
 
@@ -39,12 +40,26 @@ def permits(metadata: MetaData, name: str) -> Table:
         Column("expires_at", UtcDateTime),
         Column("search_text", Text, nullable=False),
         Column("version", Integer, nullable=False),
+        Column("chain_head", String(64), nullable=False),
         state_column(),
         Index(f"ix_{name}_project_created", "project_id", "created_at"),
         Index(f"ix_{name}_project_status", "project_id", "status", "expires_at"),
         Index(f"ix_{name}_project_planned_start", "project_id", "planned_start"),
         Index(f"ix_{name}_project_valid_until", "project_id", "valid_until"),
         Index(f"ix_{name}_project_number", "project_id", "number"),
+    )
+
+
+def permit_contents(metadata: MetaData, name: str) -> Table:
+    """The content and template in force from each version on: what a signature of that version covered
+    (SIG-11 recomputes its core hash from them to tell valid from broken)."""
+    return Table(
+        name,
+        metadata,
+        Column("permit_id", Uuid, primary_key=True),
+        Column("from_version", Integer, primary_key=True),
+        Column("content", LargeBinary, nullable=False),
+        Column("template", LargeBinary, nullable=False),
     )
 
 
@@ -88,44 +103,11 @@ def conflicts(metadata: MetaData, name: str) -> Table:
     )
 
 
-def templates(metadata: MetaData, name: str) -> Table:
-    return Table(
-        name,
-        metadata,
-        Column("template_id", Uuid, primary_key=True),
-        Column("version", Integer, primary_key=True),
-        Column("definition", Text, nullable=False),
-    )
-
-
-def template_overrides(metadata: MetaData, name: str) -> Table:
-    return Table(
-        name,
-        metadata,
-        Column("project_id", Uuid, primary_key=True),
-        Column("template_id", Uuid, primary_key=True),
-        Column("override_version", Integer, primary_key=True),
-        Column("patch", Text, nullable=False),
-    )
-
-
-def projects(metadata: MetaData, name: str) -> Table:
-    return Table(
-        name,
-        metadata,
-        Column("project_id", Uuid, primary_key=True),
-        Column("code", String(64), nullable=False),
-        Column("time_zone", String(64), nullable=False),
-        Column("settings", Text, nullable=False),
-    )
-
-
 DEFINITIONS = {
     "permits": permits,
+    "permit_contents": permit_contents,
     "permit_parties": permit_parties,
     "permit_tags": permit_tags,
     "conflicts": conflicts,
-    "templates": templates,
-    "template_overrides": template_overrides,
-    "projects": projects,
+    **reference.DEFINITIONS,
 }

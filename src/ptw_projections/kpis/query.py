@@ -1,0 +1,870 @@
+"""KPIs (KPI-01..13) and compliance reports (RPT-01..04) as typed queries.
+
+Every time-dependent value is computed here for an explicit `as_of` (TIME-05) from the clock-free facts the
+projection keeps, and the thresholds used are echoed in the response. Each response states the projection's
+`as_of_position` (RM-08: KPIs and reports may lag by at most 5 s). KPIs take the permit list's filters (RM-01)
+that the KPI table can serve (see `KpiFilters`); reports take whole days in the project's time zone (RPT-01).
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from datetime import date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+import msgspec
+from sqlalchemy import ColumnElement, Connection, Table, and_, case, exists, func, or_, select
+
+from ptw_domain.permit.content import Priority
+from ptw_domain.permit.status import LIVE, TERMINAL, Status
+from ptw_domain.risk import RiskLevel
+from ptw_projections import params
+from ptw_projections.errors import InvalidQuery
+from ptw_projections.kpis import projection as kinds
+from ptw_projections.permit_list.query import effective_status_is, statuses
+from ptw_projections.reader import ReadSide
+
+NAME = "kpis"
+EXPIRING = (Status.APPROVED, Status.ACTIVE, Status.SUSPENDED)
+# KPI-05: "under_review to suspended"
+ISOLATION_STAGES = (Status.UNDER_REVIEW, Status.APPROVED, Status.ACTIVE, Status.SUSPENDED)
+SEVERITIES = ("high", "medium", "low")
+INCIDENT_NOTE = (
+    "RPT-04: the domain records no IncidentLinked event yet, so no incident can be linked to a permit; the "
+    "incident count and rate are 0 until it does"
+)
+
+# --- parameters ----------------------------------------------------------------------------------------------
+
+
+class KpiFilters(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """RM-01 filters the KPI table serves, combined with AND, as a query string gives them. Not served here:
+    `equipment_tag`, `assignee` and `q` (they need the permit list's tag, party and search tables)."""
+
+    status: str | None = None
+    template_key: str | None = None
+    category: str | None = None
+    area: str | None = None
+    location: str | None = None
+    priority: str | None = None
+    risk_level: str | None = None
+    requestor: str | None = None
+    created_from: str | None = None
+    created_to: str | None = None
+    planned_start_from: str | None = None
+    planned_start_to: str | None = None
+    planned_end_from: str | None = None
+    planned_end_to: str | None = None
+    valid_until_from: str | None = None
+    valid_until_to: str | None = None
+    has_open_conflict: bool | None = None
+
+
+# --- results -------------------------------------------------------------------------------------------------
+
+
+class KpiThresholds(msgspec.Struct, frozen=True, kw_only=True):
+    """The limits the figures used (echoed). SLA hours are each permit's template's (ESC-01), shown per item."""
+
+    sla_hours: str = "per template: verification_sla_hours, approval_sla_hours"
+    expiring_soon_hours: int
+    window_days: int
+    list_size: int
+
+
+class StatusCounts(msgspec.Struct, frozen=True, kw_only=True):
+    """KPI-01: permits per effective status at as_of; `total_open` = not closed and not cancelled."""
+
+    by_status: dict[str, int]
+    total: int
+    total_open: int
+
+
+class CloseoutPending(msgspec.Struct, frozen=True, kw_only=True):
+    """KPI-06: handed back, not closed; separately expired permits awaiting hand-back."""
+
+    completed: int
+    expired_awaiting_hand_back: int
+
+
+class TimeToApprove(msgspec.Struct, frozen=True, kw_only=True):
+    """KPI-07: approved_at - submitted_at of the approving cycle, over approvals in (from, to]."""
+
+    approvals: int
+    mean_hours: float | None
+    median_hours: float | None
+    window_from: datetime
+    window_to: datetime
+
+
+class TypeCount(msgspec.Struct, frozen=True, kw_only=True):
+    template_key: str
+    category: str
+    count: int
+
+
+class SuspendedCounts(msgspec.Struct, frozen=True, kw_only=True):
+    """KPI-09: suspended permits by the reason code that suspended them (their first cause)."""
+
+    total: int
+    by_reason: dict[str, int]
+
+
+class ConflictCounts(msgspec.Struct, frozen=True, kw_only=True):
+    """KPI-10: open conflicts by severity; `blocking` = open high (SIM-06)."""
+
+    by_severity: dict[str, int]
+    total: int
+    blocking: int
+
+
+class HandoversPending(msgspec.Struct, frozen=True, kw_only=True):
+    """KPI-12: live permits owing a handover whose boundary has come; `missed` = past its grace too."""
+
+    pending: int
+    missed: int
+
+
+class OverdueItem(msgspec.Struct, frozen=True, kw_only=True):
+    permit_id: UUID
+    number: str
+    title: str
+    step: str  # verification | approval
+    pending_since: datetime
+    age_hours: float
+    limit_hours: int
+
+
+class ExpiringItem(msgspec.Struct, frozen=True, kw_only=True):
+    permit_id: UUID
+    number: str
+    title: str
+    effective_status: Status
+    valid_until: datetime
+    minutes_left: int
+
+
+class KpiLists(msgspec.Struct, frozen=True, kw_only=True):
+    """KPI-13: the oldest of KPI-02 ∪ KPI-03 and the soonest of KPI-04."""
+
+    top_overdue: list[OverdueItem]
+    expiring_soon: list[ExpiringItem]
+
+
+class KpiReport(msgspec.Struct, frozen=True, kw_only=True):
+    as_of: datetime
+    as_of_position: int
+    thresholds: KpiThresholds
+    filters: KpiFilters
+    counts: StatusCounts  # KPI-01
+    overdue_verifications: int  # KPI-02
+    overdue_approvals: int  # KPI-03
+    expiring_soon: int  # KPI-04
+    isolation_pending: int  # KPI-05
+    closeout_pending: CloseoutPending  # KPI-06
+    time_to_approve: TimeToApprove  # KPI-07
+    permits_per_type: list[TypeCount]  # KPI-08
+    suspended: SuspendedCounts  # KPI-09
+    conflicts_open: ConflictCounts  # KPI-10
+    gas_tests_overdue: int  # KPI-11
+    handovers: HandoversPending  # KPI-12
+    lists: KpiLists  # KPI-13
+
+
+class ReportWindow(msgspec.Struct, frozen=True, kw_only=True):
+    """RPT-01: whole days in the project's time zone; instants [start, end)."""
+
+    date_from: date
+    date_to: date
+    time_zone: str
+    start: datetime
+    end: datetime
+
+
+class ReportThresholds(msgspec.Struct, frozen=True, kw_only=True):
+    report_verification_hours: int
+    report_approval_hours: int
+    report_expiring_hours: int
+
+
+class ComplianceSummary(msgspec.Struct, frozen=True, kw_only=True):
+    """RPT-02. Current-state figures ignore the window; `permits_in_window`, the incident rate, the top templates
+    and SOD relaxations use it."""
+
+    as_of: datetime
+    as_of_position: int
+    window: ReportWindow
+    thresholds: ReportThresholds
+    counts: StatusCounts
+    overdue_verification: int
+    overdue_approval: int
+    expiring: int
+    isolation_pending: int
+    closeout_pending: CloseoutPending
+    permits_in_window: int
+    incidents_in_window: int
+    incident_rate: float
+    incident_note: str
+    top_templates: list[TypeCount]
+    sod_relaxations: int
+
+
+class ExceptionItem(msgspec.Struct, frozen=True, kw_only=True):
+    permit_id: UUID | None
+    number: str | None
+    at: datetime | None
+    rule: str
+    facts: dict[str, Any]
+
+
+class ExceptionList(msgspec.Struct, frozen=True, kw_only=True):
+    total: int
+    truncated: bool
+    items: list[ExceptionItem]
+
+
+class ExceptionThresholds(msgspec.Struct, frozen=True, kw_only=True):
+    report_verification_hours: int
+    report_approval_hours: int
+    report_expiring_hours: int
+    exceptions_cap: int
+
+
+class ComplianceExceptions(msgspec.Struct, frozen=True, kw_only=True):
+    """RPT-03. The first six lists are current state (the window is ignored); the others are facts recorded in
+    the window."""
+
+    as_of: datetime
+    as_of_position: int
+    window: ReportWindow
+    thresholds: ExceptionThresholds
+    overdue_verification: ExceptionList
+    overdue_approval: ExceptionList
+    expiring: ExceptionList
+    isolation_pending: ExceptionList
+    closeout_pending: ExceptionList
+    orphan_isolations: ExceptionList
+    lock_removals_by_exception: ExceptionList
+    sod_relaxations: ExceptionList
+    gas_failures: ExceptionList
+    automatic_suspensions: ExceptionList
+    missed_handovers: ExceptionList
+    conflicts_accepted_with_controls: ExceptionList
+    expired_while_live: ExceptionList
+    incomplete_hand_backs: ExceptionList
+    signature_invalidations: ExceptionList
+    deisolation_deferred_to_operations: ExceptionList
+
+
+# --- KPIs ----------------------------------------------------------------------------------------------------
+
+
+def kpis(
+    reads: ReadSide,
+    project_id: UUID,
+    *,
+    as_of: datetime,
+    filters: KpiFilters | None = None,
+    expiring_soon_hours: int = 4,
+    window_days: int = 30,
+    list_size: int = 10,
+) -> KpiReport:
+    """KPI-01..13 for the project's permits matching `filters`, at `as_of`."""
+    _aware("as_of", as_of)
+    _positive("expiring_soon_hours", expiring_soon_hours)
+    _positive("window_days", window_days)
+    _positive("list_size", list_size, most=100)
+    chosen = filters or KpiFilters()
+    v = reads.views(NAME)
+    p = v["kpi_permits"]
+    with reads.connect() as conn:
+        position = reads.position(NAME, conn)
+        zone = _zone(v, conn, project_id)
+        where = [p.c.project_id == project_id, *_filters(v, chosen, as_of, zone)]
+        soon = as_of + timedelta(hours=expiring_soon_hours)
+        window_from = as_of - timedelta(days=window_days)
+        overdue_v = [_is(p, as_of, Status.SUBMITTED), p.c.verification_due_at <= as_of]
+        overdue_a = [_is(p, as_of, Status.UNDER_REVIEW), p.c.approval_due_at <= as_of]
+        expiring = [_is(p, as_of, *EXPIRING), p.c.valid_until > as_of, p.c.valid_until <= soon]
+        live = _is(p, as_of, *LIVE)
+        return KpiReport(
+            as_of=as_of,
+            as_of_position=position,
+            thresholds=KpiThresholds(
+                expiring_soon_hours=expiring_soon_hours, window_days=window_days, list_size=list_size
+            ),
+            filters=chosen,
+            counts=_status_counts(conn, p, where, as_of),
+            overdue_verifications=_count(conn, p, *where, *overdue_v),
+            overdue_approvals=_count(conn, p, *where, *overdue_a),
+            expiring_soon=_count(conn, p, *where, *expiring),
+            isolation_pending=_count(
+                conn, p, *where, _is(p, as_of, *ISOLATION_STAGES), p.c.isolation_pending.is_(True)
+            ),
+            closeout_pending=_closeout(conn, p, where, as_of),
+            time_to_approve=_time_to_approve(conn, v, where, window_from, as_of),
+            permits_per_type=_per_type(
+                conn, p, [*where, p.c.created_at > window_from, p.c.created_at <= as_of]
+            ),
+            suspended=_suspended(conn, p, where, as_of),
+            conflicts_open=_conflicts(conn, v, project_id, where, filtered=chosen != KpiFilters()),
+            gas_tests_overdue=_count(
+                conn, p, *where, _is(p, as_of, Status.ACTIVE), p.c.retest_due_at <= as_of
+            ),
+            handovers=HandoversPending(
+                pending=_count(conn, p, *where, live, p.c.handover_due_at <= as_of),
+                missed=_count(conn, p, *where, live, p.c.handover_missed_at <= as_of),
+            ),
+            lists=KpiLists(
+                top_overdue=_top_overdue(conn, p, where, overdue_v, overdue_a, as_of, list_size),
+                expiring_soon=_expiring(conn, p, [*where, *expiring], as_of, list_size),
+            ),
+        )
+
+
+def _status_counts(
+    conn: Connection, p: Table, where: list[ColumnElement[bool]], as_of: datetime
+) -> StatusCounts:
+    effective = _effective(p, as_of).label("effective_status")
+    rows = conn.execute(select(effective, func.count()).where(*where).group_by(effective)).all()
+    by_status = {s.value: 0 for s in Status}
+    for status, count in rows:
+        by_status[status] = count
+    total = sum(by_status.values())
+    closed = sum(by_status[s.value] for s in TERMINAL)
+    return StatusCounts(by_status=by_status, total=total, total_open=total - closed)
+
+
+def _closeout(
+    conn: Connection, p: Table, where: list[ColumnElement[bool]], as_of: datetime
+) -> CloseoutPending:
+    return CloseoutPending(
+        completed=_count(conn, p, *where, p.c.status == Status.COMPLETED.value),
+        expired_awaiting_hand_back=_count(conn, p, *where, _is(p, as_of, Status.EXPIRED)),
+    )
+
+
+def _time_to_approve(
+    conn: Connection, v: dict[str, Table], where: list[ColumnElement[bool]], start: datetime, end: datetime
+) -> TimeToApprove:
+    p, a = v["kpi_permits"], v["kpi_approvals"]
+    rows = conn.execute(
+        select(a.c.submitted_at, a.c.approved_at)
+        .select_from(a.join(p, p.c.permit_id == a.c.permit_id))
+        .where(*where, a.c.approved_at > start, a.c.approved_at <= end)
+    ).all()
+    hours = [(r.approved_at - r.submitted_at).total_seconds() / 3600 for r in rows]
+    return TimeToApprove(
+        approvals=len(hours),
+        mean_hours=_round(statistics.fmean(hours), 1) if hours else None,
+        median_hours=_round(statistics.median(hours), 1) if hours else None,
+        window_from=start,
+        window_to=end,
+    )
+
+
+def _per_type(
+    conn: Connection, p: Table, where: list[ColumnElement[bool]], limit: int | None = None
+) -> list[TypeCount]:
+    count = func.count().label("n")
+    query = (
+        select(p.c.template_key, p.c.category, count)
+        .where(*where)
+        .group_by(p.c.template_key, p.c.category)
+        .order_by(count.desc(), p.c.template_key, p.c.category)
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    return [TypeCount(template_key=k, category=c, count=n) for k, c, n in conn.execute(query)]
+
+
+def _suspended(
+    conn: Connection, p: Table, where: list[ColumnElement[bool]], as_of: datetime
+) -> SuspendedCounts:
+    rows = conn.execute(
+        select(p.c.suspension_reason, func.count())
+        .where(*where, _is(p, as_of, Status.SUSPENDED))
+        .group_by(p.c.suspension_reason)
+        .order_by(p.c.suspension_reason)
+    ).all()
+    by_reason = {str(reason or "unknown"): n for reason, n in rows}
+    return SuspendedCounts(total=sum(by_reason.values()), by_reason=by_reason)
+
+
+def _conflicts(
+    conn: Connection,
+    v: dict[str, Table],
+    project_id: UUID,
+    where: list[ColumnElement[bool]],
+    *,
+    filtered: bool,
+) -> ConflictCounts:
+    p, c = v["kpi_permits"], v["kpi_conflicts"]
+    conditions = [c.c.project_id == project_id, c.c.open.is_(True)]
+    if filtered:  # a conflict counts when either of its permits matches the filters
+        matching = select(p.c.permit_id).where(*where)
+        conditions.append(or_(c.c.older.in_(matching), c.c.newer.in_(matching)))
+    rows = conn.execute(select(c.c.severity, func.count()).where(*conditions).group_by(c.c.severity)).all()
+    by_severity = dict.fromkeys(SEVERITIES, 0)
+    for severity, n in rows:
+        by_severity[severity] = n
+    return ConflictCounts(
+        by_severity=by_severity, total=sum(by_severity.values()), blocking=by_severity["high"]
+    )
+
+
+def _top_overdue(
+    conn: Connection,
+    p: Table,
+    where: list[ColumnElement[bool]],
+    verification: list[ColumnElement[bool]],
+    approval: list[ColumnElement[bool]],
+    as_of: datetime,
+    size: int,
+) -> list[OverdueItem]:
+    items: list[OverdueItem] = []
+    for step, since, limit, conditions in (
+        ("verification", p.c.submitted_at, p.c.verification_sla_hours, verification),
+        ("approval", p.c.verified_at, p.c.approval_sla_hours, approval),
+    ):
+        rows = conn.execute(
+            select(p.c.permit_id, p.c.number, p.c.title, since.label("since"), limit.label("limit"))
+            .where(*where, *conditions)
+            .order_by(since.asc(), p.c.number.asc())
+            .limit(size)
+        ).all()
+        items += [
+            OverdueItem(
+                permit_id=r.permit_id,
+                number=r.number,
+                title=r.title,
+                step=step,
+                pending_since=r.since,
+                age_hours=_round((as_of - r.since).total_seconds() / 3600, 1),
+                limit_hours=r.limit,
+            )
+            for r in rows
+        ]
+    items.sort(key=lambda i: (i.pending_since, i.number))
+    return items[:size]
+
+
+def _expiring(
+    conn: Connection, p: Table, where: list[ColumnElement[bool]], as_of: datetime, size: int
+) -> list[ExpiringItem]:
+    rows = conn.execute(
+        select(p.c.permit_id, p.c.number, p.c.title, p.c.status, p.c.valid_until)
+        .where(*where)
+        .order_by(p.c.valid_until.asc(), p.c.number.asc())
+        .limit(size)
+    ).all()
+    return [
+        ExpiringItem(
+            permit_id=r.permit_id,
+            number=r.number,
+            title=r.title,
+            effective_status=Status(r.status),  # not expired at as_of: the recorded status holds
+            valid_until=r.valid_until,
+            minutes_left=int((r.valid_until - as_of).total_seconds() // 60),
+        )
+        for r in rows
+    ]
+
+
+# --- compliance reports ----------------------------------------------------------------------------------------
+
+
+def compliance_summary(
+    reads: ReadSide,
+    project_id: UUID,
+    *,
+    date_from: date | str | None = None,
+    date_to: date | str | None = None,
+    as_of: datetime,
+    report_verification_hours: int = 24,
+    report_approval_hours: int = 48,
+    report_expiring_hours: int = 24,
+) -> ComplianceSummary:
+    """RPT-02 for the window of RPT-01 (default: the 30 days up to as_of's day, project time)."""
+    _aware("as_of", as_of)
+    for name, value in (
+        ("report_verification_hours", report_verification_hours),
+        ("report_approval_hours", report_approval_hours),
+        ("report_expiring_hours", report_expiring_hours),
+    ):
+        _positive(name, value)
+    v = reads.views(NAME)
+    p, f = v["kpi_permits"], v["kpi_facts"]
+    with reads.connect() as conn:
+        position = reads.position(NAME, conn)
+        zone = _zone(v, conn, project_id)
+        window = _window(date_from, date_to, as_of, zone)
+        mine = [p.c.project_id == project_id]
+        created = [*mine, p.c.created_at >= window.start, p.c.created_at < window.end]
+        in_window = _count(conn, p, *created)
+        return ComplianceSummary(
+            as_of=as_of,
+            as_of_position=position,
+            window=window,
+            thresholds=ReportThresholds(
+                report_verification_hours=report_verification_hours,
+                report_approval_hours=report_approval_hours,
+                report_expiring_hours=report_expiring_hours,
+            ),
+            counts=_status_counts(conn, p, mine, as_of),
+            overdue_verification=_count(
+                conn, p, *mine, *_report_overdue_verification(p, as_of, report_verification_hours)
+            ),
+            overdue_approval=_count(
+                conn, p, *mine, *_report_overdue_approval(p, as_of, report_approval_hours)
+            ),
+            expiring=_count(conn, p, *mine, *_report_expiring(p, as_of, report_expiring_hours)),
+            isolation_pending=_count(conn, p, *mine, *_isolation_pending(p, as_of)),
+            closeout_pending=_closeout(conn, p, mine, as_of),
+            permits_in_window=in_window,
+            incidents_in_window=0,
+            incident_rate=0.0,
+            incident_note=INCIDENT_NOTE,
+            top_templates=_per_type(conn, p, created, limit=5),
+            sod_relaxations=_count(
+                conn,
+                f,
+                f.c.project_id == project_id,
+                f.c.kind == kinds.SOD_RELAXATION,
+                f.c.at >= window.start,
+                f.c.at < window.end,
+            ),
+        )
+
+
+def compliance_exceptions(
+    reads: ReadSide,
+    project_id: UUID,
+    *,
+    date_from: date | str | None = None,
+    date_to: date | str | None = None,
+    as_of: datetime,
+    report_verification_hours: int = 24,
+    report_approval_hours: int = 48,
+    report_expiring_hours: int = 24,
+    exceptions_cap: int = 50,
+) -> ComplianceExceptions:
+    """RPT-03: each list capped at `exceptions_cap` with its total and whether it was truncated."""
+    _aware("as_of", as_of)
+    for name, value in (
+        ("report_verification_hours", report_verification_hours),
+        ("report_approval_hours", report_approval_hours),
+        ("report_expiring_hours", report_expiring_hours),
+    ):
+        _positive(name, value)
+    _positive("exceptions_cap", exceptions_cap, most=500)
+    v = reads.views(NAME)
+    p = v["kpi_permits"]
+    cap = exceptions_cap
+    with reads.connect() as conn:
+        position = reads.position(NAME, conn)
+        zone = _zone(v, conn, project_id)
+        window = _window(date_from, date_to, as_of, zone)
+        mine = p.c.project_id == project_id
+
+        def current(conditions: Sequence[ColumnElement[bool]], order: Any, item: Any) -> ExceptionList:
+            total = _count(conn, p, mine, *conditions)
+            rows = conn.execute(
+                select(*(c for c in p.columns if c.name != "state"))
+                .where(mine, *conditions)
+                .order_by(order, p.c.number.asc())
+                .limit(cap)
+            ).all()
+            return ExceptionList(total=total, truncated=total > cap, items=[item(r) for r in rows])
+
+        def recorded(kind: str) -> ExceptionList:
+            return _recorded(conn, v, project_id, kind, window, cap)
+
+        hours = _hours_since
+        return ComplianceExceptions(
+            as_of=as_of,
+            as_of_position=position,
+            window=window,
+            thresholds=ExceptionThresholds(
+                report_verification_hours=report_verification_hours,
+                report_approval_hours=report_approval_hours,
+                report_expiring_hours=report_expiring_hours,
+                exceptions_cap=cap,
+            ),
+            overdue_verification=current(
+                _report_overdue_verification(p, as_of, report_verification_hours),
+                p.c.submitted_at.asc(),
+                lambda r: _item(
+                    r,
+                    r.submitted_at,
+                    "ESC-02",
+                    age_hours=hours(r.submitted_at, as_of),
+                    limit_hours=report_verification_hours,
+                ),
+            ),
+            overdue_approval=current(
+                _report_overdue_approval(p, as_of, report_approval_hours),
+                p.c.verified_at.asc(),
+                lambda r: _item(
+                    r,
+                    r.verified_at,
+                    "ESC-02",
+                    age_hours=hours(r.verified_at, as_of),
+                    limit_hours=report_approval_hours,
+                ),
+            ),
+            expiring=current(
+                _report_expiring(p, as_of, report_expiring_hours),
+                p.c.valid_until.asc(),
+                lambda r: _item(
+                    r,
+                    r.valid_until,
+                    "LIFE-23",
+                    status=r.status,
+                    minutes_left=int((r.valid_until - as_of).total_seconds() // 60),
+                ),
+            ),
+            isolation_pending=current(
+                _isolation_pending(p, as_of),
+                p.c.created_at.asc(),
+                lambda r: _item(
+                    r,
+                    None,
+                    "ISO-10" if r.required_isolations else "ISO-09",
+                    status=_effective_of(r, as_of),
+                    required=r.required_isolations,
+                    verified=r.verified_isolations,
+                ),
+            ),
+            closeout_pending=current(
+                [or_(p.c.status == Status.COMPLETED.value, _is(p, as_of, Status.EXPIRED))],
+                p.c.created_at.asc(),
+                lambda r: _item(
+                    r,
+                    r.handed_back_at if r.status == Status.COMPLETED.value else r.expires_at,
+                    "CLO-04" if r.status == Status.COMPLETED.value else "LIFE-20",
+                    status=_effective_of(r, as_of),
+                ),
+            ),
+            orphan_isolations=_orphans(conn, v, project_id, cap),
+            lock_removals_by_exception=recorded(kinds.LOCK_REMOVAL_EXCEPTION),
+            sod_relaxations=recorded(kinds.SOD_RELAXATION),
+            gas_failures=recorded(kinds.GAS_FAILURE),
+            automatic_suspensions=recorded(kinds.AUTOMATIC_SUSPENSION),
+            missed_handovers=recorded(kinds.MISSED_HANDOVER),
+            conflicts_accepted_with_controls=recorded(kinds.CONFLICT_ACCEPTED),
+            expired_while_live=recorded(kinds.EXPIRED_WHILE_LIVE),
+            incomplete_hand_backs=recorded(kinds.INCOMPLETE_HAND_BACK),
+            signature_invalidations=recorded(kinds.SIGNATURE_INVALIDATION),
+            deisolation_deferred_to_operations=recorded(kinds.DEFERRED_TO_OPERATIONS),
+        )
+
+
+def _report_overdue_verification(p: Table, as_of: datetime, hours: int) -> list[ColumnElement[bool]]:
+    return [_is(p, as_of, Status.SUBMITTED), p.c.submitted_at <= as_of - timedelta(hours=hours)]
+
+
+def _report_overdue_approval(p: Table, as_of: datetime, hours: int) -> list[ColumnElement[bool]]:
+    return [_is(p, as_of, Status.UNDER_REVIEW), p.c.verified_at <= as_of - timedelta(hours=hours)]
+
+
+def _report_expiring(p: Table, as_of: datetime, hours: int) -> list[ColumnElement[bool]]:
+    return [
+        _is(p, as_of, *EXPIRING),
+        p.c.valid_until > as_of,
+        p.c.valid_until <= as_of + timedelta(hours=hours),
+    ]
+
+
+def _isolation_pending(p: Table, as_of: datetime) -> list[ColumnElement[bool]]:
+    return [_is(p, as_of, *ISOLATION_STAGES), p.c.isolation_pending.is_(True)]
+
+
+def _orphans(conn: Connection, v: dict[str, Table], project_id: UUID, cap: int) -> ExceptionList:
+    """In place, no holding permit linked (LIFE-03: holding is approved..expired, so expiry changes nothing),
+    not operations-held (ISO-14)."""
+    i, links, p = v["kpi_isolations"], v["kpi_isolation_links"], v["kpi_permits"]
+    holding = (Status.APPROVED, Status.ACTIVE, Status.SUSPENDED, Status.EXPIRED)
+    held = exists().where(
+        links.c.isolation_id == i.c.isolation_id,
+        p.c.permit_id == links.c.permit_id,
+        p.c.status.in_([s.value for s in holding]),
+    )
+    conditions = [i.c.project_id == project_id, i.c.in_place.is_(True), i.c.operations_held.is_(False), ~held]
+    total = _count(conn, i, *conditions)
+    rows = conn.execute(
+        select(i).where(*conditions).order_by(i.c.isolated_at.asc(), i.c.point_code.asc()).limit(cap)
+    ).all()
+    items = [
+        ExceptionItem(
+            permit_id=None,
+            number=None,
+            at=r.isolated_at,
+            rule="LIFE-03",
+            facts={"isolation_id": str(r.isolation_id), "point_code": r.point_code, "status": r.status},
+        )
+        for r in rows
+    ]
+    return ExceptionList(total=total, truncated=total > cap, items=items)
+
+
+def _recorded(
+    conn: Connection, v: dict[str, Table], project_id: UUID, kind: str, window: ReportWindow, cap: int
+) -> ExceptionList:
+    f, p = v["kpi_facts"], v["kpi_permits"]
+    conditions = [f.c.project_id == project_id, f.c.kind == kind, f.c.at >= window.start, f.c.at < window.end]
+    total = _count(conn, f, *conditions)
+    rows = conn.execute(
+        select(f.c.permit_id, p.c.number, f.c.at, f.c.rule, f.c.detail)
+        .select_from(f.outerjoin(p, p.c.permit_id == f.c.permit_id))
+        .where(*conditions)
+        .order_by(f.c.at.asc(), f.c.position.asc())
+        .limit(cap)
+    ).all()
+    items = [
+        ExceptionItem(
+            permit_id=r.permit_id, number=r.number, at=r.at, rule=r.rule, facts=msgspec.json.decode(r.detail)
+        )
+        for r in rows
+    ]
+    return ExceptionList(total=total, truncated=total > cap, items=items)
+
+
+def _item(row: Any, at: datetime | None, rule: str, **facts: Any) -> ExceptionItem:
+    return ExceptionItem(permit_id=row.permit_id, number=row.number, at=at, rule=rule, facts=facts)
+
+
+def _hours_since(since: datetime, as_of: datetime) -> float:
+    return _round((as_of - since).total_seconds() / 3600, 1)
+
+
+def _effective_of(row: Any, as_of: datetime) -> str:
+    return Status.EXPIRED.value if row.expires_at is not None and row.expires_at <= as_of else str(row.status)
+
+
+# --- shared --------------------------------------------------------------------------------------------------
+
+
+def _window(
+    date_from: date | str | None, date_to: date | str | None, as_of: datetime, zone: ZoneInfo
+) -> ReportWindow:
+    """RPT-01: whole days in the project's time zone, both ends inclusive; default the last 30 days up to (and
+    including) as_of's day."""
+    last = _day("date_to", date_to) if date_to is not None else as_of.astimezone(zone).date()
+    first = _day("date_from", date_from) if date_from is not None else last - timedelta(days=29)
+    if first > last:
+        raise InvalidQuery("date_from", f"{first.isoformat()} is after date_to {last.isoformat()}")
+    return ReportWindow(
+        date_from=first,
+        date_to=last,
+        time_zone=zone.key,
+        start=datetime.combine(first, time(), zone),
+        end=datetime.combine(last + timedelta(days=1), time(), zone),
+    )
+
+
+def _day(parameter: str, value: date | str) -> date:
+    if isinstance(value, datetime):
+        raise InvalidQuery(parameter, "give a date (YYYY-MM-DD), not an instant")
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InvalidQuery(parameter, f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _aware(parameter: str, value: datetime) -> None:
+    if value.tzinfo is None:
+        raise InvalidQuery(parameter, "needs a UTC offset")
+
+
+def _positive(parameter: str, value: int, *, most: int | None = None) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidQuery(parameter, "must be a positive whole number")
+    if most is not None and value > most:
+        raise InvalidQuery(parameter, f"must be at most {most}")
+
+
+def _effective(p: Table, as_of: datetime) -> Any:
+    """TIME-05: from its expiry instant a permit counts as expired, recorded or not."""
+    return case(
+        (and_(p.c.expires_at.is_not(None), p.c.expires_at <= as_of), Status.EXPIRED.value), else_=p.c.status
+    )
+
+
+def _is(p: Table, as_of: datetime, *wanted: Status) -> ColumnElement[bool]:
+    return or_(*(effective_status_is(p, s, as_of) for s in wanted))
+
+
+def _count(conn: Connection, table: Table, *where: ColumnElement[bool]) -> int:
+    count: int = conn.execute(select(func.count()).select_from(table).where(*where)).scalar_one()
+    return count
+
+
+def _round(value: float, places: int) -> float:
+    quantum = Decimal(1).scaleb(-places)
+    return float(Decimal(str(value)).quantize(quantum, rounding=ROUND_HALF_UP))
+
+
+def _zone(v: dict[str, Table], conn: Connection, project_id: UUID) -> ZoneInfo:
+    projects = v["kpi_projects"]
+    name = conn.execute(select(projects.c.time_zone).where(projects.c.project_id == project_id)).scalar()
+    return ZoneInfo(name or "UTC")
+
+
+def _choice(parameter: str, value: str, allowed: type[Any]) -> str:
+    try:
+        return str(allowed(value.strip().lower()).value)
+    except ValueError:
+        known = ", ".join(m.value for m in allowed)
+        raise InvalidQuery(parameter, f"unknown value {value!r}; use {known}") from None
+
+
+def _filters(
+    v: dict[str, Table], q: KpiFilters, as_of: datetime, zone: ZoneInfo
+) -> list[ColumnElement[bool]]:
+    """RM-01/RM-02 as the permit list applies them, on the KPI table's columns."""
+    p, conflicts = v["kpi_permits"], v["kpi_conflicts"]
+    where: list[ColumnElement[bool]] = []
+    if q.status is not None:
+        where.append(_is(p, as_of, *statuses(q.status)))
+    for parameter, column in (
+        ("template_key", p.c.template_key),
+        ("category", p.c.category),
+        ("area", p.c.area),
+        ("requestor", p.c.requestor),
+    ):
+        value = getattr(q, parameter)
+        if value is not None:
+            where.append(column == value)
+    if q.priority is not None:
+        where.append(p.c.priority == _choice("priority", q.priority, Priority))
+    if q.risk_level is not None:
+        where.append(p.c.effective_risk_level == _choice("risk_level", q.risk_level, RiskLevel))
+    if q.location is not None:
+        where.append(func.lower(p.c.location).contains(q.location.lower(), autoescape=True))
+    for name, column in (
+        ("created", p.c.created_at),
+        ("planned_start", p.c.planned_start),
+        ("planned_end", p.c.planned_end),
+        ("valid_until", p.c.valid_until),
+    ):
+        low, high = getattr(q, f"{name}_from"), getattr(q, f"{name}_to")
+        if low is not None:
+            at, _ = params.bound(f"{name}_from", low, zone, upper=False)
+            where.append(column >= at)
+        if high is not None:
+            at, inclusive = params.bound(f"{name}_to", high, zone, upper=True)
+            where.append(column <= at if inclusive else column < at)
+    if q.has_open_conflict is not None:
+        touching = exists().where(
+            or_(conflicts.c.older == p.c.permit_id, conflicts.c.newer == p.c.permit_id),
+            conflicts.c.open.is_(True),
+        )
+        where.append(touching if q.has_open_conflict else ~touching)
+    return where

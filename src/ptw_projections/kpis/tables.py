@@ -1,0 +1,197 @@
+"""The KPI and compliance-report tables (section 12, KPI-01..13, RPT-01..04).
+
+One row per permit holds the scalar facts the figures need, each an instant or a flag that does not depend on
+the clock: the query compares them with an explicit `as_of` (TIME-05). Beside it: the isolations (for KPI-05 and
+orphan isolations), the conflicts (KPI-10), one row per approval (KPI-07) and one row per recorded exception
+fact (RPT-03), plus the reference data (templates, overrides, projects) a permit's template resolves from.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Boolean, Column, Index, Integer, MetaData, String, Table, Text, Uuid
+
+from ptw_projections.folding import state_column
+from ptw_projections.types import UtcDateTime
+
+
+def permits(metadata: MetaData, name: str) -> Table:
+    return Table(
+        name,
+        metadata,
+        Column("permit_id", Uuid, primary_key=True),
+        Column("project_id", Uuid, nullable=False),
+        Column("number", String(64), nullable=False),
+        Column("title", Text, nullable=False),
+        # RM-01 filter columns
+        Column("category", String(32), nullable=False),
+        Column("template_key", String(64), nullable=False),
+        Column("priority", String(16), nullable=False),
+        Column("effective_risk_level", String(16), nullable=False),
+        Column("area", String(200), nullable=False),
+        Column("location", Text, nullable=False),
+        Column("requestor", String(200), nullable=False),
+        Column("created_at", UtcDateTime, nullable=False),
+        Column("planned_start", UtcDateTime, nullable=False),
+        Column("planned_end", UtcDateTime, nullable=False),
+        Column("valid_until", UtcDateTime, nullable=False),
+        # status and the instant it turns expired whatever is recorded (TIME-05); None when it never expires
+        Column("status", String(16), nullable=False),
+        Column("expires_at", UtcDateTime),
+        # KPI-02/03 and RPT-02: the pending step's start (current cycle) and its template SLA deadline
+        Column("submitted_at", UtcDateTime),
+        Column("verified_at", UtcDateTime),
+        Column("approved_at", UtcDateTime),
+        Column("verification_sla_hours", Integer, nullable=False),
+        Column("approval_sla_hours", Integer, nullable=False),
+        Column("verification_due_at", UtcDateTime),
+        Column("approval_due_at", UtcDateTime),
+        # KPI-05: structured isolation required and a required isolation missing or not verified
+        Column("isolation_pending", Boolean, nullable=False),
+        Column("required_isolations", Integer, nullable=False),
+        Column("verified_isolations", Integer, nullable=False),
+        # KPI-09: the reason code that suspended the permit (its first cause)
+        Column("suspension_reason", String(32)),
+        Column("suspended_at", UtcDateTime),
+        # KPI-11: last passing gas session and the retest due (GAS-10), only while active with periodic testing
+        Column("last_gas_pass_at", UtcDateTime),
+        Column("retest_due_at", UtcDateTime),
+        # KPI-12: the boundary of the handover the live permit owes (HOV-01/04) and when it counts as missed
+        Column("handover_due_at", UtcDateTime),
+        Column("handover_missed_at", UtcDateTime),
+        # KPI-06: handed back at
+        Column("handed_back_at", UtcDateTime),
+        Column("version", Integer, nullable=False),
+        state_column(),
+        Index(f"ix_{name}_project_status", "project_id", "status", "expires_at"),
+        Index(f"ix_{name}_project_created", "project_id", "created_at"),
+    )
+
+
+def isolation_assignments(metadata: MetaData, name: str) -> Table:
+    """The permit side of isolation (ISO-05): which isolations a permit has assigned, to recompute its KPI-05
+    facts when one of them moves."""
+    return Table(
+        name,
+        metadata,
+        Column("permit_id", Uuid, primary_key=True),
+        Column("isolation_id", Uuid, primary_key=True),
+        Index(f"ix_{name}_isolation", "isolation_id"),
+    )
+
+
+def isolations(metadata: MetaData, name: str) -> Table:
+    return Table(
+        name,
+        metadata,
+        Column("isolation_id", Uuid, primary_key=True),
+        Column("project_id", Uuid, nullable=False),
+        Column("point_code", String(200), nullable=False),
+        Column("status", String(16), nullable=False),
+        Column("in_place", Boolean, nullable=False),
+        Column("operations_held", Boolean, nullable=False),
+        Column("isolated_at", UtcDateTime),
+        state_column(),
+        Index(f"ix_{name}_project", "project_id", "in_place"),
+    )
+
+
+def isolation_links(metadata: MetaData, name: str) -> Table:
+    """The isolation side (ISO-03): the permits an isolation is linked to now (RPT-03 orphan isolations)."""
+    return Table(
+        name,
+        metadata,
+        Column("isolation_id", Uuid, primary_key=True),
+        Column("permit_id", Uuid, primary_key=True),
+    )
+
+
+def conflicts(metadata: MetaData, name: str) -> Table:
+    return Table(
+        name,
+        metadata,
+        Column("conflict_id", Uuid, primary_key=True),
+        Column("project_id", Uuid, nullable=False),
+        Column("older", Uuid, nullable=False),
+        Column("newer", Uuid, nullable=False),
+        Column("severity", String(16), nullable=False),
+        Column("open", Boolean, nullable=False),
+        state_column(),
+        Index(f"ix_{name}_project", "project_id", "open"),
+    )
+
+
+def approvals(metadata: MetaData, name: str) -> Table:
+    """KPI-07: one row per approval, with the submission of the approving cycle."""
+    return Table(
+        name,
+        metadata,
+        Column("permit_id", Uuid, primary_key=True),
+        Column("cycle", Integer, primary_key=True),
+        Column("project_id", Uuid, nullable=False),
+        Column("submitted_at", UtcDateTime, nullable=False),
+        Column("approved_at", UtcDateTime, nullable=False),
+        Index(f"ix_{name}_project_approved", "project_id", "approved_at"),
+    )
+
+
+def facts(metadata: MetaData, name: str) -> Table:
+    """RPT-02/03: the exception facts recorded by events (one row per event and kind), at the event's instant."""
+    return Table(
+        name,
+        metadata,
+        Column("position", BigInteger, primary_key=True, autoincrement=False),
+        Column("kind", String(48), primary_key=True),
+        Column("project_id", Uuid, nullable=False),
+        Column("permit_id", Uuid),
+        Column("at", UtcDateTime, nullable=False),
+        Column("rule", String(16), nullable=False),
+        Column("detail", Text, nullable=False),  # JSON object: the facts the exception is about
+        Index(f"ix_{name}_project_kind_at", "project_id", "kind", "at"),
+    )
+
+
+def templates(metadata: MetaData, name: str) -> Table:
+    return Table(
+        name,
+        metadata,
+        Column("template_id", Uuid, primary_key=True),
+        Column("version", Integer, primary_key=True),
+        Column("definition", Text, nullable=False),
+    )
+
+
+def template_overrides(metadata: MetaData, name: str) -> Table:
+    return Table(
+        name,
+        metadata,
+        Column("project_id", Uuid, primary_key=True),
+        Column("template_id", Uuid, primary_key=True),
+        Column("override_version", Integer, primary_key=True),
+        Column("patch", Text, nullable=False),
+    )
+
+
+def projects(metadata: MetaData, name: str) -> Table:
+    return Table(
+        name,
+        metadata,
+        Column("project_id", Uuid, primary_key=True),
+        Column("organisation_id", Uuid, nullable=False),
+        Column("code", String(64), nullable=False),
+        Column("time_zone", String(64), nullable=False),
+        Column("settings", Text, nullable=False),
+    )
+
+
+DEFINITIONS = {
+    "kpi_permits": permits,
+    "kpi_isolation_assignments": isolation_assignments,
+    "kpi_isolations": isolations,
+    "kpi_isolation_links": isolation_links,
+    "kpi_conflicts": conflicts,
+    "kpi_approvals": approvals,
+    "kpi_facts": facts,
+    "kpi_templates": templates,
+    "kpi_template_overrides": template_overrides,
+    "kpi_projects": projects,
+}

@@ -1,0 +1,121 @@
+"""Permit detail (RM-06): everything about one permit now, from the permit list's tables.
+
+All content, status history, cycles with their signatures and validity (SIG-11), workers and briefings, gas
+sessions, isolations and locks, extensions, handovers, inhibits and close-out are in the folded state; the
+detail adds what is derived: effective status at `as_of` (TIME-05), risk, core hash, chain head, signature
+statuses and the conflicts touching the permit.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+import msgspec
+from sqlalchemy import or_, select
+
+from ptw_domain.permit.content import PermitContent
+from ptw_domain.permit.signature_status import SignatureView, signature_views_from
+from ptw_domain.permit.state import PermitState
+from ptw_domain.permit.status import Status
+from ptw_domain.risk import RiskLevel
+from ptw_domain.templates import TemplateRef
+from ptw_projections.errors import InvalidQuery, NotFound
+from ptw_projections.reader import ReadSide
+
+_state = msgspec.json.Decoder(PermitState)
+_content = msgspec.json.Decoder(PermitContent)
+_template = msgspec.json.Decoder(TemplateRef)
+
+
+class ConflictLine(msgspec.Struct, frozen=True, kw_only=True):
+    conflict_id: UUID
+    rule: str
+    severity: str
+    other_permit: UUID
+    open: bool
+
+
+class PermitDetail(msgspec.Struct, frozen=True, kw_only=True):
+    id: UUID
+    number: str
+    version: int
+    status: Status
+    effective_status: Status
+    risk_score: int
+    risk_level: RiskLevel
+    effective_risk_level: RiskLevel
+    performing_authority: str
+    core_hash: str
+    chain_head: str
+    signatures: list[SignatureView]
+    conflicts: list[ConflictLine]
+    permit: PermitState
+    as_of: datetime
+    as_of_position: int
+
+
+def permit_detail(reads: ReadSide, project_id: UUID, permit_id: UUID, *, as_of: datetime) -> PermitDetail:
+    if as_of.tzinfo is None:
+        raise InvalidQuery("as_of", "needs a UTC offset")
+    v = reads.views("permit_list")
+    p, contents, conflicts, projects = v["permits"], v["permit_contents"], v["conflicts"], v["projects"]
+    with reads.connect() as conn:
+        position = reads.position("permit_list", conn)
+        row = conn.execute(
+            select(p.c.state, p.c.chain_head, p.c.expires_at).where(
+                p.c.permit_id == permit_id, p.c.project_id == project_id
+            )
+        ).first()
+        if row is None:
+            raise NotFound("permit", permit_id)
+        scopes = conn.execute(
+            select(contents.c.from_version, contents.c.content, contents.c.template)
+            .where(contents.c.permit_id == permit_id)
+            .order_by(contents.c.from_version)
+        ).all()
+        touching = conn.execute(
+            select(conflicts).where(or_(conflicts.c.older == permit_id, conflicts.c.newer == permit_id))
+        ).all()
+        time_zone = conn.execute(
+            select(projects.c.time_zone).where(projects.c.project_id == project_id)
+        ).scalar_one()
+    state = _state.decode(row.state)
+
+    def reviewed(version: int) -> tuple[PermitContent, TemplateRef] | None:
+        """The content and template in force at `version` (the last change at or before it)."""
+        found = None
+        for scope in scopes:
+            if scope.from_version > version:
+                break
+            found = scope
+        return (_content.decode(found.content), _template.decode(found.template)) if found else None
+
+    expired = row.expires_at is not None and row.expires_at <= as_of
+    return PermitDetail(
+        id=permit_id,
+        number=state.number,
+        version=state.version,
+        status=state.status,
+        effective_status=Status.EXPIRED if expired else state.status,
+        risk_score=state.risk_score,
+        risk_level=state.risk_level,
+        effective_risk_level=state.effective_risk_level,
+        performing_authority=state.performing_authority,
+        core_hash=state.core_hash,
+        chain_head=row.chain_head,
+        signatures=signature_views_from(state, reviewed, time_zone),
+        conflicts=[
+            ConflictLine(
+                conflict_id=c.conflict_id,
+                rule=c.rule,
+                severity=c.severity,
+                other_permit=c.newer if c.older == permit_id else c.older,
+                open=c.open,
+            )
+            for c in sorted(touching, key=lambda c: str(c.conflict_id))
+        ],
+        permit=state,
+        as_of=as_of,
+        as_of_position=position,
+    )

@@ -1,0 +1,54 @@
+"""Permit detail (RM-06) from the read side agrees with the domain: signatures and their validity (SIG-11),
+chain head, effective status (TIME-05); another project's permit reads as missing (TEN-02)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import pytest
+
+from ptw_domain.permit.status import Status
+from ptw_projections.errors import NotFound
+from ptw_projections.permit_list.detail import permit_detail
+from tests.builders import World, amend
+from tests.projections.conftest import Projected
+
+
+def test_rm06_detail_matches_the_domain_state_signatures_and_chain_head(
+    world: World, projected: Projected
+) -> None:
+    pid = world.approved()
+    # SIG-11: amending the core after approval invalidates the earlier signatures of the cycle.
+    world.run(amend(world, pid, actor="req", reason="scope grew", description="Weld the second flange too"))
+    reads = projected.catch_up()
+    detail = permit_detail(reads, world.project_id, pid, as_of=world.clock.now())
+    service = world.service
+    assert detail.permit == service.permit(pid)
+    assert detail.version == service.permit(pid).version
+    assert detail.chain_head == service.history(pid)[-1].hash
+    assert detail.core_hash == service.permit(pid).core_hash
+    expected = [(v.signature.signature_id, v.status) for v in service.signatures(pid)]
+    assert [(v.signature.signature_id, v.status) for v in detail.signatures] == expected
+    assert {v.status.value for v in detail.signatures} >= {"invalidated"}
+
+
+def test_rm06_effective_status_is_judged_at_as_of(world: World, projected: Projected) -> None:
+    pid = world.active()
+    reads = projected.catch_up()
+    valid_until = world.permit(pid).valid_until
+    assert permit_detail(
+        reads, world.project_id, pid, as_of=valid_until - timedelta(seconds=1)
+    ).effective_status is (Status.ACTIVE)
+    late = permit_detail(reads, world.project_id, pid, as_of=valid_until)
+    assert (late.status, late.effective_status) == (Status.ACTIVE, Status.EXPIRED)
+
+
+def test_ten02_a_permit_of_another_project_reads_as_missing(world: World, projected: Projected) -> None:
+    other = World.create(world.service, world.clock, code="SOUTH")
+    foreign = other.submitted()
+    reads = projected.catch_up()
+    with pytest.raises(NotFound):
+        permit_detail(reads, world.project_id, foreign, as_of=world.clock.now())
+    with pytest.raises(NotFound):
+        permit_detail(reads, world.project_id, uuid.uuid4(), as_of=world.clock.now())
