@@ -131,12 +131,16 @@ def grow_list(url: str, store: PtwStore, permits: int) -> UUID:
     for row in seed_tags:
         tags_of.setdefault(row["permit_id"], []).append(row)
     project_id = seeds[0]["project_id"]
+    finished = [s for s in seeds if s["status"] in ("closed", "cancelled")]
     with db.writing() as conn:
         for start in range(len(seeds), permits, 5000):
             rows, party_rows, tag_rows = [], [], []
             for i in range(start, min(start + 5000, permits)):
-                seed = seeds[i % len(seeds)]
                 shift = timedelta(hours=(i * 7) % (24 * 365))
+                # A site's history: what started more than two weeks ago is finished (the sweep would have
+                # recorded anything else as expired); recent permits are in every stage.
+                pool = finished if shift > timedelta(days=14) else seeds
+                seed = pool[i % len(pool)]
                 clone = {
                     **seed,
                     "permit_id": uuid.uuid4(),
@@ -158,8 +162,8 @@ def grow_list(url: str, store: PtwStore, permits: int) -> UUID:
             insert_rows(conn, p, rows)
             insert_rows(conn, parties, party_rows)
             insert_rows(conn, tags, tag_rows)
-    with db.engine.connect() as conn:
-        conn.exec_driver_sql("ANALYZE")
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("VACUUM ANALYZE")  # as autovacuum would after a bulk load
     db.dispose()
     return project_id
 

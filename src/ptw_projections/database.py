@@ -19,6 +19,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from sqlalchemy import Connection, Engine, MetaData, Table, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError, ProgrammingError
 from sqlalchemy.sql.dml import Insert
 
 DEFAULT_READ_SCHEMA = "ptw_read"
@@ -82,15 +83,31 @@ def open_read_database(store_url: str, *, pool_size: int = 5) -> ReadDatabase:
             f"postgresql+psycopg://{netloc}{parts.path or '/postgres'}",
             pool_size=pool_size,
             max_overflow=pool_size,
-            pool_pre_ping=True,
+            pool_recycle=1800,  # no pre-ping: it would cost every query a round trip
         )
         # Batches of rows go out as multi-row INSERT … VALUES pages (as with psycopg2) instead of one statement
         # per row in a pipeline: several times faster for the projections' bulk writes.
         engine.dialect.use_insertmanyvalues_wo_returning = True
         with engine.begin() as conn:
             conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+        _ensure_trigram_extension(engine)
         return ReadDatabase(engine, schema, store_url)
     raise ValueError(f"no read database for URL scheme {parts.scheme!r}")
+
+
+def _ensure_trigram_extension(engine: Engine) -> None:
+    """pg_trgm serves the permit search's index. Two processes starting together may both try to create it;
+    the loser's error is harmless, as the extension then exists."""
+    with engine.connect() as conn:
+        if conn.execute(text("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'")).first():
+            return
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("CREATE EXTENSION IF NOT EXISTS pg_trgm"))
+    except (IntegrityError, ProgrammingError):
+        with engine.connect() as conn:
+            if not conn.execute(text("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'")).first():
+                raise
 
 
 def _sqlite_pragmas(engine: Engine) -> None:

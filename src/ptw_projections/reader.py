@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import time
+from uuid import UUID
+from zoneinfo import ZoneInfo
 
 import msgspec
-from sqlalchemy import Connection, Table
+from sqlalchemy import Connection, Table, select
 
 from ptw_projections.catalogue import Catalogue
 from ptw_projections.database import ReadDatabase
@@ -27,6 +29,7 @@ class ReadSide:
         self.catalogue.create()
         metadata = db.metadata()
         self._views = {name: factory().views(metadata) for name, factory in PROJECTIONS.items()}
+        self._zones: dict[UUID, ZoneInfo] = {}
 
     def views(self, projection: str) -> dict[str, Table]:
         return self._views[projection]
@@ -41,6 +44,21 @@ class ReadSide:
                 return self.position(projection, own)
         active = self.catalogue.active(conn, projection)
         return active.position if active else 0
+
+    def time_zone(self, project_id: UUID, conn: Connection) -> ZoneInfo:
+        """The project's time zone (RM-02: a date-only bound is a whole project day). Set when the project is
+        opened and never changed, so it is cached once found; read from the permit list's small projects table
+        rather than from the project's folded state, which grows with every permit number."""
+        zone = self._zones.get(project_id)
+        if zone is None:
+            projects = self._views["permit_list"]["projects"]
+            name = conn.execute(
+                select(projects.c.time_zone).where(projects.c.project_id == project_id)
+            ).scalar()
+            if name is None:
+                return ZoneInfo("UTC")  # not projected yet: nothing of it can match a filter anyway
+            zone = self._zones[project_id] = ZoneInfo(name)
+        return zone
 
     def wait_for(self, position: int, projections: list[str], *, timeout: float = 2.0) -> None:
         """RM-08: return once every named projection has applied `position`, or raise NotCaughtUp."""

@@ -49,6 +49,7 @@ def projects(metadata: MetaData, name: str) -> Table:
         name,
         metadata,
         Column("project_id", Uuid, primary_key=True),
+        Column("organisation_id", Uuid, nullable=False),
         Column("code", String(64), nullable=False),
         Column("time_zone", String(64), nullable=False),
         Column("settings", Text, nullable=False),
@@ -66,7 +67,8 @@ class ReferenceData:
         # Template versions and overrides never change once published: their resolution is cached for good.
         self._resolved: dict[tuple[UUID, int, UUID, int | None], ResolvedTemplate] = {}
 
-    def record(self, conn: Connection, tables: Mapping[str, Table], recorded: Recorded[Any]) -> None:
+    def record(self, conn: Connection, tables: Mapping[str, Table], recorded: Recorded[Any]) -> UUID | None:
+        """Keep templates, overrides and projects; returns the project whose settings changed, if any."""
         e = recorded.payload
         if isinstance(e, org.TemplateVersionPublished):
             row = {"template_id": e.template_id, "version": e.version, "definition": _text(e.definition)}
@@ -74,6 +76,7 @@ class ReferenceData:
         elif isinstance(e, prj.ProjectOpened):
             row = {
                 "project_id": e.project_id,
+                "organisation_id": e.organisation_id,
                 "code": e.code,
                 "time_zone": e.time_zone,
                 "settings": _text(e.settings),
@@ -84,6 +87,7 @@ class ReferenceData:
             conn.execute(
                 t.update().where(t.c.project_id == recorded.stream_id).values(settings=_text(e.settings))
             )
+            return recorded.stream_id
         elif isinstance(e, prj.TemplateOverridePublished):
             row = {
                 "project_id": e.project_id,
@@ -92,6 +96,7 @@ class ReferenceData:
                 "patch": _text(e.patch),
             }
             conn.execute(tables["template_overrides"].insert(), [row])
+        return None
 
     def template(
         self, conn: Connection, tables: Mapping[str, Table], project_id: UUID, ref: TemplateRef

@@ -8,7 +8,7 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import msgspec
-from sqlalchemy import ColumnElement, Connection, Table, func, select
+from sqlalchemy import ColumnElement, Table, func, select
 
 from ptw_domain.events import EVENT_TYPES
 from ptw_projections import params
@@ -71,7 +71,7 @@ def list_audit_events(reads: ReadSide, project_id: UUID, query: AuditQuery) -> A
     page, size = params.paging(query.page, query.page_size)
     with reads.connect() as conn:
         position = reads.position("audit_trail", conn)
-        zone = _zone(reads, conn, project_id)
+        zone = reads.time_zone(project_id, conn)
         where = [a.c.project_id == project_id, *_filters(a, query, zone)]
         total = conn.execute(select(func.count()).select_from(a).where(*where)).scalar_one()
         rows = conn.execute(
@@ -133,12 +133,3 @@ def _filters(a: Table, q: AuditQuery, zone: ZoneInfo) -> list[ColumnElement[bool
         at, inclusive = params.bound("occurred_to", q.occurred_to, zone, upper=True)
         where.append(a.c.occurred_at <= at if inclusive else a.c.occurred_at < at)
     return where
-
-
-def _zone(reads: ReadSide, conn: Connection, project_id: UUID) -> ZoneInfo:
-    """The project's time zone (RM-02: a date-only bound is a whole project day). The permit list keeps the
-    projects' reference rows; its small table is read rather than decoding the project's folded state, which
-    grows with every permit number."""
-    projects = reads.views("permit_list")["projects"]
-    name = conn.execute(select(projects.c.time_zone).where(projects.c.project_id == project_id)).scalar()
-    return ZoneInfo(name or "UTC")

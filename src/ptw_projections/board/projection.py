@@ -53,7 +53,7 @@ class _Open(msgspec.Struct, kw_only=True):
 
 class Board(Projection):
     name: ClassVar[str] = "board"
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2  # 2: projects keep their organisation
     definitions: ClassVar[Mapping[str, TableDefinition]] = DEFINITIONS
     streams: ClassVar[frozenset[str] | None] = frozenset(TABLES) | REFERENCE_STREAMS
 

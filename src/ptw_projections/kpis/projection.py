@@ -24,9 +24,7 @@ from sqlalchemy import Connection, Table, delete, select
 from ptw_domain.events import gas as gev
 from ptw_domain.events import handover as hev
 from ptw_domain.events import isolation as iev
-from ptw_domain.events import organisation as org
 from ptw_domain.events import permit as ev
-from ptw_domain.events import project as prj
 from ptw_domain.events import simops as sev
 from ptw_domain.events.base import Recorded
 from ptw_domain.events.project import ProjectSettings
@@ -44,12 +42,12 @@ from ptw_domain.permit.state import PermitState
 from ptw_domain.permit.status import LIVE, Status
 from ptw_domain.roles import DEFAULT_ROLE_POLICY
 from ptw_domain.simops.streams import ConflictState
-from ptw_domain.templates import ResolvedTemplate, TemplateRef
-from ptw_domain.templates.resolution import resolve_template
+from ptw_domain.templates import ResolvedTemplate
 from ptw_projections.bulk import insert_rows, upsert_rows
 from ptw_projections.folding import Folder
 from ptw_projections.kpis.tables import DEFINITIONS
 from ptw_projections.projection import Positioned, Projection, TableDefinition
+from ptw_projections.reference import ReferenceData
 
 _json = msgspec.json.Encoder()
 _settings = msgspec.json.Decoder(ProjectSettings)
@@ -83,7 +81,7 @@ class Fact(msgspec.Struct, frozen=True, kw_only=True):
 
 class Kpis(Projection):
     name: ClassVar[str] = "kpis"
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2  # 2: reference data shared with the other read models
     definitions: ClassVar[Mapping[str, TableDefinition]] = DEFINITIONS
     streams: ClassVar[frozenset[str] | None] = frozenset(
         {"permit", "isolation", "conflict", "template", "project"}
@@ -94,7 +92,7 @@ class Kpis(Projection):
         self.isolations = Folder("isolation", IsolationState)
         self.conflicts = Folder("conflict", ConflictState)
         # Template versions and overrides never change once published: their resolution is cached for good.
-        self._resolved: dict[tuple[UUID, int, UUID, int | None], ResolvedTemplate] = {}
+        self.reference = ReferenceData()
 
     # --- the batch -----------------------------------------------------------------------------------------
 
@@ -146,7 +144,7 @@ class Kpis(Projection):
                 if found is not None:
                     facts.append(_fact_row(position, after_conflict.project_id, recorded, found))
             elif kind in ("template", "project"):
-                changed = self._reference(conn, tables, recorded)
+                changed = self.reference.record(conn, tables, recorded)
                 if changed is not None:
                     resettled.add(changed)
         if isolations:
@@ -160,77 +158,10 @@ class Kpis(Projection):
 
     # --- reference data ----------------------------------------------------------------------------------
 
-    def _reference(
-        self, conn: Connection, tables: Mapping[str, Table], recorded: Recorded[Any]
-    ) -> UUID | None:
-        """Keep templates, overrides and projects; returns the project whose settings changed, if any."""
-        e = recorded.payload
-        if isinstance(e, org.TemplateVersionPublished):
-            conn.execute(
-                tables["kpi_templates"].insert(),
-                [{"template_id": e.template_id, "version": e.version, "definition": _text(e.definition)}],
-            )
-        elif isinstance(e, prj.ProjectOpened):
-            conn.execute(
-                tables["kpi_projects"].insert(),
-                [
-                    {
-                        "project_id": e.project_id,
-                        "organisation_id": e.organisation_id,
-                        "code": e.code,
-                        "time_zone": e.time_zone,
-                        "settings": _text(e.settings),
-                    }
-                ],
-            )
-        elif isinstance(e, prj.ProjectSettingsChanged):
-            t = tables["kpi_projects"]
-            conn.execute(
-                t.update().where(t.c.project_id == recorded.stream_id).values(settings=_text(e.settings))
-            )
-            return recorded.stream_id
-        elif isinstance(e, prj.TemplateOverridePublished):
-            conn.execute(
-                tables["kpi_template_overrides"].insert(),
-                [
-                    {
-                        "project_id": e.project_id,
-                        "template_id": e.template_id,
-                        "override_version": e.override_version,
-                        "patch": _text(e.patch),
-                    }
-                ],
-            )
-        return None
-
-    def _template(
-        self, conn: Connection, tables: Mapping[str, Table], project_id: UUID, ref: TemplateRef
-    ) -> ResolvedTemplate:
-        key = (ref.template_id, ref.version, project_id, ref.override_version)
-        if key not in self._resolved:
-            t, o = tables["kpi_templates"], tables["kpi_template_overrides"]
-            definition = conn.execute(
-                select(t.c.definition).where(t.c.template_id == ref.template_id, t.c.version == ref.version)
-            ).scalar_one()
-            patch = None
-            if ref.override_version is not None:
-                patch = conn.execute(
-                    select(o.c.patch).where(
-                        o.c.project_id == project_id,
-                        o.c.template_id == ref.template_id,
-                        o.c.override_version == ref.override_version,
-                    )
-                ).scalar_one()
-            resolved, _ = resolve_template(
-                msgspec.json.decode(definition), msgspec.json.decode(patch) if patch else None
-            )
-            self._resolved[key] = resolved
-        return self._resolved[key]
-
     def _projects(
         self, conn: Connection, tables: Mapping[str, Table], ids: Iterable[UUID]
     ) -> dict[UUID, ProjectFacts]:
-        t = tables["kpi_projects"]
+        t = tables["projects"]
         wanted = list(dict.fromkeys(ids))
         out: dict[UUID, ProjectFacts] = {}
         for start in range(0, len(wanted), 500):
@@ -325,7 +256,7 @@ class Kpis(Projection):
         projects = self._projects(conn, tables, (s.project_id for s in permits.values()))
         rows = []
         for s in permits.values():
-            template = self._template(conn, tables, s.project_id, s.template)
+            template = self.reference.template(conn, tables, s.project_id, s.template)
             isos = {
                 a.isolation_id: states[a.isolation_id]
                 for a in s.isolations.assignments

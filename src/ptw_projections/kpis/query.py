@@ -19,17 +19,13 @@ from zoneinfo import ZoneInfo
 import msgspec
 from sqlalchemy import ColumnElement, Connection, Table, and_, case, exists, func, or_, select
 
-from ptw_domain.permit.content import Priority
 from ptw_domain.permit.status import LIVE, TERMINAL, Status
-from ptw_domain.risk import RiskLevel
-from ptw_projections import params
 from ptw_projections.errors import InvalidQuery
 from ptw_projections.kpis import projection as kinds
-from ptw_projections.permit_list.query import effective_status_is, statuses
+from ptw_projections.permit_filters import EXPIRING, PermitFilters, common_filters, effective_status_is
 from ptw_projections.reader import ReadSide
 
 NAME = "kpis"
-EXPIRING = (Status.APPROVED, Status.ACTIVE, Status.SUSPENDED)
 # KPI-05: "under_review to suspended"
 ISOLATION_STAGES = (Status.UNDER_REVIEW, Status.APPROVED, Status.ACTIVE, Status.SUSPENDED)
 SEVERITIES = ("high", "medium", "low")
@@ -41,27 +37,8 @@ INCIDENT_NOTE = (
 # --- parameters ----------------------------------------------------------------------------------------------
 
 
-class KpiFilters(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """RM-01 filters the KPI table serves, combined with AND, as a query string gives them. Not served here:
-    `equipment_tag`, `assignee` and `q` (they need the permit list's tag, party and search tables)."""
-
-    status: str | None = None
-    template_key: str | None = None
-    category: str | None = None
-    area: str | None = None
-    location: str | None = None
-    priority: str | None = None
-    risk_level: str | None = None
-    requestor: str | None = None
-    created_from: str | None = None
-    created_to: str | None = None
-    planned_start_from: str | None = None
-    planned_start_to: str | None = None
-    planned_end_from: str | None = None
-    planned_end_to: str | None = None
-    valid_until_from: str | None = None
-    valid_until_to: str | None = None
-    has_open_conflict: bool | None = None
+KpiFilters = PermitFilters  # RM-01 as the KPI table serves it: equipment tags, assignee and `q` need the
+# permit list's tag, party and search tables, so they are not KPI filters.
 
 
 # --- results -------------------------------------------------------------------------------------------------
@@ -283,7 +260,7 @@ def kpis(
     p = v["kpi_permits"]
     with reads.connect() as conn:
         position = reads.position(NAME, conn)
-        zone = _zone(v, conn, project_id)
+        zone = reads.time_zone(project_id, conn)
         where = [p.c.project_id == project_id, *_filters(v, chosen, as_of, zone)]
         soon = as_of + timedelta(hours=expiring_soon_hours)
         window_from = as_of - timedelta(days=window_days)
@@ -501,7 +478,7 @@ def compliance_summary(
     p, f = v["kpi_permits"], v["kpi_facts"]
     with reads.connect() as conn:
         position = reads.position(NAME, conn)
-        zone = _zone(v, conn, project_id)
+        zone = reads.time_zone(project_id, conn)
         window = _window(date_from, date_to, as_of, zone)
         mine = [p.c.project_id == project_id]
         created = [*mine, p.c.created_at >= window.start, p.c.created_at < window.end]
@@ -567,7 +544,7 @@ def compliance_exceptions(
     cap = exceptions_cap
     with reads.connect() as conn:
         position = reads.position(NAME, conn)
-        zone = _zone(v, conn, project_id)
+        zone = reads.time_zone(project_id, conn)
         window = _window(date_from, date_to, as_of, zone)
         mine = p.c.project_id == project_id
 
@@ -811,60 +788,8 @@ def _round(value: float, places: int) -> float:
     return float(Decimal(str(value)).quantize(quantum, rounding=ROUND_HALF_UP))
 
 
-def _zone(v: dict[str, Table], conn: Connection, project_id: UUID) -> ZoneInfo:
-    projects = v["kpi_projects"]
-    name = conn.execute(select(projects.c.time_zone).where(projects.c.project_id == project_id)).scalar()
-    return ZoneInfo(name or "UTC")
-
-
-def _choice(parameter: str, value: str, allowed: type[Any]) -> str:
-    try:
-        return str(allowed(value.strip().lower()).value)
-    except ValueError:
-        known = ", ".join(m.value for m in allowed)
-        raise InvalidQuery(parameter, f"unknown value {value!r}; use {known}") from None
-
-
 def _filters(
     v: dict[str, Table], q: KpiFilters, as_of: datetime, zone: ZoneInfo
 ) -> list[ColumnElement[bool]]:
     """RM-01/RM-02 as the permit list applies them, on the KPI table's columns."""
-    p, conflicts = v["kpi_permits"], v["kpi_conflicts"]
-    where: list[ColumnElement[bool]] = []
-    if q.status is not None:
-        where.append(_is(p, as_of, *statuses(q.status)))
-    for parameter, column in (
-        ("template_key", p.c.template_key),
-        ("category", p.c.category),
-        ("area", p.c.area),
-        ("requestor", p.c.requestor),
-    ):
-        value = getattr(q, parameter)
-        if value is not None:
-            where.append(column == value)
-    if q.priority is not None:
-        where.append(p.c.priority == _choice("priority", q.priority, Priority))
-    if q.risk_level is not None:
-        where.append(p.c.effective_risk_level == _choice("risk_level", q.risk_level, RiskLevel))
-    if q.location is not None:
-        where.append(func.lower(p.c.location).contains(q.location.lower(), autoescape=True))
-    for name, column in (
-        ("created", p.c.created_at),
-        ("planned_start", p.c.planned_start),
-        ("planned_end", p.c.planned_end),
-        ("valid_until", p.c.valid_until),
-    ):
-        low, high = getattr(q, f"{name}_from"), getattr(q, f"{name}_to")
-        if low is not None:
-            at, _ = params.bound(f"{name}_from", low, zone, upper=False)
-            where.append(column >= at)
-        if high is not None:
-            at, inclusive = params.bound(f"{name}_to", high, zone, upper=True)
-            where.append(column <= at if inclusive else column < at)
-    if q.has_open_conflict is not None:
-        touching = exists().where(
-            or_(conflicts.c.older == p.c.permit_id, conflicts.c.newer == p.c.permit_id),
-            conflicts.c.open.is_(True),
-        )
-        where.append(touching if q.has_open_conflict else ~touching)
-    return where
+    return common_filters(v["kpi_permits"], v["kpi_conflicts"], q, as_of, zone)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Boolean, Column, Index, Integer, MetaData, String, Table, Text, Uuid
 
+from ptw_projections import reference
 from ptw_projections.folding import state_column
 from ptw_projections.types import UtcDateTime
 
@@ -150,39 +151,6 @@ def facts(metadata: MetaData, name: str) -> Table:
     )
 
 
-def templates(metadata: MetaData, name: str) -> Table:
-    return Table(
-        name,
-        metadata,
-        Column("template_id", Uuid, primary_key=True),
-        Column("version", Integer, primary_key=True),
-        Column("definition", Text, nullable=False),
-    )
-
-
-def template_overrides(metadata: MetaData, name: str) -> Table:
-    return Table(
-        name,
-        metadata,
-        Column("project_id", Uuid, primary_key=True),
-        Column("template_id", Uuid, primary_key=True),
-        Column("override_version", Integer, primary_key=True),
-        Column("patch", Text, nullable=False),
-    )
-
-
-def projects(metadata: MetaData, name: str) -> Table:
-    return Table(
-        name,
-        metadata,
-        Column("project_id", Uuid, primary_key=True),
-        Column("organisation_id", Uuid, nullable=False),
-        Column("code", String(64), nullable=False),
-        Column("time_zone", String(64), nullable=False),
-        Column("settings", Text, nullable=False),
-    )
-
-
 DEFINITIONS = {
     "kpi_permits": permits,
     "kpi_isolation_assignments": isolation_assignments,
@@ -191,7 +159,5 @@ DEFINITIONS = {
     "kpi_conflicts": conflicts,
     "kpi_approvals": approvals,
     "kpi_facts": facts,
-    "kpi_templates": templates,
-    "kpi_template_overrides": template_overrides,
-    "kpi_projects": projects,
+    **reference.DEFINITIONS,
 }

@@ -50,7 +50,7 @@ def search_text(state: PermitState) -> str:
 
 class PermitList(Projection):
     name: ClassVar[str] = "permit_list"
-    version: ClassVar[int] = 2  # 2: chain head and the content in force at each version (RM-06)
+    version: ClassVar[int] = 3  # 2: chain head, content by version (RM-06); 3: filter and search indexes
     definitions: ClassVar[Mapping[str, TableDefinition]] = DEFINITIONS
     streams: ClassVar[frozenset[str] | None] = frozenset({"permit", "conflict"}) | REFERENCE_STREAMS
 

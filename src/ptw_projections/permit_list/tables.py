@@ -47,6 +47,18 @@ def permits(metadata: MetaData, name: str) -> Table:
         Index(f"ix_{name}_project_planned_start", "project_id", "planned_start"),
         Index(f"ix_{name}_project_valid_until", "project_id", "valid_until"),
         Index(f"ix_{name}_project_number", "project_id", "number"),
+        # The selective RM-01 filters each get an index; the search gets a trigram index on PostgreSQL (LIKE
+        # '%term%' over every permit of a project would otherwise read them all).
+        Index(f"ix_{name}_project_area", "project_id", "area"),
+        Index(f"ix_{name}_project_risk", "project_id", "effective_risk_level"),
+        Index(f"ix_{name}_project_template", "project_id", "template_key"),
+        Index(f"ix_{name}_project_requestor", "project_id", "requestor"),
+        Index(
+            f"ix_{name}_search",
+            "search_text",
+            postgresql_using="gin",
+            postgresql_ops={"search_text": "gin_trgm_ops"},
+        ).ddl_if(dialect="postgresql"),
     )
 
 

@@ -225,7 +225,7 @@ def conflict_tasks(conflict: ConflictState, newer: PermitState | None, opened_at
 
 class Tasks(Projection):
     name: ClassVar[str] = "tasks"
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2  # 2: projects keep their organisation
     definitions: ClassVar[Mapping[str, TableDefinition]] = DEFINITIONS
     streams: ClassVar[frozenset[str] | None] = (
         frozenset({"permit", "isolation", "conflict"}) | REFERENCE_STREAMS
