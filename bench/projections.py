@@ -19,7 +19,7 @@ from uuid import UUID
 
 import psycopg
 from eventsourcing.persistence import StoredEvent
-from sqlalchemy import select
+from sqlalchemy import func, select
 from tests.builders import START, World
 
 from bench import report
@@ -141,7 +141,7 @@ def _clone(row: dict[str, Any], ids: dict[UUID, UUID], shift: timedelta, number:
 # The tables of each read model that hold one or more rows per permit, keyed by the column naming the permit.
 PER_PERMIT = {
     "permit_list": {"permits": "permit_id", "permit_parties": "permit_id", "permit_tags": "permit_id"},
-    "kpis": {"kpi_permits": "permit_id"},
+    "kpis": {"kpi_permits": "permit_id", "kpi_approvals": "permit_id"},
     "board": {"board_permits": "stream_id"},
 }
 
@@ -187,7 +187,11 @@ def grow(url: str, store: PtwStore, permits: int) -> UUID:
                     batch[k] += [
                         _clone(r, ids, shift, f"GEN-{i:07d}") for r in grouped.get(seed["permit_id"], [])
                     ]
-                if shift > timedelta(days=14) and cards:
+                if (
+                    shift > timedelta(days=14)
+                    and cards
+                    and not rows_of[("board", "board_permits")].get(seed["permit_id"])
+                ):
                     # The seeds lived their lives within one instant; a finished permit of the fixture was on
                     # the board for eight hours of its day, as a day shift's permit is.
                     begin = seed["created_at"] - shift + timedelta(hours=1)
@@ -203,6 +207,17 @@ def grow(url: str, store: PtwStore, permits: int) -> UUID:
                     ]
             for (name, table), rows in batch.items():
                 insert_rows(conn, tables[name][table], rows)
+        # The KPI status counters (KPI-01) as the projection would have kept them for these rows.
+        counts, kpi_permits = tables["kpis"]["kpi_status_counts"], tables["kpis"]["kpi_permits"]
+        conn.execute(counts.delete())
+        conn.execute(
+            counts.insert().from_select(
+                ["project_id", "status", "n"],
+                select(kpi_permits.c.project_id, kpi_permits.c.status, func.count()).group_by(
+                    kpi_permits.c.project_id, kpi_permits.c.status
+                ),
+            )
+        )
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.exec_driver_sql("VACUUM ANALYZE")  # as autovacuum would after a bulk load
     db.dispose()

@@ -16,7 +16,6 @@ from sqlalchemy import Connection, Table
 
 from ptw_projections.database import upsert
 
-
 # Below this many rows a plain statement is cheaper than COPY (which costs a few extra round trips): the
 # caught-up runner applies events one by one, and its lag is what counts then.
 COPY_FROM = 64

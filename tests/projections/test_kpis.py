@@ -153,6 +153,41 @@ def test_KPI_01_closed_permits_are_not_open(world: World, projected: Projected) 
     assert (counts.by_status["closed"], counts.total, counts.total_open) == (1, 2, 1)
 
 
+def test_KPI_01_the_status_counters_give_the_figures_of_the_exact_count(
+    world: World, projected: Projected
+) -> None:
+    """Unfiltered, KPI-01 reads the projection's per-status counters and moves the permits whose expiry instant
+    has come to expired; a filter every permit matches takes the exact scan. Same report at every as_of."""
+    world.draft()
+    world.submitted()
+    approved = world.approved(template="cold-work")
+    live = world.active(template="cold-work")
+    world.completed(template="cold-work")
+    world.closed(template="cold-work")
+    world.run(cancel(world, world.draft()))
+    suspend(world, world.active(template="cold-work"))
+    south = World.create(world.service, world.clock, code="SOUTH")  # its counters never leak in
+    south.approved(template="cold-work")
+    south.closed(template="cold-work")
+    expires = world.permit(approved).content.planned_start + timedelta(hours=2)
+    moments = (
+        world.clock.now(),
+        expires - SECOND,
+        expires,
+        world.permit(live).valid_until,
+        START + timedelta(days=3),
+    )
+    for as_of in moments:
+        counted = report(projected, world, as_of=as_of)
+        exact = report(projected, world, as_of=as_of, created_from="2000-01-01")
+        assert replace(counted, filters=exact.filters) == exact, as_of
+        assert summary(projected, world, as_of=as_of).counts == exact.counts, as_of
+    at_expiry = report(projected, world, as_of=expires).counts
+    assert at_expiry.by_status["expired"] >= 1 and at_expiry.total == 8
+    assert report(projected, world, as_of=expires - SECOND).counts.by_status["approved"] == 1
+    assert report(projected, south).counts.total == 2
+
+
 # --- KPI-02 / KPI-03 ---------------------------------------------------------------------------------------
 
 

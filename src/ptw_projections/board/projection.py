@@ -69,6 +69,7 @@ class Board(Projection):
         streams = tables["board_streams"]
         touched = list(dict.fromkeys(r.stream_id for _, r in events if type(r.payload).stream in TABLES))
         current = self._load(conn, tables, touched)
+        stored_open = {sid for sid, o in current.items() if o.row is not None}
         closed: dict[str, list[dict[str, Any]]] = {name: [] for name in TABLES.values()}
         for _, recorded in events:
             kind = type(recorded.payload).stream
@@ -77,11 +78,10 @@ class Board(Projection):
             elif kind in TABLES:
                 self._step(conn, tables, current, recorded, closed[TABLES[kind]])
         for kind, name in TABLES.items():
-            ids = [sid for sid, o in current.items() if o.kind == kind]
-            if not ids:
-                continue
+            stale = [sid for sid, o in current.items() if o.kind == kind and sid in stored_open]
             t = tables[name]
-            conn.execute(delete(t).where(and_(t.c.stream_id.in_(ids), t.c.day == OPEN_DAY)))
+            if stale:
+                conn.execute(delete(t).where(and_(t.c.stream_id.in_(stale), t.c.day == OPEN_DAY)))
             insert_rows(conn, t, closed[name] + [o.row for o in current.values() if o.kind == kind and o.row])
         upsert_rows(
             conn,
@@ -106,6 +106,7 @@ class Board(Projection):
         streams = tables["board_streams"]
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
+            on_board: dict[str, list[UUID]] = {}
             for row in conn.execute(streams.select().where(streams.c.stream_id.in_(chunk))):
                 found[row.stream_id] = _Open(
                     kind=row.kind,
@@ -114,9 +115,11 @@ class Board(Projection):
                     recorded_from=row.recorded_from,
                     row=None,
                 )
-            for name in TABLES.values():
+                if row.on_board:
+                    on_board.setdefault(TABLES[row.kind], []).append(row.stream_id)
+            for name, open_ids in on_board.items():  # open intervals exist only for what is on the board
                 t = tables[name]
-                query = t.select().where(and_(t.c.stream_id.in_(chunk), t.c.day == OPEN_DAY))
+                query = t.select().where(and_(t.c.stream_id.in_(open_ids), t.c.day == OPEN_DAY))
                 for row in conn.execute(query):
                     found[row.stream_id].row = {str(k): v for k, v in row._asdict().items()}
         return found

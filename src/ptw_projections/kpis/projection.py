@@ -13,6 +13,7 @@ function of the events up to the batch's end, whatever the batching (AUD-07, `pt
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
@@ -20,6 +21,7 @@ from uuid import UUID
 
 import msgspec
 from sqlalchemy import Connection, Table, delete, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from ptw_domain.events import gas as gev
 from ptw_domain.events import handover as hev
@@ -50,6 +52,7 @@ from ptw_projections.projection import Positioned, Projection, TableDefinition
 from ptw_projections.reference import ReferenceData
 
 _json = msgspec.json.Encoder()
+_MICROSECOND = timedelta(microseconds=1)
 _settings = msgspec.json.Decoder(ProjectSettings)
 Row = dict[str, Any]
 
@@ -81,7 +84,9 @@ class Fact(msgspec.Struct, frozen=True, kw_only=True):
 
 class Kpis(Projection):
     name: ClassVar[str] = "kpis"
-    version: ClassVar[int] = 2  # 2: reference data shared with the other read models
+    # 2: reference data shared with the other read models; 3: permits per recorded status (KPI-01), approvals keep
+    # their duration (KPI-07), the windows' indexes cover what KPI-07/08 read
+    version: ClassVar[int] = 3
     definitions: ClassVar[Mapping[str, TableDefinition]] = DEFINITIONS
     streams: ClassVar[frozenset[str] | None] = frozenset(
         {"permit", "isolation", "conflict", "template", "project"}
@@ -103,6 +108,9 @@ class Kpis(Projection):
             if kind in kinds:
                 kinds[kind].append(recorded.stream_id)
         permits = self.permits.load(conn, tables["kpi_permits"], "permit_id", dict.fromkeys(kinds["permit"]))
+        counts: Counter[tuple[UUID, str]] = Counter()  # KPI-01: the batch's net moves between statuses
+        for s in permits.values():
+            counts[(s.project_id, s.status.value)] -= 1
         isolations = self.isolations.load(
             conn, tables["kpi_isolations"], "isolation_id", dict.fromkeys(kinds["isolation"])
         )
@@ -127,6 +135,7 @@ class Kpis(Projection):
                             "project_id": after.project_id,
                             "submitted_at": after.submitted_at,
                             "approved_at": after.approved_at,
+                            "waited_us": (after.approved_at - after.submitted_at) // _MICROSECOND,
                         }
                     )
                 found = permit_fact(recorded, before, after)
@@ -147,6 +156,9 @@ class Kpis(Projection):
                 changed = self.reference.record(conn, tables, recorded)
                 if changed is not None:
                     resettled.add(changed)
+        for s in permits.values():
+            counts[(s.project_id, s.status.value)] += 1
+        _write_status_counts(conn, tables["kpi_status_counts"], counts)
         if isolations:
             self._write_isolations(conn, tables, isolations)
         if conflicts:
@@ -329,6 +341,7 @@ class Kpis(Projection):
             "approval_sla_hours": template.approval_sla_hours,
             "verification_due_at": _plus_hours(s.submitted_at, template.verification_sla_hours),
             "approval_due_at": _plus_hours(s.verified_at, template.approval_sla_hours),
+            "pending_since": _pending_since(s),
             "isolation_pending": pending,
             "required_isolations": len(required),
             "verified_isolations": verified,
@@ -470,6 +483,32 @@ def _fact_row(position: int, project_id: UUID, recorded: Recorded[Any], fact: Fa
         "rule": fact.rule,
         "detail": _text(fact.detail),
     }
+
+
+def _write_status_counts(conn: Connection, t: Table, counts: Counter[tuple[UUID, str]]) -> None:
+    """Adds the batch's net moves to the per-(project, status) counters and drops those that reach 0, so the
+    table is the same whatever the batching (AUD-07)."""
+    rows = [{"project_id": p, "status": s, "n": n} for (p, s), n in sorted(counts.items()) if n]
+    if not rows:
+        return
+    dialect: Any = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(t)
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["project_id", "status"], set_={"n": t.c.n + stmt.excluded.n}
+        ),
+        rows,
+    )
+    projects = list(dict.fromkeys(r["project_id"] for r in rows))
+    conn.execute(delete(t).where(t.c.project_id.in_(projects), t.c.n == 0))
+
+
+def _pending_since(s: PermitState) -> datetime | None:
+    if s.status is Status.SUBMITTED:
+        return s.submitted_at
+    if s.status is Status.UNDER_REVIEW:
+        return s.verified_at
+    return None
 
 
 def _plus_hours(at: datetime | None, hours: int) -> datetime | None:

@@ -2,8 +2,9 @@
 
 One row per permit holds the scalar facts the figures need, each an instant or a flag that does not depend on
 the clock: the query compares them with an explicit `as_of` (TIME-05). Beside it: the isolations (for KPI-05 and
-orphan isolations), the conflicts (KPI-10), one row per approval (KPI-07) and one row per recorded exception
-fact (RPT-03), plus the reference data (templates, overrides, projects) a permit's template resolves from.
+orphan isolations), the conflicts (KPI-10), one row per approval (KPI-07), one row per recorded exception fact
+(RPT-03) and the permits per recorded status (KPI-01), plus the reference data (templates, overrides, projects)
+a permit's template resolves from.
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ def permits(metadata: MetaData, name: str) -> Table:
         Column("approval_sla_hours", Integer, nullable=False),
         Column("verification_due_at", UtcDateTime),
         Column("approval_due_at", UtcDateTime),
+        # KPI-13: the pending step's start, submitted_at while submitted and verified_at while under review
+        Column("pending_since", UtcDateTime),
         # KPI-05: structured isolation required and a required isolation missing or not verified
         Column("isolation_pending", Boolean, nullable=False),
         Column("required_isolations", Integer, nullable=False),
@@ -63,8 +66,40 @@ def permits(metadata: MetaData, name: str) -> Table:
         Column("handed_back_at", UtcDateTime),
         Column("version", Integer, nullable=False),
         state_column(),
-        Index(f"ix_{name}_project_status", "project_id", "status", "expires_at"),
-        Index(f"ix_{name}_project_created", "project_id", "created_at"),
+        # TIME-05 by status and expiry; on PostgreSQL it also carries what the open-permit figures read (KPI-02..12),
+        # so their one statement over the permits not closed or cancelled reads the index alone
+        Index(
+            f"ix_{name}_project_status",
+            "project_id",
+            "status",
+            "expires_at",
+            postgresql_include=[
+                "suspension_reason",
+                "verification_due_at",
+                "approval_due_at",
+                "valid_until",
+                "isolation_pending",
+                "retest_due_at",
+                "handover_due_at",
+                "handover_missed_at",
+            ],
+        ),
+        Index(f"ix_{name}_project_status_pending", "project_id", "status", "pending_since"),  # KPI-13 overdue
+        Index(f"ix_{name}_project_status_valid", "project_id", "status", "valid_until"),  # KPI-04/13 expiring
+        # KPI-08 / RPT-02: the window's rows by template and category from the index alone
+        Index(f"ix_{name}_project_created", "project_id", "created_at", "template_key", "category"),
+    )
+
+
+def status_counts(metadata: MetaData, name: str) -> Table:
+    """KPI-01 without filters: permits per project and recorded status, kept by increments (no zero rows). The
+    query moves the permits whose expiry instant has come from their recorded status to expired (TIME-05)."""
+    return Table(
+        name,
+        metadata,
+        Column("project_id", Uuid, primary_key=True),
+        Column("status", String(16), primary_key=True),
+        Column("n", BigInteger, nullable=False),
     )
 
 
@@ -117,7 +152,7 @@ def conflicts(metadata: MetaData, name: str) -> Table:
         Column("severity", String(16), nullable=False),
         Column("open", Boolean, nullable=False),
         state_column(),
-        Index(f"ix_{name}_project", "project_id", "open"),
+        Index(f"ix_{name}_project", "project_id", "open", "severity"),  # KPI-10 from the index alone
     )
 
 
@@ -131,7 +166,9 @@ def approvals(metadata: MetaData, name: str) -> Table:
         Column("project_id", Uuid, nullable=False),
         Column("submitted_at", UtcDateTime, nullable=False),
         Column("approved_at", UtcDateTime, nullable=False),
-        Index(f"ix_{name}_project_approved", "project_id", "approved_at"),
+        Column("waited_us", BigInteger, nullable=False),  # approved_at - submitted_at in microseconds
+        # the window's durations from the index alone
+        Index(f"ix_{name}_project_approved", "project_id", "approved_at", "waited_us"),
     )
 
 
@@ -159,5 +196,6 @@ DEFINITIONS = {
     "kpi_conflicts": conflicts,
     "kpi_approvals": approvals,
     "kpi_facts": facts,
+    "kpi_status_counts": status_counts,
     **reference.DEFINITIONS,
 }

@@ -79,6 +79,8 @@ class PermitList(Projection):
         t = tables["permits"]
         ids = list(dict.fromkeys(r.stream_id for r in events))
         states = self.permits.load(conn, t, "permit_id", ids)
+        # What the party and tag rows say now, to rewrite only the permits whose sets the batch changed.
+        held = {pid: (party_roles(s), _tags(s)) for pid, s in states.items()}
         heads: dict[UUID, str] = {}
         contents = []
         for recorded in events:
@@ -96,7 +98,7 @@ class PermitList(Projection):
                     }
                 )
         insert_rows(conn, tables["permit_contents"], contents)
-        rows, parties, tags = [], [], []
+        rows, parties, tags, moved = [], [], [], []
         for permit_id in ids:
             s = states[permit_id]
             template = self.reference.template(conn, tables, s.project_id, s.template)
@@ -132,13 +134,17 @@ class PermitList(Projection):
                     "state": self.permits.encode(s),
                 }
             )
-            parties += [{"permit_id": permit_id, "person_id": p, "role": r} for p, r in party_roles(s)]
-            tags += [{"permit_id": permit_id, "tag": tag} for tag in dict.fromkeys(c.equipment_tags)]
+            now = (party_roles(s), _tags(s))
+            if held.get(permit_id) != now:
+                moved.append(permit_id)
+                parties += [{"permit_id": permit_id, "person_id": p, "role": r} for p, r in sorted(now[0])]
+                tags += [{"permit_id": permit_id, "tag": tag} for tag in now[1]]
         upsert_rows(conn, t, rows, ["permit_id"])
-        for name, fresh in (("permit_parties", parties), ("permit_tags", tags)):
-            table = tables[name]
-            conn.execute(delete(table).where(table.c.permit_id.in_(ids)))
-            insert_rows(conn, table, fresh)
+        if moved:
+            for name, fresh in (("permit_parties", parties), ("permit_tags", tags)):
+                table = tables[name]
+                conn.execute(delete(table).where(table.c.permit_id.in_(moved)))
+                insert_rows(conn, table, fresh)
 
     def _conflicts(self, conn: Connection, tables: Mapping[str, Table], events: list[Recorded[Any]]) -> None:
         t = tables["conflicts"]
@@ -159,6 +165,10 @@ class PermitList(Projection):
             for cid, s in ((cid, states[cid]) for cid in ids)
         ]
         upsert_rows(conn, t, rows, ["conflict_id"])
+
+
+def _tags(state: PermitState) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(state.content.equipment_tags))
 
 
 def _scope_changed(before: PermitState, after: PermitState) -> bool:
