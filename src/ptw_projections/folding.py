@@ -7,7 +7,8 @@ transaction as its rows, so a restart continues from exactly what the rows say.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 from uuid import UUID
 
@@ -24,22 +25,47 @@ def state_column() -> Column[bytes]:
     return Column("state", LargeBinary, nullable=False)
 
 
+CACHE_SIZE = 20_000  # states kept in memory between batches, most recently used first
+
+
 class Folder(Generic[S]):
-    """Folds the events of one kind of stream; states are read from and written to a table's `state` column."""
+    """Folds the events of one kind of stream; states are read from and written to a table's `state` column.
+
+    States the projection hands back with `keep` stay in memory for the next batch, so a runner that is the only
+    writer does not read and decode what it wrote itself. The runner calls `forget` whenever it cannot be sure of
+    that (another writer moved the position, a batch failed, a generation changed).
+    """
 
     def __init__(self, kind: str, state_type: type[S]) -> None:
         self.evolve = KINDS[kind][0]
         self._decoder = msgspec.json.Decoder(state_type)
         self._encoder = msgspec.json.Encoder()
+        self._kept: OrderedDict[UUID, S] = OrderedDict()
 
     def load(self, conn: Connection, table: Table, key: str, ids: Iterable[UUID]) -> dict[UUID, S]:
-        wanted = list(ids)
         states: dict[UUID, S] = {}
+        missing = []
+        for stream_id in ids:
+            kept = self._kept.get(stream_id)
+            if kept is None:
+                missing.append(stream_id)
+            else:
+                states[stream_id] = kept
         column = table.c[key]
-        for chunk in _chunks(wanted, 500):
+        for chunk in _chunks(missing, 500):
             for row in conn.execute(select(column, table.c.state).where(column.in_(chunk))):
                 states[row[0]] = self.decode(row[1])
         return states
+
+    def keep(self, states: Mapping[UUID, S]) -> None:
+        for stream_id, state in states.items():
+            self._kept[stream_id] = state
+            self._kept.move_to_end(stream_id)
+        while len(self._kept) > CACHE_SIZE:
+            self._kept.popitem(last=False)
+
+    def forget(self) -> None:
+        self._kept.clear()
 
     def decode(self, data: bytes) -> S:
         return self._decoder.decode(data)

@@ -13,6 +13,7 @@ from typing import Any, ClassVar, NamedTuple
 from sqlalchemy import Connection, MetaData, Table
 
 from ptw_domain.events.base import Recorded
+from ptw_projections.folding import Folder
 
 TableDefinition = Callable[[MetaData, str], Table]
 
@@ -45,6 +46,13 @@ class Projection(ABC):
         """The stable views queries read (`<projection>__<table>`); the same columns as the tables. The prefix
         keeps two projections' tables of the same name (each has its own `templates`) apart."""
         return {base: define(metadata, f"{self.name}__{base}") for base, define in self.definitions.items()}
+
+    def forget(self) -> None:
+        """Drop every state kept in memory between batches (see `Folder`)."""
+        for value in vars(self).values():
+            for folder in value.values() if isinstance(value, dict) else (value,):
+                if isinstance(folder, Folder):
+                    folder.forget()
 
     @abstractmethod
     def apply(self, conn: Connection, tables: Mapping[str, Table], events: Sequence[Positioned]) -> None:

@@ -77,6 +77,8 @@ class AuditTrail(Projection):
             ],
             ["stream_id"],
         )
+        for kind, folder in self.folders.items():
+            folder.keep({sid: states[sid] for sid, k in touched.items() if k == kind})
 
 
 def _row(

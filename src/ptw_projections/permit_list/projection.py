@@ -140,6 +140,7 @@ class PermitList(Projection):
                 parties += [{"permit_id": permit_id, "person_id": p, "role": r} for p, r in sorted(now[0])]
                 tags += [{"permit_id": permit_id, "tag": tag} for tag in now[1]]
         upsert_rows(conn, t, rows, ["permit_id"])
+        self.permits.keep(states)
         if moved:
             for name, fresh in (("permit_parties", parties), ("permit_tags", tags)):
                 table = tables[name]
@@ -165,6 +166,7 @@ class PermitList(Projection):
             for cid, s in ((cid, states[cid]) for cid in ids)
         ]
         upsert_rows(conn, t, rows, ["conflict_id"])
+        self.conflicts.keep(states)
 
 
 def _tags(state: PermitState) -> tuple[str, ...]:
