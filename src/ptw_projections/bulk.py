@@ -27,7 +27,7 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
     if conn.dialect.name != "postgresql" or len(rows) < COPY_FROM:
         conn.execute(table.insert(), list(rows))
         return
-    _copy(conn, _name(table), [c.name for c in table.columns], rows)
+    _copy(conn, table, _name(table), rows)
 
 
 def upsert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], key: Sequence[str]) -> None:
@@ -42,7 +42,7 @@ def upsert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], 
     cursor.execute(
         f"CREATE TEMPORARY TABLE IF NOT EXISTS {staging} (LIKE {_name(table)}) ON COMMIT DELETE ROWS"
     )
-    _copy(conn, staging, columns, rows)
+    _copy(conn, table, staging, rows)
     quoted = ", ".join(f'"{c}"' for c in columns)
     updates = ", ".join(f'"{c}" = excluded."{c}"' for c in columns if c not in key)
     keys = ", ".join(f'"{k}"' for k in key)
@@ -53,12 +53,31 @@ def upsert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], 
     cursor.execute(f"DELETE FROM {staging}")
 
 
-def _copy(conn: Connection, target: str, columns: list[str], rows: Sequence[dict[str, Any]]) -> None:
+def _copy(conn: Connection, table: Table, target: str, rows: Sequence[dict[str, Any]]) -> None:
+    """Binary COPY: the driver's C dumpers write each value without formatting it as text first."""
+    columns = [c.name for c in table.columns]
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     quoted = ", ".join(f'"{c}"' for c in columns)
-    with cursor.copy(f"COPY {target} ({quoted}) FROM STDIN") as copy:
+    with cursor.copy(f"COPY {target} ({quoted}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types([_pg_type(c.type) for c in table.columns])
         for row in rows:
             copy.write_row([row.get(c) for c in columns])
+
+
+def _pg_type(column_type: Any) -> str:
+    """The PostgreSQL type a column's values are sent as (binary COPY needs it named)."""
+    name = type(column_type).__name__
+    if name == "UtcDateTime":
+        return "timestamptz"
+    return {
+        "Uuid": "uuid",
+        "Integer": "int4",
+        "BigInteger": "int8",
+        "Boolean": "bool",
+        "LargeBinary": "bytea",
+        "String": "varchar",
+        "Text": "text",
+    }[name]
 
 
 def _name(table: Table) -> str:
