@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 
 from ptw_domain import commands as c
+from ptw_domain.events.handover import HandoverRole
+from ptw_domain.handover import commands as hc
 from ptw_domain.permit.status import Status
 from ptw_domain.roles import CompanyKind, Role
 from ptw_domain.simops import commands as sc
@@ -230,6 +232,31 @@ def test_RM_01_assignee_matches_every_party_role(world: World, projected: Projec
     assert found(projected, world, assignee="app2") == {review, approved}  # nominated approver
     assert found(projected, world, assignee="app") == {review, approved}
     assert found(projected, world, assignee="safe") == set()
+
+
+def test_RM_01_RM_09_assignee_also_matches_an_open_task_named_to_them(
+    world: World, projected: Projected
+) -> None:
+    """The incoming person of an unacknowledged handover holds no party role, but the permit is theirs to act on."""
+    world.add_person("req2", Role.REQUESTOR, level=1, kind=CompanyKind.CONTRACTOR)
+    pid = world.active(
+        template="cold-work",
+        planned_start=START + timedelta(hours=1),
+        planned_end=START + timedelta(hours=13),
+    )
+    assert found(projected, world, assignee="req2") == set()
+    world.clock.set(START.replace(hour=18) - timedelta(minutes=20))
+    world.run(
+        hc.RecordHandover(
+            actor=world.actor("req"),
+            permit_id=pid,
+            handover_id=uuid.uuid4(),
+            role=HandoverRole.PERFORMING,
+            incoming=world.people["req2"],
+            notes="Flange bolts torqued to 50 %",
+        )
+    )
+    assert found(projected, world, assignee="req2") == {pid}
 
 
 def test_RM_01_requestor_filter(world: World, projected: Projected) -> None:

@@ -150,7 +150,16 @@ def _filters(reads: ReadSide, q: PermitQuery, as_of: datetime, zone: ZoneInfo) -
     if q.equipment_tag is not None:
         where.append(exists().where(tags.c.permit_id == p.c.permit_id, tags.c.tag == q.equipment_tag))
     if q.assignee is not None:
-        where.append(exists().where(parties.c.permit_id == p.c.permit_id, parties.c.person_id == q.assignee))
+        # RM-01: holds a party role, or an open task named to them (RM-09: e.g. the incoming person of a
+        # handover), read from the tasks read model.
+        tasks = reads.views("tasks")["tasks"]
+        named = exists().where(
+            tasks.c.permit_id == p.c.permit_id,
+            tasks.c.assignee == q.assignee,
+            or_(tasks.c.ends_at.is_(None), tasks.c.ends_at > as_of),
+        )
+        party = exists().where(parties.c.permit_id == p.c.permit_id, parties.c.person_id == q.assignee)
+        where.append(or_(party, named))
     if q.q is not None:
         words = params.terms(q.q)
         where.extend(p.c.search_text.contains(w, autoescape=True) for w in words)
