@@ -9,8 +9,8 @@ from datetime import timedelta
 import pytest
 
 from ptw_domain.permit.status import Status
-from ptw_projections.errors import NotFound
-from ptw_projections.permit_list.detail import permit_detail
+from ptw_projections.errors import InvalidQuery, NotFound
+from ptw_projections.permit_list.detail import permit_detail, permit_detail_at
 from tests.builders import World, amend
 from tests.projections.conftest import Projected
 
@@ -52,3 +52,42 @@ def test_ten02_a_permit_of_another_project_reads_as_missing(world: World, projec
         permit_detail(reads, world.project_id, foreign, as_of=world.clock.now())
     with pytest.raises(NotFound):
         permit_detail(reads, world.project_id, uuid.uuid4(), as_of=world.clock.now())
+
+
+def test_brd02_the_detail_at_a_version_or_instant_is_the_permit_as_it_was(
+    world: World, projected: Projected
+) -> None:
+    pid = world.approved()
+    approved_version = world.permit(pid).version
+    approved_at = world.clock.now()
+    world.clock.advance(timedelta(minutes=10))
+    world.run(amend(world, pid, actor="req", reason="scope grew", description="Weld the second flange too"))
+    reads = projected.catch_up()
+    service = world.service
+
+    then = permit_detail_at(service, reads, world.project_id, pid, version=approved_version)
+    assert then.permit == service.permit_at_version(pid, approved_version)
+    assert then.chain_head == service.history(pid)[approved_version - 1].hash
+    # SIG-11 as it read then: nothing was invalidated yet
+    assert {v.status.value for v in then.signatures} == {"valid"}
+    now = permit_detail(reads, world.project_id, pid, as_of=world.clock.now())
+    assert "invalidated" in {v.status.value for v in now.signatures}
+
+    at_instant = permit_detail_at(
+        service, reads, world.project_id, pid, at=approved_at + timedelta(minutes=5)
+    )
+    assert at_instant.version == approved_version
+    assert at_instant.permit.content.description != now.permit.content.description
+
+
+def test_brd02_bad_input_and_tenancy(world: World, projected: Projected) -> None:
+    pid = world.submitted()
+    other = World.create(world.service, world.clock, code="SOUTH")
+    reads = projected.catch_up()
+    with pytest.raises(InvalidQuery) as both:
+        permit_detail_at(world.service, reads, world.project_id, pid, version=1, at=world.clock.now())
+    assert both.value.parameter == "version"
+    with pytest.raises(NotFound):
+        permit_detail_at(world.service, reads, other.project_id, pid, version=1)
+    with pytest.raises(NotFound):
+        permit_detail_at(world.service, reads, world.project_id, pid, version=999)

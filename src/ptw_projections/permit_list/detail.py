@@ -14,14 +14,19 @@ from uuid import UUID
 import msgspec
 from sqlalchemy import or_, select
 
+from ptw_domain.errors import NotFound as DomainNotFound
 from ptw_domain.permit.content import PermitContent
+from ptw_domain.permit.expiry import expiry_due
 from ptw_domain.permit.signature_status import SignatureView, signature_views_from
 from ptw_domain.permit.state import PermitState
 from ptw_domain.permit.status import Status
 from ptw_domain.risk import RiskLevel
+from ptw_domain.service import PermitService
 from ptw_domain.templates import TemplateRef
+from ptw_projections.board.query import board_at
 from ptw_projections.errors import InvalidQuery, NotFound
 from ptw_projections.reader import ReadSide
+from ptw_projections.reference import ReferenceData
 
 _state = msgspec.json.Decoder(PermitState)
 _content = msgspec.json.Decoder(PermitContent)
@@ -91,9 +96,85 @@ def permit_detail(reads: ReadSide, project_id: UUID, permit_id: UUID, *, as_of: 
             found = scope
         return (_content.decode(found.content), _template.decode(found.template)) if found else None
 
-    expired = row.expires_at is not None and row.expires_at <= as_of
+    lines = [
+        ConflictLine(
+            conflict_id=c.conflict_id,
+            rule=c.rule,
+            severity=c.severity,
+            other_permit=c.newer if c.older == permit_id else c.older,
+            open=c.open,
+        )
+        for c in sorted(touching, key=lambda c: str(c.conflict_id))
+    ]
+    signatures = signature_views_from(state, reviewed, time_zone)
+    return _detail(state, row.chain_head, signatures, lines, row.expires_at, as_of, position)
+
+
+def permit_detail_at(
+    service: PermitService,
+    reads: ReadSide,
+    project_id: UUID,
+    permit_id: UUID,
+    *,
+    version: int | None = None,
+    at: datetime | None = None,
+) -> PermitDetail:
+    """BRD-02: the detail as it was at version N or instant T. The permit's own stream is folded up to that
+    point (its snapshots make this cheap; one stream, never the store); the conflicts are those open at that
+    instant on the board's history, and the effective status is judged at it."""
+    if (version is None) == (at is None):
+        raise InvalidQuery("version", "give exactly one of version and at")
+    if at is not None and at.tzinfo is None:
+        raise InvalidQuery("at", "needs a UTC offset")
+    try:
+        state = (
+            service.permit_at_version(permit_id, version)
+            if version is not None
+            else service.permit_at(
+                permit_id,
+                at,  # type: ignore[arg-type]
+            )
+        )
+    except DomainNotFound:
+        raise NotFound("permit", permit_id) from None
+    if state.project_id != project_id:
+        raise NotFound("permit", permit_id)  # TEN-02: another project's permit reads as missing
+    recorded = service.history(permit_id)[state.version - 1]
+    instant = at if at is not None else recorded.occurred_at
+    v = reads.views("permit_list")
+    with reads.connect() as conn:
+        template = ReferenceData().template(conn, v, project_id, state.template)
+    board = board_at(reads, project_id, instant)
+    lines = [
+        ConflictLine(
+            conflict_id=c.id,
+            rule=c.rule,
+            severity=c.severity,
+            other_permit=c.newer if c.older == permit_id else c.older,
+            open=True,
+        )
+        for c in board.open_conflicts
+        if permit_id in (c.older, c.newer)
+    ]
+    due = expiry_due(state, template)
+    signatures = service.signatures(permit_id, version=state.version)
+    return _detail(
+        state, recorded.hash, signatures, lines, due[0] if due else None, instant, board.as_of_position
+    )
+
+
+def _detail(
+    state: PermitState,
+    chain_head: str,
+    signatures: list[SignatureView],
+    conflicts: list[ConflictLine],
+    expires_at: datetime | None,
+    as_of: datetime,
+    position: int,
+) -> PermitDetail:
+    expired = expires_at is not None and expires_at <= as_of
     return PermitDetail(
-        id=permit_id,
+        id=state.permit_id,
         number=state.number,
         version=state.version,
         status=state.status,
@@ -103,18 +184,9 @@ def permit_detail(reads: ReadSide, project_id: UUID, permit_id: UUID, *, as_of: 
         effective_risk_level=state.effective_risk_level,
         performing_authority=state.performing_authority,
         core_hash=state.core_hash,
-        chain_head=row.chain_head,
-        signatures=signature_views_from(state, reviewed, time_zone),
-        conflicts=[
-            ConflictLine(
-                conflict_id=c.conflict_id,
-                rule=c.rule,
-                severity=c.severity,
-                other_permit=c.newer if c.older == permit_id else c.older,
-                open=c.open,
-            )
-            for c in sorted(touching, key=lambda c: str(c.conflict_id))
-        ],
+        chain_head=chain_head,
+        signatures=signatures,
+        conflicts=conflicts,
         permit=state,
         as_of=as_of,
         as_of_position=position,
