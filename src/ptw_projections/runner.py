@@ -23,7 +23,7 @@ from eventsourcing.persistence import Notification
 from ptw_domain.events.base import EVENT_TYPES
 from ptw_domain.store.application import PtwStore
 from ptw_domain.store.mapper import decode_event
-from ptw_projections.catalogue import Catalogue, Generation, PositionMoved, Stage
+from ptw_projections.catalogue import Generation, PositionMoved, Stage
 from ptw_projections.database import ReadDatabase
 from ptw_projections.locks import hold_projection
 from ptw_projections.projection import Positioned, Projection
@@ -57,8 +57,7 @@ class Runner:
         self.db = db
         self.projection = projection
         self.layout = Layout(db, projection)
-        self.catalogue = Catalogue(db)
-        self.catalogue.create()
+        self.catalogue = self.layout.catalogue
         # (generation, position) this runner itself last committed: the states kept in memory match it
         self._memory: tuple[int, int] | None = None
         self.batch_size = batch_size
@@ -95,8 +94,7 @@ class Runner:
                     break
                 if rows[-1].id < target:
                     pending = reader.submit(read, rows[-1].id)
-                with _no_cycle_collection():
-                    position = self.apply(generation, rows)
+                position = self.apply(generation, rows)  # pauses the cycle collector itself
                 if progress:
                     progress(position, target)
                 if rows[-1].id >= target:

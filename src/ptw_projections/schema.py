@@ -19,6 +19,7 @@ class Layout:
         self.db = db
         self.projection = projection
         self.catalogue = Catalogue(db)
+        self.catalogue.create()  # once here: `active()` is on the followers' polling path
         self._tables: dict[int, dict[str, Table]] = {}
 
     def tables(self, generation: int) -> dict[str, Table]:
@@ -27,7 +28,6 @@ class Layout:
         return self._tables[generation]
 
     def active(self) -> Generation | None:
-        self.catalogue.create()
         with self.db.engine.connect() as conn:
             return self.catalogue.active(conn, self.projection.name)
 
@@ -35,7 +35,6 @@ class Layout:
         """A new, empty generation with its tables (one transaction). A bulk build (rebuild, verification)
         creates them without their secondary indexes, which are cheaper to build once at the end than to keep
         up row by row."""
-        self.catalogue.create()
         with self.db.writing() as conn:
             generation = self.catalogue.add(conn, self.projection.name, self.projection.version, stage)
             for table in self.tables(generation.generation).values():

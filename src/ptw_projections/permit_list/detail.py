@@ -64,7 +64,7 @@ def permit_detail(reads: ReadSide, project_id: UUID, permit_id: UUID, *, as_of: 
     if as_of.tzinfo is None:
         raise InvalidQuery("as_of", "needs a UTC offset")
     v = reads.views("permit_list")
-    p, contents, conflicts, projects = v["permits"], v["permit_contents"], v["conflicts"], v["projects"]
+    p, contents, conflicts = v["permits"], v["permit_contents"], v["conflicts"]
     with reads.connect() as conn:
         position = reads.position("permit_list", conn)
         row = conn.execute(
@@ -82,9 +82,7 @@ def permit_detail(reads: ReadSide, project_id: UUID, permit_id: UUID, *, as_of: 
         touching = conn.execute(
             select(conflicts).where(or_(conflicts.c.older == permit_id, conflicts.c.newer == permit_id))
         ).all()
-        time_zone = conn.execute(
-            select(projects.c.time_zone).where(projects.c.project_id == project_id)
-        ).scalar_one()
+        time_zone = reads.time_zone(project_id, conn).key
     state = _state.decode(row.state)
 
     def reviewed(version: int) -> tuple[PermitContent, TemplateRef] | None:
