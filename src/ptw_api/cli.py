@@ -18,6 +18,7 @@ from rich.table import Table
 
 from ptw_api import demo as demo_data
 from ptw_api.projections_cli import projections_group
+from ptw_api.serve_cli import project_group, serve, token
 from ptw_domain.clock import Clock, ManualClock
 from ptw_domain.errors import DomainError
 from ptw_domain.permit.signature_status import SignatureView
@@ -326,6 +327,9 @@ def verify(ctx: click.Context, number: str | None, project_code: str | None) -> 
 
 
 cli.add_command(projections_group, name="projections")
+cli.add_command(serve)
+cli.add_command(token)
+cli.add_command(project_group)
 
 
 def main() -> None:

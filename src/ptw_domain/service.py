@@ -47,6 +47,16 @@ MAX_ATTEMPTS = 8
 # TIME-02: a command's own time may differ from the clock this much (judged before its project is known, so the
 # project settings' default applies).
 CLOCK_SKEW = timedelta(minutes=ProjectSettings().clock_skew_minutes)
+# The fields naming a command's target stream, in the order a refusal names them (TEN-02, TEN-03).
+_TARGETS = (
+    "permit_id",
+    "isolation_id",
+    "point_id",
+    "conflict_id",
+    "worker_id",
+    "delegation_id",
+    "project_id",
+)
 _IDEMPOTENCY = uuid5(NAMESPACE_URL, "urn:ptw:idempotency")
 
 
@@ -94,14 +104,20 @@ class PermitService:
 
     # --- commands -------------------------------------------------------------------------------------------
 
-    def execute(self, command: c.Command) -> CommandResult:
+    def execute(self, command: c.Command, *, within: UUID | None = None) -> CommandResult:
         """Run one command; returns what it recorded or raises a typed `DomainError` having recorded nothing
-        of its own (time facts already due stay recorded, TIME-04)."""
+        of its own (time facts already due stay recorded, TIME-04).
+
+        `within` is the project a request is evaluated in (TEN-02): a command whose target belongs to another
+        project (or to another organisation's registry) is refused exactly as if the target did not exist."""
         command = self._stamp(command)
         trusting = True
         for _attempt in range(MAX_ATTEMPTS):
             try:
-                return self._attempt(command, self._bench(trusting=trusting))
+                bench = self._bench(trusting=trusting)
+                if within is not None:
+                    self._check_within(command, bench, within)
+                return self._attempt(command, bench)
             except (IntegrityError, _Unconfirmed):
                 pass  # another writer won, or the cache was stale: decide again on fresh streams
             except DomainError:
@@ -178,6 +194,13 @@ class PermitService:
             position=max((r.notification.id for r in recordings), default=None),
             permit_number=change.number,
         )
+
+    def _check_within(self, command: c.Command, bench: Workbench, project_id: UUID) -> None:
+        """TEN-02: the command's scope is the request's project, or that project's organisation."""
+        project = bench.project(project_id).state
+        if self._scope_of(command, bench) not in (project_id, project.organisation_id):
+            target = next((f for f in _TARGETS if isinstance(getattr(command, f, None), UUID)), "project_id")
+            raise NotFound(f"no such {target[:-3]}", facts={"field": target})
 
     def _replay(self, record_id: UUID, fingerprint: str, key: str) -> CommandResult | None:
         """SEC-09: the same key and command return the original outcome; a different command is refused."""

@@ -121,7 +121,7 @@ class PermitState(msgspec.Struct, frozen=True, kw_only=True):
     successor_required: bool = False
     history: tuple[StatusChange, ...] = ()
     people: PeopleState = PeopleState()
-    gas: GasState = GasState()
+    gas: GasState = msgspec.field(default_factory=GasState)
     handover: HandoverState = HandoverState()
     handed_over_pa: str | None = None  # HOV-04: the PA by an acknowledged performing handover
     closeout: CloseoutState = CloseoutState()

@@ -1,0 +1,121 @@
+"""The Litestar application factory: `create_app(settings)` builds the whole API from settings.
+
+Long-lived objects (the PermitService, the read side and, on the embedded default, the projection followers)
+are made in the lifespan and closed with it; handlers that touch the database are synchronous and run in
+Litestar's thread pool.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from litestar import Litestar, Request, Router
+from litestar.config.app import AppConfig
+from litestar.middleware import DefineMiddleware
+from litestar.middleware.rate_limit import RateLimitConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.plugins.prometheus import PrometheusConfig
+from litestar.stores.base import Store
+from litestar.stores.memory import MemoryStore
+
+from ptw_api.http.auth import jwt_auth
+from ptw_api.http.command_routes import command_handlers
+from ptw_api.http.observability import HealthController, correlation_middleware, metrics
+from ptw_api.http.permissions import project_member
+from ptw_api.http.problems import exception_handlers, problem_details_plugin
+from ptw_api.http.query_routes import query_handlers
+from ptw_api.http.runtime import Runtime
+from ptw_api.http.settings import ApiSettings
+from ptw_domain.clock import Clock
+
+API_VERSION = "1.0.0"
+BODY_LIMIT = 1024 * 1024  # SEC-11
+# SEC-06, per user and minute: (category, requests). Sync and bulk exports join with their issue.
+RATE_LIMITS = (("read", 600), ("write", 120), ("kpis", 120))
+
+
+def create_app(settings: ApiSettings | None = None, *, clock: Clock | None = None) -> Litestar:
+    settings = settings or ApiSettings.from_env()
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        runtime = Runtime(settings, clock=clock)
+        app.state.runtime = runtime
+        try:
+            yield
+        finally:
+            runtime.close()
+
+    auth = jwt_auth(settings, exclude=["^/schema", "^/health", "^/metrics"])
+    api = Router(
+        "/api/v1",
+        route_handlers=[*command_handlers(), *query_handlers()],
+        guards=[project_member],
+    )
+    return Litestar(
+        route_handlers=[api, HealthController, metrics],
+        lifespan=[lifespan],
+        on_app_init=[auth.on_app_init, _correlation_first],
+        plugins=[problem_details_plugin()],
+        exception_handlers=exception_handlers(),  # type: ignore[arg-type]
+        middleware=[
+            PrometheusConfig(app_name="ptw", prefix="ptw", group_path=True).middleware,
+            *(
+                _rate_limit(category, limit)
+                for category, limit in RATE_LIMITS
+                if settings.rate_limits_enabled
+            ),
+        ],
+        stores={"rate_limit": _rate_store(settings)},
+        request_max_body_size=BODY_LIMIT,
+        openapi_config=OpenAPIConfig(
+            title="ptw — Permit-to-Work API",
+            version=API_VERSION,
+            description="Commands and queries of the ptw permit-to-work engine. Every error is an RFC 9457 "
+            "problem (application/problem+json) naming the rule IDs that refused the request.",
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")]
+            if settings.openapi_ui
+            else [],
+        ),
+    )
+
+
+def _correlation_first(config: AppConfig) -> AppConfig:
+    """The correlation id and request log wrap everything, authentication included, so that a 401 is logged
+    and answered with its correlation id too (SEC-13)."""
+    config.middleware.insert(0, correlation_middleware)
+    return config
+
+
+def _rate_limit(category: str, per_minute: int) -> DefineMiddleware:
+    """SEC-06: one limiter per category, keyed by the caller (the token's subject, known once authenticated)."""
+
+    def caller(request: Request[Any, Any, Any]) -> str:
+        user = request.scope.get("user")
+        return f"{category}:{getattr(user, 'sub', None) or request.client.host if request.client else '-'}"
+
+    def applies(request: Request[Any, Any, Any]) -> bool:
+        return bool(request.route_handler.opt.get("rate") == category)
+
+    return RateLimitConfig(
+        rate_limit=("minute", per_minute),
+        identifier_for_request=caller,
+        check_throttle_handler=applies,
+        exclude=["^/schema", "^/health", "^/metrics"],
+    ).middleware
+
+
+def _rate_store(settings: ApiSettings) -> Store:
+    """A shared Redis store when several processes serve (SEC-06 holds per user, not per process)."""
+    if settings.rate_limit_store.startswith("redis://"):
+        from litestar.stores.redis import RedisStore
+
+        return RedisStore.with_client(url=settings.rate_limit_store, namespace="ptw-rate")
+    return MemoryStore()
+
+
+__all__ = ["create_app"]

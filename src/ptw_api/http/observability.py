@@ -1,0 +1,138 @@
+"""Correlation ids, structured request logs (SEC-13), health and Prometheus metrics."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+import msgspec
+from litestar import Controller, Request, Response, get
+from litestar.datastructures import MutableScopeHeaders
+from litestar.enums import ScopeType
+from litestar.params import FromQuery
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Gauge, generate_latest
+from sqlalchemy import text
+
+from ptw_api.http.runtime import Runtime
+
+log = logging.getLogger("ptw.api.access")
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
+PROJECTION_LAG = Gauge("ptw_projection_lag", "Store head minus the projection's position", ["projection"])
+
+
+def correlation_middleware(app: ASGIApp) -> ASGIApp:
+    """Give every request a correlation id (the caller's `X-Correlation-ID` when it is a plain token, else a
+    new one), return it, and log one JSON line per request: no headers, no body, no token (SEC-13)."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await app(scope, receive, send)
+            return
+        given = dict(scope["headers"]).get(b"x-correlation-id", b"").decode("latin-1")
+        correlation = given if _SAFE_ID.match(given) else uuid.uuid4().hex
+        scope.setdefault("state", {})["correlation_id"] = correlation
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableScopeHeaders.from_message(message)["X-Correlation-ID"] = correlation
+            await send(message)
+
+        try:
+            await app(scope, receive, send_with_id)
+        except Exception as error:  # answered by the app's exception handler, outside this middleware
+            status = getattr(error, "status_code", 500)
+            raise
+        finally:
+            user = scope.get("user")
+            log.info(
+                json.dumps(
+                    {
+                        "event": "request",
+                        "correlation_id": correlation,
+                        "method": scope.get("method"),
+                        "path": scope["path"],
+                        "status": status,
+                        "ms": round((time.perf_counter() - started) * 1000, 2),
+                        "sub": getattr(user, "sub", None),
+                    }
+                )
+            )
+
+    return middleware
+
+
+class Check(msgspec.Struct, frozen=True, kw_only=True):
+    name: str
+    ok: bool
+    detail: str = ""
+
+
+class Health(msgspec.Struct, frozen=True, kw_only=True):
+    ok: bool
+    checks: list[Check] = msgspec.field(default_factory=list)
+
+
+class HealthController(Controller):
+    path = "/health"
+    tags = ["operations"]  # noqa: RUF012
+
+    @get("/live", operation_id="liveness", description="The process is up.", exclude_from_auth=True)
+    async def live(self) -> Health:
+        return Health(ok=True)
+
+    @get(
+        "/ready",
+        operation_id="readiness_probe",
+        description="Ready to serve: the store and read databases answer and every projection is within "
+        "`max_lag` events of the head and not stopped.",
+        exclude_from_auth=True,
+        sync_to_thread=True,
+    )
+    def ready(self, request: Request[Any, Any, Any], max_lag: FromQuery[int] = 1000) -> Response[Health]:
+        runtime: Runtime = request.app.state.runtime
+        checks: list[Check] = []
+        try:
+            head = runtime.head()
+            checks.append(Check(name="store", ok=True, detail=f"head {head}"))
+        except Exception as error:  # the probe reports any failure of the dependency as not ready
+            checks.append(Check(name="store", ok=False, detail=type(error).__name__))
+            head = None
+        try:
+            with runtime.reads.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            checks.append(Check(name="read_database", ok=True))
+        except Exception as error:
+            checks.append(Check(name="read_database", ok=False, detail=type(error).__name__))
+        stopped = dict(runtime.read_models.errors) if runtime.read_models else {}
+        if head is not None:
+            for lag in runtime.reads.lag(head):
+                failure = stopped.get(lag.name)
+                ok = lag.lag <= max_lag and failure is None
+                detail = f"lag {lag.lag}" + (f"; stopped: {failure}" if failure else "")
+                checks.append(Check(name=f"projection:{lag.name}", ok=ok, detail=detail))
+        ok = all(c.ok for c in checks)
+        return Response(Health(ok=ok, checks=checks), status_code=200 if ok else 503)
+
+
+@get(
+    "/metrics",
+    exclude_from_auth=True,
+    include_in_schema=False,
+    sync_to_thread=True,
+    opt={"rate": None},
+)
+def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
+    """Prometheus figures: Litestar's request metrics (PrometheusConfig middleware) and each projection's lag."""
+    runtime: Runtime = request.app.state.runtime
+    for lag in runtime.reads.lag(runtime.head()):
+        PROJECTION_LAG.labels(lag.name).set(lag.lag)
+    return Response(generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST})

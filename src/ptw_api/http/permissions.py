@@ -1,0 +1,34 @@
+"""SEC-04 as Litestar guards: membership of the path's project for every project route, and the read
+permissions the domain does not see (audit trail, chain verification, reports). Command permissions — roles,
+parties (SEC-05), authority levels — are the domain's, one place for the API and for embedders."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
+
+from ptw_domain.errors import Forbidden
+from ptw_domain.roles import Role
+
+AUDIT_READERS = frozenset({Role.AREA_AUTHORITY, Role.SAFETY_OFFICER, Role.PROJECT_ADMIN, Role.AUDITOR})
+REPORT_READERS = frozenset(
+    {Role.APPROVER, Role.AREA_AUTHORITY, Role.SAFETY_OFFICER, Role.PROJECT_ADMIN, Role.AUDITOR}
+)
+
+
+def project_member(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    """TEN-02/SEC-03: the caller must be a member of the path's project (else 404, as if it did not exist);
+    a route that names `roles` needs one of them (else 403)."""
+    project_id = connection.path_params.get("project_id")
+    if not isinstance(project_id, UUID):
+        return
+    actor = connection.user.actor_in(project_id)
+    roles = handler.opt.get("roles")
+    if roles and not roles & actor.member.roles:
+        raise Forbidden(
+            "this read needs one of the roles " + ", ".join(sorted(roles)),
+            rule_ids=("SEC-04",),
+        )
