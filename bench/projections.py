@@ -152,7 +152,10 @@ def grow(url: str, store: PtwStore, permits: int) -> UUID:
     on the tables, not on how the rows got there). What started more than two weeks ago is finished, as the sweep
     and the crews would have made it. Returns the project id."""
     db = open_read_database(url)
-    for name in PER_PERMIT:
+    for name in [
+        *PER_PERMIT,
+        "tasks",
+    ]:  # the list's assignee filter reads the tasks (not cloned: keyed by text)
         runner = Runner(store, db, projections([name])[0], batch_size=BATCH)
         runner.catch_up(runner.live_generation())
     with db.engine.connect() as conn:

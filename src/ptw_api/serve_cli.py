@@ -12,6 +12,7 @@ import uvicorn
 
 from ptw_api import demo as demo_data
 from ptw_api.http.auth import ProjectGrant, mint_token
+from ptw_api.http.permissions import READ_SCOPE, WRITE_SCOPE
 from ptw_api.http.settings import ApiSettings
 from ptw_domain.roles import ActorKind, CompanyKind, Role
 from ptw_domain.service import PermitService
@@ -108,6 +109,7 @@ def token(
             organisation=organisation_id,
             org_admin=org_admin,
             kind=ActorKind.SERVICE if integration else ActorKind.USER,
+            scopes=(READ_SCOPE, WRITE_SCOPE) if integration else (),
             lifetime=timedelta(hours=hours),
         )
     )

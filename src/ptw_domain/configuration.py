@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
@@ -14,7 +16,8 @@ from ptw_domain.events import organisation as oev
 from ptw_domain.events import permit as pev
 from ptw_domain.events import project as prv
 from ptw_domain.events.gas import GasLimitProfilePublished
-from ptw_domain.findings import Finding
+from ptw_domain.events.project import ProjectSettings
+from ptw_domain.findings import Finding, found
 from ptw_domain.gas import commands as gc
 from ptw_domain.gas.profiles import OSHA_DEFAULT
 from ptw_domain.organisation import OrganisationState, TemplateState, template_id
@@ -39,10 +42,77 @@ def require_project_role(actor: Actor, command: str, *roles: Role) -> None:
         raise Forbidden(f"{command} needs one of the roles {', '.join(sorted(roles))}", rule_ids=("SEC-04",))
 
 
+# TEN-06 [choice]: the ranges a project setting may take, so a setting can never make later acts fail.
+SETTING_RANGES = {
+    "planning_horizon_days": (1, 366),
+    "clock_skew_minutes": (0, 60),
+    "reauth_max_age_seconds": (30, 86_400),
+    "handover_window_minutes": (0, 720),
+    "handover_grace_minutes": (0, 720),
+}
+_CLOCK_TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+def settings_findings(settings: ProjectSettings, time_zone: str | None = None) -> list[Finding]:
+    """TEN-06, NUM-01, HOV-02: what is wrong with project settings (empty = usable)."""
+    out: list[Finding] = []
+    for name, (low, high) in SETTING_RANGES.items():
+        value = getattr(settings, name)
+        if not low <= value <= high:
+            out += found(
+                "TEN-06",
+                "setting_out_of_range",
+                f"{name} must be between {low} and {high}",
+                {"field": f"settings.{name}", "value": value, "min": low, "max": high},
+            )
+    try:
+        settings.number_format.format(code="P", year=2026, sequence=1)
+        usable = "{sequence" in settings.number_format
+    except (KeyError, IndexError, ValueError, AttributeError):
+        usable = False
+    if not usable:
+        out += found(
+            "NUM-01",
+            "number_format_invalid",
+            "number_format takes {code}, {year} and must contain {sequence}, e.g. {code}-{year}-{sequence:05d}",
+            {"field": "settings.number_format", "value": settings.number_format},
+        )
+    first, second = settings.shift_boundaries
+    if not (_CLOCK_TIME.match(first) and _CLOCK_TIME.match(second)) or first == second:
+        out += found(
+            "HOV-02",
+            "shift_boundaries_invalid",
+            "shift_boundaries are two different local times HH:MM",
+            {"field": "settings.shift_boundaries", "value": list(settings.shift_boundaries)},
+        )
+    if time_zone is not None:
+        try:
+            ZoneInfo(time_zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            out += found(
+                "TEN-06",
+                "time_zone_unknown",
+                f"{time_zone!r} is not an IANA time zone",
+                {"field": "time_zone", "value": time_zone},
+            )
+    return out
+
+
+def _require_usable(settings: ProjectSettings, time_zone: str | None = None) -> None:
+    findings = settings_findings(settings, time_zone)
+    if findings:
+        raise ValidationFailed(
+            "; ".join(f.message for f in findings),
+            blockers=findings,
+            facts={"field": findings[0].facts["field"]},
+        )
+
+
 def open_project(cmd: c.OpenProject, existing: ProjectState | None) -> list[prv.ProjectOpened]:
     require_org_admin(cmd.actor, cmd.name)
     if existing is not None:
         raise InvalidTransition("the project is already open", rule_ids=("TEN-06",))
+    _require_usable(cmd.settings, cmd.time_zone)
     return [
         prv.ProjectOpened(
             project_id=cmd.project_id,
@@ -58,6 +128,7 @@ def open_project(cmd: c.OpenProject, existing: ProjectState | None) -> list[prv.
 
 def change_settings(cmd: c.ChangeProjectSettings, project: ProjectState) -> list[prv.ProjectSettingsChanged]:
     require_project_role(cmd.actor, cmd.name, Role.PROJECT_ADMIN)
+    _require_usable(cmd.settings)
     old, new = msgspec.to_builtins(project.settings), msgspec.to_builtins(cmd.settings)
     changed = tuple(sorted(k for k in new if old.get(k) != new[k]))
     return [prv.ProjectSettingsChanged(settings=cmd.settings, changed=changed)] if changed else []

@@ -7,15 +7,82 @@ from collections.abc import Callable
 from typing import Any
 
 from ptw_domain import commands as c
+from ptw_domain.errors import Forbidden, InvalidTransition
 from ptw_domain.handlers import HANDLERS, Change, decide_permit
 from ptw_domain.isolation.handling import ISOLATION_ACTS
+from ptw_domain.roles import is_integration
 from ptw_domain.simops.handling import SIMOPS_ACTS
+from ptw_domain.store.loader import Freshness
 from ptw_domain.workbench import Workbench
 
 _TABLE: dict[type[Any], Callable[[Workbench, Any], Change]] = {**HANDLERS, **ISOLATION_ACTS, **SIMOPS_ACTS}
 
 
+# ROLE-07: the safety facts an integration principal never records, whatever roles its token holds (signing
+# acts are refused where they sign, `authority.refuse_integration_signing`).
+SAFETY_FACTS = frozenset(
+    {
+        "RecordGasReading",
+        "VoidGasReading",
+        "AssignIsolationPoint",
+        "UnassignIsolationPoint",
+        "IsolatePoint",
+        "VerifyIsolation",
+        "DeisolatePoint",
+        "TransferIsolationToOperations",
+        "ApplyPersonalLock",
+        "RemovePersonalLock",
+        "RecordLockRemovalException",
+        "ApplyInhibit",
+        "RestoreInhibit",
+        "ResolveConflict",
+    }
+)
+
+
+# SEC-08: what an inactive project still accepts — close-out, de-isolation (and its alternative, the transfer
+# to operations) and the settings that reactivate it; and, our choice, stopping work, leaving a confined space
+# and removing one's own lock, which a safety system never refuses.
+WHILE_INACTIVE = frozenset(
+    {
+        "CompletePermit",
+        "CompleteFireWatch",
+        "CheckCloseoutItem",
+        "UncheckCloseoutItem",
+        "RestoreInhibit",
+        "ClosePermit",
+        "DeisolatePoint",
+        "TransferIsolationToOperations",
+        "ChangeProjectSettings",
+        "SuspendPermit",
+        "RecordExit",
+        "RemovePersonalLock",
+    }
+)
+
+
+def refuse_while_inactive(bench: Workbench, command: c.Command) -> None:
+    """SEC-08: an inactive project (TEN-06) refuses writes but those above; it keeps every read."""
+    if command.name in WHILE_INACTIVE or isinstance(
+        command, c.OpenProject | c.CreatePermit
+    ):  # creation: TEN-06
+        return
+    scope = bench.scope_of(command)
+    stream = bench.stream(scope, Freshness.REFERENCE)
+    if stream is not None and stream.kind == "project" and not stream.state.settings.active:
+        raise InvalidTransition(
+            f"the project is inactive and refuses {command.name}",
+            rule_ids=("SEC-08", "TEN-06"),
+            allowed_commands=sorted(WHILE_INACTIVE),
+        )
+
+
 def decide(bench: Workbench, command: c.Command) -> Change:
+    if command.name in SAFETY_FACTS and is_integration(command.actor):
+        raise Forbidden(
+            f"an integration principal cannot record safety facts ({command.name})", rule_ids=("ROLE-07",)
+        )
+    refuse_while_inactive(bench, command)
     handler = _TABLE.get(type(command))
     if handler is not None:
         return handler(bench, command)

@@ -6,6 +6,7 @@ TIME-04, then the permit's own decision table).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -76,6 +77,8 @@ def decide_permit(bench: Workbench, command: c.PermitCommand) -> Change:
     point_id = getattr(command, "point_id", None)
     points = [point_id] if isinstance(point_id, UUID) else []
     ctx = bench.context(state, now, command.actor, acting_for, extra_workers=named, points=points)
+    if command.context.client_command_id and command.context.device_time:  # an offline command (SYNC-11)
+        ctx = dataclasses.replace(ctx, device_time=command.context.device_time)
     project = bench.project(state.project_id).state
     stream = with_time_facts(bench, stream, ctx, project)
     ctx = ctx.with_state(stream.state)
@@ -320,8 +323,17 @@ def _override(bench: Workbench, cmd: c.PublishTemplateOverride | c.WithdrawTempl
 
 def _grant(bench: Workbench, cmd: c.GrantDelegation) -> Change:
     project = bench.project(cmd.project_id).state
-    if cmd.permit_id is not None:
-        check_references(bench, cmd.project_id, {"related_permits": (cmd.permit_id,)}, own=cmd.delegation_id)
+    if cmd.permit_id is not None:  # TEN-03, naming the delegation's own payload field
+        try:
+            check_references(
+                bench, cmd.project_id, {"related_permits": (cmd.permit_id,)}, own=cmd.delegation_id
+            )
+        except NotFound:
+            raise NotFound(
+                "permit_id names no permit of this project",
+                rule_ids=("TEN-03",),
+                facts={"field": "permit_id"},
+            ) from None
     existing = bench.stream(cmd.delegation_id)
     payloads = cfg.grant_delegation(
         cmd, existing.state if existing else None, bench.policy(project.organisation_id)

@@ -85,6 +85,11 @@ class Actor(msgspec.Struct, frozen=True, kw_only=True):
         return role in self.member.roles
 
 
+def is_integration(actor: Actor) -> bool:
+    """ROLE-07, SEC-02: a service principal, or a member holding the integration role."""
+    return actor.kind is ActorKind.SERVICE or Role.INTEGRATION in actor.member.roles
+
+
 SYSTEM_ACTOR = Actor(
     member=Member(person_id="system", name="ptw sweep", roles=frozenset()), kind=ActorKind.SYSTEM
 )
@@ -136,8 +141,12 @@ def step_eligibility(
             Finding(
                 rule="ROLE-04",
                 code="role_missing",
-                message=f"{who} holds none of the roles {sorted(roles)} needed to {step}",
-                facts={"person_id": member.person_id, "step": step, "needs_any_of": sorted(roles)},
+                message=f"{who} holds none of the roles {sorted(r.value for r in roles)} needed to {step}",
+                facts={
+                    "person_id": member.person_id,
+                    "step": step,
+                    "needs_any_of": sorted(r.value for r in roles),
+                },
             )
         )
     rule = policy.steps[step]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 import msgspec
@@ -40,6 +40,7 @@ from ptw_domain.store.application import PtwStore, install_append_only_guard
 from ptw_domain.store.loader import Freshness, StreamLoader
 from ptw_domain.store.settings import store_env
 from ptw_domain.store.streams import Stream, append, fold
+from ptw_domain.sync.batch import SyncBatch, SyncHealth, SyncReport, SyncReviewItem
 from ptw_domain.templates import ResolvedTemplate
 from ptw_domain.workbench import ResolutionKey, Workbench
 
@@ -60,6 +61,18 @@ _TARGETS = (
 _IDEMPOTENCY = uuid5(NAMESPACE_URL, "urn:ptw:idempotency")
 
 
+class Attachment(Protocol):
+    """Records saved in the same transaction as a command's own events (the offline-sync ledger, SYNC-03).
+
+    `recorded` is asked in every fresh attempt: an outcome already stored answers the command, so a concurrent
+    duplicate that lost the race on the record's stream ends as a replay. `streams` gives the records to save
+    with the command's events, from what the command is about to record."""
+
+    def recorded(self, bench: Workbench) -> CommandResult | None: ...
+
+    def streams(self, bench: Workbench, command: c.Command, result: CommandResult) -> list[Stream[Any]]: ...
+
+
 class _Unconfirmed(Exception):
     """A trusted attempt decided to record nothing; the answer needs fresh streams."""
 
@@ -74,6 +87,28 @@ class CommandResult(msgspec.Struct, frozen=True, kw_only=True):
     position: int | None = None
     permit_number: str | None = None
     replayed: bool = False
+
+
+def unacceptable(value: Any, path: str = "") -> tuple[str, str] | None:
+    """SEC-11: the first value no command may carry, with its path (e.g. `content.planned_start`) and why: an
+    instant without an offset (never guessed, nor compared with an aware one) or text with a NUL character
+    (which PostgreSQL cannot store: the event would stop every projection)."""
+    if isinstance(value, datetime):
+        return (path, "instants carry an offset") if value.tzinfo is None else None
+    if isinstance(value, str):
+        return (path, "text cannot contain a NUL character") if "\x00" in value else None
+    if isinstance(value, msgspec.Struct):
+        children = [
+            (f"{path}.{name}" if path else name, getattr(value, name)) for name in value.__struct_fields__
+        ]
+    elif isinstance(value, dict):
+        children = [(path, key) for key in value]
+        children += [(f"{path}.{key}" if path else str(key), item) for key, item in value.items()]
+    elif isinstance(value, tuple | list | set | frozenset):
+        children = [(path, item) for item in value]
+    else:
+        return None
+    return next((found for at, child in children if (found := unacceptable(child, at)) is not None), None)
 
 
 class PermitService:
@@ -104,12 +139,15 @@ class PermitService:
 
     # --- commands -------------------------------------------------------------------------------------------
 
-    def execute(self, command: c.Command, *, within: UUID | None = None) -> CommandResult:
+    def execute(
+        self, command: c.Command, *, within: UUID | None = None, attach: Attachment | None = None
+    ) -> CommandResult:
         """Run one command; returns what it recorded or raises a typed `DomainError` having recorded nothing
         of its own (time facts already due stay recorded, TIME-04).
 
         `within` is the project a request is evaluated in (TEN-02): a command whose target belongs to another
-        project (or to another organisation's registry) is refused exactly as if the target did not exist."""
+        project (or to another organisation's registry) is refused exactly as if the target did not exist.
+        `attach` adds records written atomically with the command's events (the sync ledger, SYNC-03)."""
         command = self._stamp(command)
         trusting = True
         for _attempt in range(MAX_ATTEMPTS):
@@ -117,7 +155,7 @@ class PermitService:
                 bench = self._bench(trusting=trusting)
                 if within is not None:
                     self._check_within(command, bench, within)
-                return self._attempt(command, bench)
+                return self._attempt(command, bench, attach)
             except (IntegrityError, _Unconfirmed):
                 pass  # another writer won, or the cache was stale: decide again on fresh streams
             except DomainError:
@@ -135,6 +173,10 @@ class PermitService:
         at = command.at or now
         if at.tzinfo is None:
             raise ValidationFailed("instants carry an offset", rule_ids=("SEC-11",), facts={"field": "at"})
+        refused = unacceptable(command)
+        if refused is not None:
+            field, message = refused
+            raise ValidationFailed(message, rule_ids=("SEC-11",), facts={"field": field})
         if abs(at - now) > CLOCK_SKEW:
             raise ValidationFailed(
                 "the command's time is too far from the clock",
@@ -147,14 +189,20 @@ class PermitService:
         except msgspec.ValidationError as exc:
             raise ValidationFailed(str(exc), rule_ids=("SEC-12",)) from exc
 
-    def _attempt(self, command: c.Command, bench: Workbench) -> CommandResult:
+    def _attempt(
+        self, command: c.Command, bench: Workbench, attach: Attachment | None = None
+    ) -> CommandResult:
         key = command.context.idempotency_key
-        record_id = uuid5(_IDEMPOTENCY, f"{self._scope_of(command, bench)}:{key}") if key else None
+        record_id = uuid5(_IDEMPOTENCY, f"{bench.scope_of(command)}:{key}") if key else None
         fingerprint = sha256_hex({"command": command.name, **_without_time(command)}) if key else ""
         if record_id is not None and not bench.trusting:
             replay = self._replay(record_id, fingerprint, key or "")
             if replay is not None:
                 return replay
+        if attach is not None and not bench.trusting:
+            answered = attach.recorded(bench)
+            if answered is not None:
+                return answered
         change = decide(bench, command)
         streams = [s for s in change.streams if s.pending]
         if bench.trusting and (change.refusal is not None or not streams):
@@ -182,6 +230,15 @@ class PermitService:
                     stream_id=record_id,
                 )
             )
+        if attach is not None and change.refusal is None:
+            interim = CommandResult(
+                command=command.name,
+                stream_id=main.id if main else None,
+                version=main.version if main else None,
+                events=events,
+                permit_number=change.number,
+            )
+            streams += attach.streams(bench, command, interim)
         recordings = self.store.save(*streams) if streams else []
         self._loader.saved(streams)
         if change.refusal is not None:
@@ -198,7 +255,7 @@ class PermitService:
     def _check_within(self, command: c.Command, bench: Workbench, project_id: UUID) -> None:
         """TEN-02: the command's scope is the request's project, or that project's organisation."""
         project = bench.project(project_id).state
-        if self._scope_of(command, bench) not in (project_id, project.organisation_id):
+        if bench.scope_of(command) not in (project_id, project.organisation_id):
             target = next((f for f in _TARGETS if isinstance(getattr(command, f, None), UUID)), "project_id")
             raise NotFound(f"no such {target[:-3]}", facts={"field": target})
 
@@ -224,32 +281,25 @@ class PermitService:
             replayed=True,
         )
 
-    def _scope_of(self, command: c.Command, bench: Workbench) -> UUID:
-        """Idempotency keys are scoped to the project (or organisation) the command acts in."""
-        for name in ("project_id", "organisation_id"):
-            value = getattr(command, name, None)
-            if isinstance(value, UUID):
-                return value
-        if isinstance(command, c.PermitCommand):
-            return bench.permit(command.permit_id, bench.written).state.project_id
-        for field, scope in (
-            ("isolation_id", "project_id"),
-            ("point_id", "project_id"),
-            ("conflict_id", "project_id"),
-            ("worker_id", "organisation_id"),
-        ):
-            stream_id = getattr(command, field, None)
-            if isinstance(stream_id, UUID):  # acts on a stream of their own: its project or organisation
-                stream = bench.stream(stream_id, bench.written)
-                if stream is None:
-                    raise NotFound(f"no such {field[:-3]}", facts={"field": field})
-                return getattr(stream.state, scope)  # type: ignore[no-any-return]
-        if isinstance(command, c.RevokeDelegation):
-            existing = bench.stream(command.delegation_id)
-            if existing is None:
-                raise NotFound("no such delegation", facts={"field": "delegation_id"})
-            return existing.state.grant.project_id  # type: ignore[no-any-return]
-        raise TypeError(f"unscoped command {command.name}")
+    # --- offline sync (SYNC-01..13, ADR 0013) -----------------------------------------------------------------
+
+    def sync(self, batch: SyncBatch, actor: Actor, *, within: UUID) -> SyncReport:
+        """Run an offline batch in `within`, command by command, each through `execute`; see ptw_domain.sync."""
+        from ptw_domain.sync.engine import run_batch  # the engine drives this service
+
+        return run_batch(self, batch, actor, within)
+
+    def sync_review(self, project_id: UUID) -> list[SyncReviewItem]:
+        """SYNC-07: the project's sync review list, from the ledger."""
+        from ptw_domain.sync.ledger import review_list
+
+        return review_list(self.store, project_id)
+
+    def sync_health(self, project_id: UUID, now: datetime | None = None) -> SyncHealth:
+        """SYNC-12: applied, conflicts and rejected over the 24 hours before `now` (default: the clock)."""
+        from ptw_domain.sync.ledger import health
+
+        return health(self.store, project_id, now or self.clock.now())
 
     # --- reads ----------------------------------------------------------------------------------------------
 

@@ -43,6 +43,37 @@ class Workbench:
         """The freshness for a stream this command writes."""
         return Freshness.TRUSTED if self.trusting else Freshness.FRESH
 
+    def scope_of(self, command: c.Command) -> UUID:
+        """The project (or organisation) a command acts in: idempotency keys are scoped to it (SEC-09), a request
+        must name it (TEN-02), its settings govern the command (SEC-08)."""
+        for name in ("project_id", "organisation_id"):
+            value = getattr(command, name, None)
+            if isinstance(value, UUID):
+                return value
+        if isinstance(command, c.PermitCommand):
+            try:
+                return self.permit(command.permit_id, self.written).state.project_id
+            except NotFound:  # TEN-02: as a permit of another project is refused by _check_within
+                raise NotFound("no such permit", facts={"field": "permit_id"}) from None
+        for field, scope in (
+            ("isolation_id", "project_id"),
+            ("point_id", "project_id"),
+            ("conflict_id", "project_id"),
+            ("worker_id", "organisation_id"),
+        ):
+            stream_id = getattr(command, field, None)
+            if isinstance(stream_id, UUID):  # acts on a stream of their own: its project or organisation
+                stream = self.stream(stream_id, self.written)
+                if stream is None:
+                    raise NotFound(f"no such {field[:-3]}", facts={"field": field})
+                return getattr(stream.state, scope)  # type: ignore[no-any-return]
+        if isinstance(command, c.RevokeDelegation):
+            existing = self.stream(command.delegation_id)
+            if existing is None:
+                raise NotFound("no such delegation", facts={"field": "delegation_id"})
+            return existing.state.grant.project_id  # type: ignore[no-any-return]
+        raise TypeError(f"unscoped command {command.name}")
+
     def stream(self, stream_id: UUID, freshness: Freshness = Freshness.FRESH) -> Stream[Any] | None:
         return self.loader.get(stream_id, freshness)
 

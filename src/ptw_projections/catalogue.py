@@ -13,6 +13,7 @@ from enum import StrEnum
 import msgspec
 from sqlalchemy import (
     Column,
+    ColumnElement,
     Connection,
     Integer,
     MetaData,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    func,
     select,
     update,
 )
@@ -82,6 +84,13 @@ class Catalogue:
             msgspec.convert({str(k): v for k, v in r._asdict().items()}, Generation)
             for r in conn.execute(query)
         ]
+
+    def live_position(self, name: str) -> ColumnElement[int]:
+        """The live generation's position as a scalar subquery, so a query reads it in its own statement and
+        snapshot (0 before the projection has a live generation)."""
+        t = self.table
+        live = select(t.c.position).where(t.c.name == name, t.c.stage == Stage.ACTIVE.value).scalar_subquery()
+        return func.coalesce(live, 0)
 
     def active(self, conn: Connection, name: str) -> Generation | None:
         return next((g for g in self.generations(conn, name) if g.stage is Stage.ACTIVE), None)

@@ -3,6 +3,7 @@ status list with its aliases (RM-07), the effective status at `as_of` (TIME-05),
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -68,17 +69,24 @@ def statuses(value: str) -> list[Status]:
     return out
 
 
-def effective_status_is(p: Any, status: Status, as_of: datetime) -> ColumnElement[bool]:
-    """TIME-05 as a condition the (project, status, expires_at) index can serve."""
-    if status is Status.EXPIRED:
-        # `expires_at` is set only for the statuses that expire, so naming them lets the index serve each arm.
-        return or_(
-            p.c.status == Status.EXPIRED.value,
-            *(and_(p.c.status == s.value, p.c.expires_at <= as_of) for s in EXPIRING),
+def effective_status_in(p: Any, wanted: Iterable[Status], as_of: datetime) -> ColumnElement[bool]:
+    """TIME-05 as conditions the (project, status, expires_at) index serves: each arm is one `status IN (…)`, so
+    the planner scans only the index ranges of the statuses asked for (an OR of equalities mixed with the expiry
+    test made it scan the project's whole index)."""
+    chosen = set(wanted)
+    arms: list[ColumnElement[bool]] = []
+    live = sorted(s.value for s in chosen if s is not Status.EXPIRED)
+    if live:
+        # `expires_at` is set only for the statuses that expire; for the others the test is true.
+        arms.append(and_(p.c.status.in_(live), or_(p.c.expires_at.is_(None), p.c.expires_at > as_of)))
+    if Status.EXPIRED in chosen:
+        arms.append(
+            or_(
+                p.c.status == Status.EXPIRED.value,
+                and_(p.c.status.in_([s.value for s in EXPIRING]), p.c.expires_at <= as_of),
+            )
         )
-    if status in EXPIRING:
-        return and_(p.c.status == status.value, or_(p.c.expires_at.is_(None), p.c.expires_at > as_of))
-    return p.c.status == status.value  # type: ignore[no-any-return]
+    return or_(*arms)
 
 
 def _choice(parameter: str, value: str, allowed: type[Any]) -> str:
@@ -94,7 +102,7 @@ def common_filters(
 ) -> list[ColumnElement[bool]]:
     where: list[ColumnElement[bool]] = []
     if q.status is not None:
-        where.append(or_(*(effective_status_is(p, s, as_of) for s in statuses(q.status))))
+        where.append(effective_status_in(p, statuses(q.status), as_of))
     for parameter, column in (
         ("template_key", p.c.template_key),
         ("category", p.c.category),

@@ -234,7 +234,7 @@ def test_HOV_04_the_incoming_person_acknowledges_and_takes_the_role_over(crew: W
     acknowledge(world, pid, issuing.handover_id, "app3")
     assert world.permit(pid).issuer_of_record == "app3"
     world.clock.advance(timedelta(minutes=30))
-    refused(world, pid, complete(world, pid, actor="req"), GuardFailed)  # SEC-05: no longer the PA
+    refused(world, pid, complete(world, pid, actor="req"), Forbidden)  # SEC-05, SEC-03: no longer the PA
     world.run(complete(world, pid, actor="req2"))
     assert world.permit(pid).hand_back.performing_authority == "req2"  # type: ignore[union-attr]
 

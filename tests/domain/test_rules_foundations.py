@@ -12,12 +12,13 @@ from datetime import timedelta
 import pytest
 
 from ptw_domain import commands as c
-from ptw_domain.errors import Forbidden, GuardFailed, NotFound
+from ptw_domain.errors import Forbidden, GuardFailed, NotFound, ValidationFailed
+from ptw_domain.gas import commands as gc
 from ptw_domain.permit.content import Origin
 from ptw_domain.permit.readiness import GUARD_ORDER, Action, guards_of
 from ptw_domain.permit.status import HOLDING, LIVE, SIMOPS_CANDIDATE, TERMINAL, Status
 from ptw_domain.risk import RiskLevel
-from ptw_domain.roles import DEFAULT_ROLE_POLICY, Actor, Role, RolePolicy, Step, StepRule
+from ptw_domain.roles import DEFAULT_ROLE_POLICY, Actor, ActorKind, Role, RolePolicy, Step, StepRule
 from ptw_domain.signatures import SigningPoint
 from ptw_domain.templates import resolve_template
 from ptw_domain.templates.settings import Category, builtin_definition
@@ -163,6 +164,34 @@ def test_ROLE_07_an_integration_principal_drafts_but_never_signs(world: World) -
     assert world.permit(pid).signatures == ()
 
 
+def test_ROLE_07_a_service_principal_records_no_safety_facts_whatever_roles_it_holds(world: World) -> None:
+    """ROLE-07: a gas tester's identity used as a service principal cannot record a reading (nor isolate)."""
+    pid = world.approved()
+    tester = world.people["tester"]
+    service = Actor(member=tester, auth_time=world.clock.now(), kind=ActorKind.SERVICE)
+    head = world.service.store.head_position()
+    with pytest.raises(Forbidden) as refused:
+        world.run(
+            gc.RecordGasReading(
+                actor=service,
+                permit_id=pid,
+                reading_id=uuid.uuid4(),
+                session_id=uuid.uuid4(),
+                gas="O2",
+                value=20.9,
+                unit="%vol",
+                tested_at=world.clock.now(),
+                instrument="MX4-0042",
+                calibration_due=world.clock.now() + timedelta(days=30),
+                tester_worker_id=world.workers["tester"],
+            )
+        )
+    assert refused.value.rule_ids == ("ROLE-07",)
+    assert world.service.store.head_position() == head
+    world.gas_test(pid)  # the same person with their own user token may
+    assert world.permit(pid).gas.readings
+
+
 def test_TPL_03_resolution_is_builtin_then_template_then_override() -> None:
     definition = {"key": "k", "category": "confined_space", "validity_hours": 8}
     resolved, _ = resolve_template(definition, {"validity_hours": 6, "mandatory_ppe": ["Harness"]})
@@ -301,3 +330,47 @@ def test_AUD_06_a_permit_and_its_readiness_at_a_past_point(world: World) -> None
     past = world.service.readiness(pid, at=drafted_at).actions[Action.SUBMIT]
     assert "LIFE-08" in [b.rule for b in past.blockers]
     assert world.service.readiness(pid, version=2).actions[Action.SUBMIT].allowed
+
+
+@pytest.mark.parametrize(
+    ("settings", "field", "rule"),
+    [
+        ({"planning_horizon_days": 10**10}, "settings.planning_horizon_days", "TEN-06"),
+        ({"planning_horizon_days": -1}, "settings.planning_horizon_days", "TEN-06"),
+        ({"reauth_max_age_seconds": 10**12}, "settings.reauth_max_age_seconds", "TEN-06"),
+        ({"clock_skew_minutes": 10**9}, "settings.clock_skew_minutes", "TEN-06"),
+        ({"handover_grace_minutes": 10**9}, "settings.handover_grace_minutes", "TEN-06"),
+        ({"number_format": "{x}"}, "settings.number_format", "NUM-01"),
+        ({"number_format": "{"}, "settings.number_format", "NUM-01"),
+        ({"number_format": "{code}-{year}"}, "settings.number_format", "NUM-01"),
+        ({"shift_boundaries": ("", "")}, "settings.shift_boundaries", "HOV-02"),
+        ({"shift_boundaries": ("06:00", "06:00")}, "settings.shift_boundaries", "HOV-02"),
+        ({"shift_boundaries": ("25:00", "18:00")}, "settings.shift_boundaries", "HOV-02"),
+    ],
+)
+def test_TEN_06_settings_that_would_break_later_acts_are_refused(
+    world: World, settings: dict[str, object], field: str, rule: str
+) -> None:
+    """TEN-06: a setting out of its range is refused when given, never discovered by a later act."""
+    before = world.service.project(world.project_id).settings
+    with pytest.raises(ValidationFailed) as refused:
+        world.change_settings(**settings)
+    assert refused.value.facts["field"] == field
+    assert [b.rule for b in refused.value.blockers] == [rule]
+    assert world.service.project(world.project_id).settings == before
+    world.draft()  # the project still works
+
+
+def test_TEN_06_a_project_needs_a_known_time_zone(world: World) -> None:
+    with pytest.raises(ValidationFailed) as refused:
+        world.run(
+            c.OpenProject(
+                actor=world.actor("admin", org_admin=True),
+                project_id=uuid.uuid4(),
+                organisation_id=world.organisation_id,
+                code="MARS",
+                title="Olympus",
+                time_zone="Mars/Olympus",
+            )
+        )
+    assert refused.value.facts["field"] == "time_zone"

@@ -16,6 +16,7 @@ from ptw_domain.errors import (
     InvalidTransition,
     ValidationFailed,
 )
+from ptw_domain.events.permit import SuspensionReason
 from ptw_domain.risk import RiskLevel, effective_risk_level, risk_level, risk_score
 from ptw_domain.roles import CompanyKind, Role
 from tests.builders import (
@@ -261,7 +262,9 @@ def test_LIFE_09_six_approvers_are_refused(world: World) -> None:
 def test_LIFE_09_only_the_nominated_verifier_verifies(world: World) -> None:
     world.add_person("ver2", Role.VERIFIER, level=2)
     pid = world.submitted()
-    err = refused(world, pid, verify(world, pid, actor="ver2"), GuardFailed)
+    err = refused(
+        world, pid, verify(world, pid, actor="ver2"), Forbidden
+    )  # SEC-03: not the party position: 403
     assert "LIFE-09" in err.rule_ids
     assert "not_the_nominee" in codes(err)
 
@@ -541,3 +544,27 @@ def test_RDY_04_approval_blockers_are_all_listed_in_order(world: World) -> None:
     assert err.rule_ids == ("TPL-08", "TPL-09")
     readiness = world.service.readiness(pid, actor=world.actor("app"))
     assert readiness.actions["approve"].blockers == err.blockers
+
+
+def test_SEC_08_an_inactive_project_refuses_writes_but_stopping_work_and_close_out(world: World) -> None:
+    """SEC-08: while inactive, an edit is refused and records nothing; stopping live work still goes through."""
+    draft = world.draft()
+    live = world.active()
+    world.change_settings(active=False)
+    version = world.permit(draft).version
+    with pytest.raises(InvalidTransition) as info:
+        world.run(edit(world, draft, description="Weld two brackets"))
+    assert info.value.rule_ids == ("SEC-08", "TEN-06")
+    assert "SuspendPermit" in info.value.allowed_commands
+    assert world.permit(draft).version == version
+    world.run(
+        c.SuspendPermit(
+            actor=world.actor("safe"),
+            permit_id=live,
+            reason_code=SuspensionReason.MANUAL,
+            text="Site closing",
+        )
+    )
+    assert world.permit(live).status == "suspended"
+    world.change_settings()  # reactivated: writes are accepted again
+    world.run(edit(world, draft, description="Weld two brackets"))

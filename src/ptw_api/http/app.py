@@ -16,7 +16,7 @@ from litestar.config.app import AppConfig
 from litestar.middleware import DefineMiddleware
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.plugins import JsonRenderPlugin, ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.plugins.prometheus import PrometheusConfig
 from litestar.stores.base import Store
 from litestar.stores.memory import MemoryStore
@@ -24,17 +24,19 @@ from litestar.stores.memory import MemoryStore
 from ptw_api.http.auth import jwt_auth
 from ptw_api.http.command_routes import command_handlers
 from ptw_api.http.observability import HealthController, correlation_middleware, metrics
+from ptw_api.http.openapi import ClosedStructSchemaPlugin
 from ptw_api.http.permissions import project_member
 from ptw_api.http.problems import exception_handlers, problem_details_plugin
 from ptw_api.http.query_routes import query_handlers
 from ptw_api.http.runtime import Runtime
 from ptw_api.http.settings import ApiSettings
+from ptw_api.http.sync_routes import sync_handlers
 from ptw_domain.clock import Clock
 
 API_VERSION = "1.0.0"
 BODY_LIMIT = 1024 * 1024  # SEC-11
 # SEC-06, per user and minute: (category, requests). Sync and bulk exports join with their issue.
-RATE_LIMITS = (("read", 600), ("write", 120), ("kpis", 120))
+RATE_LIMITS = (("read", 600), ("write", 120), ("kpis", 120), ("sync", 60))
 
 
 def create_app(settings: ApiSettings | None = None, *, clock: Clock | None = None) -> Litestar:
@@ -52,14 +54,14 @@ def create_app(settings: ApiSettings | None = None, *, clock: Clock | None = Non
     auth = jwt_auth(settings, exclude=["^/schema", "^/health", "^/metrics"])
     api = Router(
         "/api/v1",
-        route_handlers=[*command_handlers(), *query_handlers()],
+        route_handlers=[*command_handlers(), *query_handlers(), *sync_handlers()],
         guards=[project_member],
     )
     return Litestar(
         route_handlers=[api, HealthController, metrics],
         lifespan=[lifespan],
         on_app_init=[auth.on_app_init, _correlation_first],
-        plugins=[problem_details_plugin()],
+        plugins=[problem_details_plugin(), ClosedStructSchemaPlugin()],
         exception_handlers=exception_handlers(),  # type: ignore[arg-type]
         middleware=[
             PrometheusConfig(app_name="ptw", prefix="ptw", group_path=True).middleware,
@@ -77,9 +79,10 @@ def create_app(settings: ApiSettings | None = None, *, clock: Clock | None = Non
             description="Commands and queries of the ptw permit-to-work engine. Every error is an RFC 9457 "
             "problem (application/problem+json) naming the rule IDs that refused the request.",
             path="/schema",
+            # without a UI only the JSON document is served (an empty list would give Litestar's default UIs)
             render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")]
             if settings.openapi_ui
-            else [],
+            else [JsonRenderPlugin()],
         ),
     )
 
@@ -96,7 +99,8 @@ def _rate_limit(category: str, per_minute: int) -> DefineMiddleware:
 
     def caller(request: Request[Any, Any, Any]) -> str:
         user = request.scope.get("user")
-        return f"{category}:{getattr(user, 'sub', None) or request.client.host if request.client else '-'}"
+        address = request.client.host if request.client else "-"  # the subject first, always (per user)
+        return f"{category}:{getattr(user, 'sub', None) or address}"
 
     def applies(request: Request[Any, Any, Any]) -> bool:
         return bool(request.route_handler.opt.get("rate") == category)

@@ -15,7 +15,10 @@ from uuid import UUID
 import jwt
 import msgspec
 from litestar.connection import ASGIConnection
-from litestar.security.jwt import JWTAuth, Token
+from litestar.exceptions import ImproperlyConfiguredException, NotAuthorizedException
+from litestar.middleware import AuthenticationResult
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.security.jwt import JWTAuth, JWTAuthenticationMiddleware, Token
 
 from ptw_api.http.settings import ApiSettings
 from ptw_domain.errors import NotFound
@@ -101,6 +104,12 @@ class PtwToken(Token):
             leeway=LEEWAY_SECONDS,
         )
 
+    def __post_init__(self) -> None:
+        """Litestar re-checks `exp` and `iat` here against its own clock without any leeway, which refused a
+        token within SEC-01's leeway; PyJWT has checked them, with the leeway, in `decode_payload`."""
+        if not self.sub:
+            raise ImproperlyConfiguredException("sub must be a string with a length greater than 0")
+
 
 def principal_of(token: Token) -> Principal:
     """The caller from a decoded token; malformed claims are an invalid token (401), never a 500."""
@@ -110,7 +119,7 @@ def principal_of(token: Token) -> Principal:
         claims["auth_time"] = datetime.fromtimestamp(claims["auth_time"], tz=UTC)
     if isinstance(claims.get("scope"), str):
         claims["scopes"] = tuple(claims.pop("scope").split())
-    known = {f.name for f in msgspec.structs.fields(Principal)}
+    known = Principal.__struct_fields__  # not structs.fields(): that re-resolves annotations per call
     return msgspec.convert({k: v for k, v in claims.items() if k in known}, Principal, strict=False)
 
 
@@ -123,8 +132,33 @@ async def retrieve_principal(
         return None  # Litestar answers 401
 
 
+class BearerMiddleware(JWTAuthenticationMiddleware):
+    """SEC-01: the token comes as `Authorization: Bearer <jwt>`; Litestar takes whatever follows any scheme
+    (`Basic <jwt>` was accepted)."""
+
+    async def authenticate_request(
+        self, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> AuthenticationResult:
+        scheme, _, token = connection.headers.get(self.auth_header, "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise NotAuthorizedException("a bearer token is needed")
+        return await self.authenticate_token(encoded_token=token.strip(), connection=connection)
+
+
+class BearerJWTAuth(JWTAuth[Principal, PtwToken]):
+    """Litestar's JWT auth, documented as OpenAPI 3.1 allows: an `http` bearer scheme has no `name` (Litestar
+    adds one, which makes the document invalid)."""
+
+    @property
+    def openapi_components(self) -> Components:
+        scheme = SecurityScheme(
+            type="http", scheme="Bearer", bearer_format="JWT", description=self.description
+        )
+        return Components(security_schemes={self.openapi_security_scheme_name: scheme})
+
+
 def jwt_auth(settings: ApiSettings, *, exclude: list[str]) -> JWTAuth[Principal, PtwToken]:
-    return JWTAuth[Principal, PtwToken](
+    return BearerJWTAuth(
         token_secret=settings.jwt_secret,
         algorithm=settings.jwt_algorithm,
         retrieve_user_handler=retrieve_principal,
@@ -133,8 +167,10 @@ def jwt_auth(settings: ApiSettings, *, exclude: list[str]) -> JWTAuth[Principal,
         accepted_audiences=[settings.jwt_audience],
         require_claims=["exp", "sub", "iss", "aud"],
         exclude=exclude,
-        description="Bearer JWT (SEC-01): sub, name, org, auth_time, amr, org_admin and a `projects` map "
-        "{project_id: {roles, authority_level, company_id, company_kind}}.",
+        authentication_middleware_class=BearerMiddleware,
+        description="Bearer JWT (SEC-01): sub, name, org, auth_time, amr, org_admin, kind (user or service) and "
+        "a `projects` map {project_id: {roles, authority_level, company_id, company_kind}}; a service principal "
+        "(SEC-02) carries `scope` with ptw:read and/or ptw:write.",
     )
 
 
@@ -147,6 +183,7 @@ def mint_token(
     organisation: UUID | None = None,
     org_admin: bool = False,
     kind: ActorKind = ActorKind.USER,
+    scopes: tuple[str, ...] = (),
     lifetime: timedelta = timedelta(hours=8),
     now: datetime | None = None,
 ) -> str:
@@ -169,4 +206,6 @@ def mint_token(
     }
     if organisation is not None:
         claims["org"] = str(organisation)
+    if scopes:
+        claims["scope"] = " ".join(scopes)
     return jwt.encode(claims, settings.jwt_secret, algorithm=settings.jwt_algorithm)

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import inspect
 import re
+from collections.abc import Callable
 from typing import Annotated, Any
 from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 import msgspec
 from litestar import Request, Response, post
 from litestar.handlers import HTTPRouteHandler
-from litestar.params import FromPath, HeaderParameter, JSONBody
+from litestar.params import FromPath, HeaderParameter, JSONBody, RawBody
 
 from ptw_api.http.auth import Principal
 from ptw_api.http.openapi import PROBLEM_RESPONSES
@@ -327,21 +328,26 @@ def expected_version(if_match: str | None) -> int | None:
     return int(found.group(1))
 
 
-def run_command(
-    request: Request[Principal, Any, Any],
+def build_command(
+    runtime: Runtime,
+    principal: Principal,
     route: CommandRoute,
     data: msgspec.Struct,
     ids: dict[str, UUID],
-    idempotency_key: str | None,
-    if_match: str | None,
-) -> Response[CommandOutcome]:
-    runtime: Runtime = request.app.state.runtime
-    principal = request.user
+    *,
+    make_id: Callable[[str], UUID],
+    context: c.CommandContext,
+    expected: int | None = None,
+) -> tuple[c.Command, dict[str, UUID], UUID | None]:
+    """The domain command a request body makes (shared by the online endpoints and offline sync): the body's
+    fields, the path's ids, the server-made ids the body leaves out (`make_id`), the actor from the token for
+    the project (ROLE-08) and the server facts. Returns the command, the ids made, and the project it runs in
+    (None for organisation settings)."""
     fields = {name: getattr(data, name) for name in data.__struct_fields__}
     created: dict[str, UUID] = {}
     for name in route.created:
         if fields.get(name) is None:
-            fields[name] = created[name] = new_id(principal.sub, idempotency_key, name)
+            fields[name] = created[name] = make_id(name)
     fields.update(ids)
     wanted = set(route.command.__struct_fields__)
     within = None if route.organisation else ids["project_id"]
@@ -355,23 +361,52 @@ def run_command(
     if "project_id" not in wanted:
         fields.pop("project_id", None)
     if issubclass(route.command, c.PermitCommand):
-        fields["expected_version"] = expected_version(if_match)
+        fields["expected_version"] = expected
+    return route.command(actor=actor, context=context, **fields), created, within
+
+
+def run_command(
+    request: Request[Principal, Any, Any],
+    route: CommandRoute,
+    data: msgspec.Struct,
+    ids: dict[str, UUID],
+    idempotency_key: str | None,
+    if_match: str | None,
+) -> Response[CommandOutcome]:
+    runtime: Runtime = request.app.state.runtime
+    principal = request.user
+    scope = ids.get("project_id") or principal.org  # SEC-09: keys are scoped per project (or organisation)
     context = c.CommandContext(
         correlation_id=correlation_id(request),
         idempotency_key=idempotency_key,
         client_app=request.headers.get("user-agent", "")[:200] or None,
         device_id=request.headers.get("x-device-id"),
     )
-    command = route.command(actor=actor, context=context, **fields)
+    command, created, within = build_command(
+        runtime,
+        principal,
+        route,
+        data,
+        ids,
+        make_id=lambda name: new_id(f"{scope}:{principal.sub}", idempotency_key, name),
+        context=context,
+        expected=expected_version(if_match) if issubclass(route.command, c.PermitCommand) else None,
+    )
     result = runtime.service.execute(command, within=within)
+    if result.replayed and result.position is None:
+        # SEC-09 returns the original outcome; its position is not kept, and the head is at or after it, so
+        # reads waiting for the head still reflect the original write (RM-08).
+        result = msgspec.structs.replace(result, position=runtime.head())
     runtime.remember(principal.sub, result.position)
     headers = {}
     if result.position is not None:
         headers["X-PTW-Position"] = str(result.position)
     if result.version is not None and issubclass(route.command, c.PermitCommand | c.CreatePermit):
         headers["ETag"] = f'"{result.version}"'
-    status = 201 if route.created and not result.replayed else 200
-    return Response(CommandOutcome.of(result, created), status_code=status, headers=headers)
+    # SEC-09: a replay answers as the original did, 201 for a create included.
+    return Response(
+        CommandOutcome.of(result, created), status_code=201 if route.created else 200, headers=headers
+    )
 
 
 IdempotencyKey = Annotated[
@@ -379,6 +414,7 @@ IdempotencyKey = Annotated[
     HeaderParameter(
         name="Idempotency-Key",
         required=False,
+        min_length=1,  # the command context refuses an empty key (SEC-09)
         max_length=200,
         description="Replaying the same request with the same key returns the original outcome (SEC-09).",
     ),
@@ -394,6 +430,25 @@ IfMatch = Annotated[
 ]
 
 
+_AT = re.compile(r"at `\$\.([^`]+)`")
+
+
+def strictly(kind: type[msgspec.Struct], raw: bytes) -> msgspec.Struct:
+    """SEC-12: Litestar converts a body leniently (`"3"` to 3, 12 to an instant in 1970); decode it again,
+    strictly, so a wrong type is refused naming its field."""
+    try:
+        return msgspec.json.decode(raw, type=kind)
+    except msgspec.ValidationError as error:
+        found = _AT.search(str(error))
+        raise problem(
+            "validation_failed",
+            422,
+            str(error),
+            rule_ids=("SEC-12",),
+            fields=(found.group(1),) if found else (),
+        ) from None
+
+
 def command_handler(route: CommandRoute) -> HTTPRouteHandler:
     """A POST handler for one route, with a signature Litestar reads for parameters and the OpenAPI schema."""
     in_path = frozenset(route.path_ids) | (frozenset() if route.organisation else {"project_id"})
@@ -405,13 +460,15 @@ def command_handler(route: CommandRoute) -> HTTPRouteHandler:
     params += [inspect.Parameter(name, kw, annotation=FromPath[UUID]) for name in route.path_ids]
     params += [
         inspect.Parameter("data", kw, annotation=JSONBody[body]),  # type: ignore[misc,valid-type]
+        inspect.Parameter("body", kw, annotation=RawBody),  # the raw body, decoded again strictly (SEC-12)
         inspect.Parameter("idempotency_key", kw, annotation=IdempotencyKey, default=None),
         inspect.Parameter("if_match", kw, annotation=IfMatch, default=None),
     ]
 
     def handler(**kwargs: Any) -> Response[CommandOutcome]:
         request = kwargs.pop("request")
-        data = kwargs.pop("data")
+        kwargs.pop("data")
+        data = strictly(body, kwargs.pop("body"))
         idempotency_key = kwargs.pop("idempotency_key")
         if_match = kwargs.pop("if_match")
         return run_command(request, route, data, kwargs, idempotency_key, if_match)

@@ -7,17 +7,19 @@ import logging
 import re
 import time
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, get
 from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
-from litestar.params import FromQuery
+from litestar.openapi import ResponseSpec
+from litestar.params import Parameter
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Gauge, generate_latest
 from sqlalchemy import text
 
+from ptw_api.http.openapi import PROBLEM_RESPONSES
 from ptw_api.http.runtime import Runtime
 
 log = logging.getLogger("ptw.api.access")
@@ -84,6 +86,7 @@ class Health(msgspec.Struct, frozen=True, kw_only=True):
 class HealthController(Controller):
     path = "/health"
     tags = ["operations"]  # noqa: RUF012
+    security = [{}]  # noqa: RUF012 - documented as open: probes carry no token (excluded from auth)
 
     @get("/live", operation_id="liveness", description="The process is up.", exclude_from_auth=True)
     async def live(self) -> Health:
@@ -96,8 +99,15 @@ class HealthController(Controller):
         "`max_lag` events of the head and not stopped.",
         exclude_from_auth=True,
         sync_to_thread=True,
+        responses={
+            400: PROBLEM_RESPONSES[400],
+            422: PROBLEM_RESPONSES[422],
+            503: ResponseSpec(data_container=Health, description="Not ready: the checks say which part"),
+        },
     )
-    def ready(self, request: Request[Any, Any, Any], max_lag: FromQuery[int] = 1000) -> Response[Health]:
+    def ready(
+        self, request: Request[Any, Any, Any], max_lag: Annotated[int, Parameter(ge=0)] = 1000
+    ) -> Response[Health]:
         runtime: Runtime = request.app.state.runtime
         checks: list[Check] = []
         try:

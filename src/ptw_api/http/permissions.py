@@ -11,7 +11,7 @@ from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
 from ptw_domain.errors import Forbidden
-from ptw_domain.roles import Role
+from ptw_domain.roles import ActorKind, Role
 
 AUDIT_READERS = frozenset({Role.AREA_AUTHORITY, Role.SAFETY_OFFICER, Role.PROJECT_ADMIN, Role.AUDITOR})
 REPORT_READERS = frozenset(
@@ -19,13 +19,22 @@ REPORT_READERS = frozenset(
 )
 
 
+READ_SCOPE, WRITE_SCOPE = "ptw:read", "ptw:write"
+
+
 def project_member(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
     """TEN-02/SEC-03: the caller must be a member of the path's project (else 404, as if it did not exist);
-    a route that names `roles` needs one of them (else 403)."""
+    a route that names `roles` needs one of them (else 403); a service principal needs the scope of the act,
+    `ptw:read` for reads and `ptw:write` for commands (SEC-02)."""
+    principal = connection.user
+    if principal.kind is ActorKind.SERVICE:
+        needed = READ_SCOPE if connection.scope.get("method") in ("GET", "HEAD") else WRITE_SCOPE
+        if needed not in principal.scopes:
+            raise Forbidden(f"the client credentials lack the scope {needed}", rule_ids=("SEC-02",))
     project_id = connection.path_params.get("project_id")
     if not isinstance(project_id, UUID):
         return
-    actor = connection.user.actor_in(project_id)
+    actor = principal.actor_in(project_id)
     roles = handler.opt.get("roles")
     if roles and not roles & actor.member.roles:
         raise Forbidden(

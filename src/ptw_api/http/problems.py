@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -181,8 +182,11 @@ _AT = re.compile(r"at `\$\.([^`]+)`")
 
 def _field_of(message: str, key: str) -> str:
     """The field a decoding error names: `content.planned_start` rather than Litestar's `data`."""
-    found = _UNKNOWN.search(message) or _AT.search(message)
-    return found.group(1) if found else key
+    unknown, at = _UNKNOWN.search(message), _AT.search(message)
+    where = at.group(1) if at else (key if key != "data" else "")  # Litestar's key is the path in the body
+    if unknown:  # an unknown field inside an object names its path: `content.colour`
+        return f"{where}.{unknown.group(1)}" if where else unknown.group(1)
+    return where or key
 
 
 def _is_malformed(detail: str) -> bool:
@@ -192,7 +196,9 @@ def _is_malformed(detail: str) -> bool:
 def _respond(request: Request[Any, Any, Any], error: ProblemDetailsException) -> Response[Any]:
     """The plugin's response, completed with `instance` and the correlation id (SEC-07, SEC-13)."""
     error.instance = request.url.path
-    correlation = request.scope.get("state", {}).get("correlation_id", "")
+    state = request.scope.setdefault("state", {})
+    # a request refused before any middleware ran (no route, wrong method) still gets an id (SEC-07)
+    correlation = state.setdefault("correlation_id", uuid.uuid4().hex)
     if isinstance(error.extra, dict):
         error.extra.setdefault("correlation_id", correlation)
     response = error.to_response(request)

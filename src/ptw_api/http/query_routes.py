@@ -16,6 +16,7 @@ from uuid import UUID
 
 import msgspec
 from litestar import Request, Response, get
+from litestar.constants import RESERVED_KWARGS
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath, HeaderParameter, QueryParameter
 
@@ -58,6 +59,7 @@ Asked = Annotated[
         name="X-PTW-Min-Position",
         required=False,
         ge=0,
+        schema_extra={"minimum": 0},  # Litestar drops `ge` from an optional parameter's schema
         description="Answer only once the read models have passed this store position (RM-08); commands "
         "return it as X-PTW-Position.",
     ),
@@ -175,7 +177,9 @@ def query_route(
             kind = field.type if _plain(field.type) else str
             signature.append(
                 inspect.Parameter(
-                    f"q_{field.name}",  # Litestar reserves some names (`state`); the query key stays the field's
+                    # Litestar reserves some names (`state`); the others keep their own so that a refusal of a
+                    # malformed value names the parameter the client sent (SEC-12)
+                    f"q_{field.name}" if field.name in RESERVED_KWARGS else field.name,
                     kw,
                     annotation=Annotated[kind | None, QueryParameter(name=field.name, required=False)],
                     default=None,
@@ -185,14 +189,15 @@ def query_route(
 
         def handler(**kwargs: Any) -> Any:
             request: Request[Principal, Any, Any] = kwargs.pop("request")
-            unknown = sorted(set(request.query_params) - names)
-            if unknown:
+            refuse_unknown_parameters(request, names)
+            nul = sorted({k for k, v in request.query_params.multi_items() if "\x00" in v})
+            if nul:  # SEC-11: PostgreSQL cannot compare text holding one (a 500 otherwise)
                 raise problem(
                     "validation_failed",
                     422,
-                    f"unknown parameter {unknown[0]!r}",
-                    rule_ids=("SEC-12",),
-                    fields=tuple(unknown),
+                    f"parameter {nul[0]!r} contains a NUL character",
+                    rule_ids=("SEC-11",),
+                    fields=tuple(nul),
                 )
             runtime: Runtime = request.app.state.runtime
             project_id: UUID = kwargs.pop("project_id")
@@ -217,6 +222,19 @@ def query_route(
         )(handler)
 
     return register
+
+
+def refuse_unknown_parameters(request: Request[Any, Any, Any], known: set[str]) -> None:
+    """SEC-12: a query parameter the endpoint does not take is refused naming it, never ignored."""
+    unknown = sorted(set(request.query_params) - known)
+    if unknown:
+        raise problem(
+            "validation_failed",
+            422,
+            f"unknown parameter {unknown[0]!r}",
+            rule_ids=("SEC-12",),
+            fields=tuple(unknown),
+        )
 
 
 def _plain(kind: Any) -> bool:
@@ -453,7 +471,11 @@ def audit_route(_r: Any, runtime: Runtime, project_id: UUID, _ids: Any, q: Audit
 def verify_route(_r: Any, runtime: Runtime, project_id: UUID, _ids: Any, q: VerifyParams) -> ChainReport:
     service = runtime.service
     if q.permit is not None:
-        if service.permit(q.permit).project_id != project_id:
+        try:
+            foreign = service.permit(q.permit).project_id != project_id
+        except NotFound:
+            foreign = True  # TEN-02: an unknown permit answers exactly like another project's
+        if foreign:
             raise NotFound("no such permit", facts={"field": "permit"})
         streams = service.permit_streams(q.permit)
     else:

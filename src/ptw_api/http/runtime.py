@@ -12,7 +12,7 @@ from litestar import Request
 
 from ptw_api.http.settings import ApiSettings
 from ptw_domain.clock import Clock
-from ptw_domain.errors import NotFound
+from ptw_domain.errors import NotFound, ValidationFailed
 from ptw_domain.service import PermitService
 from ptw_projections.database import open_read_database
 from ptw_projections.embedded import ReadModels
@@ -52,7 +52,14 @@ class Runtime:
 
     def wait_for_caller(self, subject: str, asked: int | None, projections: list[str]) -> None:
         """Wait until the projections have passed the caller's last write here, or the position the client
-        names (`X-PTW-Min-Position`, for clients served by several processes)."""
+        names (`X-PTW-Min-Position`, for clients served by several processes). A position past the store's head
+        was never returned by a command: refused at once rather than waited for and answered 503."""
+        if asked and asked > self.head():
+            raise ValidationFailed(
+                "X-PTW-Min-Position is past the store's last position",
+                rule_ids=("RM-08", "SEC-12"),
+                facts={"field": "X-PTW-Min-Position"},
+            )
         with self._lock:
             position = max(self._positions.get(subject, 0), asked or 0)
         if position:

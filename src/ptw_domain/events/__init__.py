@@ -12,6 +12,7 @@ from ptw_domain.events import (
     permit,
     project,
     simops,
+    sync,
 )
 from ptw_domain.events.base import EVENT_TYPES, DomainEvent, EventMetadata, Recorded
 
@@ -31,4 +32,5 @@ __all__ = [
     "permit",
     "project",
     "simops",
+    "sync",
 ]

@@ -117,7 +117,7 @@ def record_reading(cmd: gc.RecordGasReading, ctx: PermitContext) -> list[PermitE
     check_status(ctx, cmd.name)
     require_role(ctx, cmd.name, Role.GAS_TESTER)
     refuse_integration_signing(ctx, cmd.name)  # ROLE-07: no safety facts from integrations
-    tester = ctx.worker(cmd.tester_worker_id)
+    tester = ctx.worker(cmd.tester_worker_id, field="tester_worker_id")
     if tester.person_id != ctx.person:
         raise Forbidden("a gas tester records their own readings", rule_ids=("GAS-01", "SEC-05"))
     tested_at = fact_time(ctx, cmd.tested_at, "tested_at", not_before=ctx.state.created_at)

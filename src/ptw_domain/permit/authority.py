@@ -7,7 +7,7 @@ from ptw_domain.findings import Finding
 from ptw_domain.permit.context import PermitContext
 from ptw_domain.permit.readiness import Action, require
 from ptw_domain.permit.status import Status
-from ptw_domain.roles import Role
+from ptw_domain.roles import Role, is_integration
 
 S = Status
 _PLANNING_TO_SUSPENDED = frozenset(
@@ -134,7 +134,7 @@ def refuse_integration_signing(ctx: PermitContext, command: str) -> None:
     """ROLE-07: an integration principal never signs."""
     actor = ctx.actor
     assert actor is not None
-    if Role.INTEGRATION in actor.member.roles or actor.kind == "service":
+    if is_integration(actor):
         raise Forbidden(f"an integration principal cannot sign ({command})", rule_ids=("ROLE-07",))
 
 

@@ -66,6 +66,8 @@ class PermitContext:
     isolations: Mapping[UUID, IsolationState] = field(default_factory=dict)
     points: Mapping[UUID, PointState] = field(default_factory=dict)
     simops: Register | None = None
+    # SYNC-11: the device time of an offline command; signing and presence evidence are judged against it.
+    device_time: datetime | None = None
     # Facts derived once per evaluation and shared by guards, warnings and progress (the inputs are immutable).
     memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -78,6 +80,12 @@ class PermitContext:
         if key not in self.memo:
             self.memo[key] = compute()
         return self.memo[key]
+
+    @property
+    def evidence_now(self) -> datetime:
+        """The instant re-authentication and presence evidence must be recent at (SIG-04, SIG-12): the device
+        time of an offline command (SYNC-11), else now."""
+        return self.device_time or self.now
 
     @property
     def person(self) -> str | None:
@@ -109,11 +117,11 @@ class PermitContext:
             current_version=self.state.version,
         )
 
-    def worker(self, worker_id: UUID) -> WorkerState:
-        """TEN-03: a worker of the permit's organisation, else `not_found` naming the field."""
+    def worker(self, worker_id: UUID, field: str = "worker_id") -> WorkerState:
+        """TEN-03: a worker of the permit's organisation, else `not_found` naming the payload `field`."""
         worker = self.workers.get(worker_id)
         if worker is None or worker.organisation_id != self.state.organisation_id:
-            raise NotFound("no such worker", rule_ids=("TEN-03",), facts={"field": "worker_id"})
+            raise NotFound("no such worker", rule_ids=("TEN-03",), facts={"field": field})
         return worker
 
     def gas_profile(self, at: datetime) -> GasLimitProfile | None:

@@ -111,7 +111,10 @@ def suspend(cmd: c.SuspendPermit, ctx: PermitContext) -> Events:
     state = ctx.state
     actor = ctx.actor
     assert actor is not None
-    if not STOP_WORK_ROLES & actor.member.roles:
+    # SEC-04/SEC-05: a stop-work role, or a party of the permit: its requestor or PA, an assigned worker or its
+    # fire watch
+    on_permit = any(ctx.is_worker(worker_id) for worker_id in state.people.worker_ids())
+    if not STOP_WORK_ROLES & actor.member.roles and not on_permit:
         require_party(
             ctx,
             cmd.name,

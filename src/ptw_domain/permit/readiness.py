@@ -15,7 +15,7 @@ from typing import Any
 
 import msgspec
 
-from ptw_domain.errors import GuardFailed, InvalidTransition
+from ptw_domain.errors import Forbidden, GuardFailed, InvalidTransition
 from ptw_domain.findings import Finding
 from ptw_domain.permit.context import PermitContext
 from ptw_domain.permit.expiry import effective_status
@@ -234,9 +234,30 @@ def require(ctx: PermitContext, action: Action, *, command: str, allowed_command
             current_version=state.version,
             allowed_commands=allowed_commands,
         )
+    message = f"{command} refused: " + "; ".join(b.message for b in result.blockers)
+    if any(_lacks_position(ctx, b) for b in result.blockers):
+        # SEC-03: a member lacking the role or the party position is forbidden (403), with the same blockers
+        # in the same order as readiness gives them (RDY-04); level, company kind and SOD stay guard failures.
+        raise Forbidden(
+            message,
+            blockers=result.blockers,
+            current_status=state.status.value,
+            current_version=state.version,
+        )
     raise GuardFailed(
-        f"{command} refused: " + "; ".join(b.message for b in result.blockers),
+        message,
         blockers=result.blockers,
         current_status=state.status.value,
         current_version=state.version,
     )
+
+
+_POSITION_CODES = frozenset({"role_missing", "not_the_party", "not_the_nominee"})
+
+
+def _lacks_position(ctx: PermitContext, finding: Finding) -> bool:
+    """A blocker saying the acting person (not a nominee named in the permit) lacks the role or position."""
+    if finding.code not in _POSITION_CODES or ctx.actor is None:
+        return False
+    person = finding.facts.get("actor", finding.facts.get("person_id"))
+    return person in (ctx.task_owner, ctx.actor.person_id)

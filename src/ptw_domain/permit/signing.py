@@ -39,6 +39,7 @@ def sign(
     """Check SIG-04 re-authentication and SIG-05 core hash (of the state the signer `reviewed`, by default the
     current one), then make the signature (SIG-02) bound to the context's state."""
     state, now = ctx.state, ctx.now
+    evidence_now = ctx.evidence_now  # SYNC-11: an offline signature is judged at its device time
     check_core_hash(reviewed or state, given)
     evidence = given.reauthenticated_at
     if evidence is None and ctx.actor is not None and signer.person_id == ctx.actor.person_id:
@@ -46,8 +47,8 @@ def sign(
     max_age = timedelta(seconds=ctx.project.settings.reauth_max_age_seconds)
     if (
         evidence is None
-        or evidence > now + timedelta(minutes=ctx.project.settings.clock_skew_minutes)
-        or (now - evidence > max_age)
+        or evidence > evidence_now + timedelta(minutes=ctx.project.settings.clock_skew_minutes)
+        or (evidence_now - evidence > max_age)
     ):
         raise ReauthenticationRequired(
             f"{point} signature needs re-authentication within {max_age.seconds} s",

@@ -24,20 +24,21 @@ def _refuse(
 def _recent(ctx: PermitContext, taken_at: datetime, field: str) -> None:
     """Taken no more than 15 minutes before now, and not in the future beyond the clock skew (TIME-02)."""
     skew = timedelta(minutes=ctx.project.settings.clock_skew_minutes)
-    if taken_at > ctx.now + skew:
+    now = ctx.evidence_now  # SYNC-11: offline evidence is judged at the command's device time
+    if taken_at > now + skew:
         raise _refuse(
             "the presence evidence is dated in the future",
             field,
             ("SIG-12", "TIME-02"),
             value=taken_at.isoformat(),
-            now=ctx.now.isoformat(),
+            now=now.isoformat(),
         )
-    if ctx.now - taken_at > PRESENCE_MAX_AGE:
+    if now - taken_at > PRESENCE_MAX_AGE:
         raise _refuse(
             f"the presence evidence is older than {PRESENCE_MAX_AGE.seconds // 60} minutes",
             field,
             value=taken_at.isoformat(),
-            now=ctx.now.isoformat(),
+            now=now.isoformat(),
             max_age_minutes=PRESENCE_MAX_AGE.seconds // 60,
         )
 

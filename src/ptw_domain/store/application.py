@@ -112,6 +112,8 @@ def install_append_only_guard(store: PtwStore) -> None:
         schema = datastore.schema or "public"
         table = store.recorder.events_table_name  # type: ignore[attr-defined]
         with datastore.transaction(commit=True) as cursor:
+            # one process at a time replaces these (see DDL_LOCK in store/postgres.py)
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"ptw-ddl:{datastore.schema}",))
             cursor.execute(
                 f'CREATE OR REPLACE FUNCTION "{schema}".ptw_refuse_change() RETURNS trigger LANGUAGE plpgsql AS '
                 "$$ BEGIN RAISE EXCEPTION 'ptw events are append-only (AUD-02)'; END $$"

@@ -24,6 +24,7 @@ def state_types() -> dict[str, type[Any]]:
     """The folded state type of each kind of stream (snapshots and read models decode states with it)."""
     from ptw_domain.delegation import DelegationState
     from ptw_domain.events.idempotency import CommandAccepted
+    from ptw_domain.events.sync import SyncCommandRecorded
     from ptw_domain.isolation.state import IsolationState, PointState
     from ptw_domain.organisation import OrganisationState, TemplateState
     from ptw_domain.people.workers import WorkerState
@@ -44,6 +45,7 @@ def state_types() -> dict[str, type[Any]]:
         "isolation": IsolationState,
         "simops_register": Register,
         "conflict": ConflictState,
+        "sync_ledger": SyncCommandRecorded,
     }
 
 

@@ -20,6 +20,9 @@ from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastor
 from eventsourcing.utils import retry
 from psycopg.sql import SQL
 
+# Held by each transaction that creates or replaces the store's objects, until it commits.
+DDL_LOCK = "SELECT pg_advisory_xact_lock(hashtext(%s))"
+
 
 def _quoted(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
@@ -48,6 +51,12 @@ class AppendFunctionRecorder(PostgresApplicationRecorder):
         )
         self._append_sql = f"SELECT n FROM {function}(%s, %s, %s, %s) AS t(n)"
         self._schema, self._table = schema, table
+
+    def _create_table(self, curs: Any) -> None:
+        """Processes starting together (API workers, projection runners) would each replace the append function
+        at once, which PostgreSQL refuses ("tuple concurrently updated"): one at a time, per schema."""
+        curs.execute(DDL_LOCK, (f"ptw-ddl:{self.datastore.schema}",), prepare=False)
+        super()._create_table(curs)
 
     def select_stream(
         self, stream_id: UUID, snapshots_table: str

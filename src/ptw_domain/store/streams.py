@@ -17,6 +17,7 @@ from ptw_domain.chain import seal
 from ptw_domain.delegation import evolve_delegation
 from ptw_domain.events.base import GENESIS_HASH, DomainEvent, EventMetadata, Recorded
 from ptw_domain.events.idempotency import CommandAccepted
+from ptw_domain.events.sync import SyncCommandRecorded
 from ptw_domain.isolation.state import evolve_isolation, evolve_point
 from ptw_domain.organisation import evolve_organisation, evolve_template
 from ptw_domain.people.workers import evolve_worker
@@ -29,6 +30,11 @@ S = TypeVar("S")
 
 def _evolve_idempotency(state: CommandAccepted | None, recorded: Recorded[Any]) -> CommandAccepted:
     payload: CommandAccepted = recorded.payload
+    return payload
+
+
+def _evolve_sync_ledger(state: SyncCommandRecorded | None, recorded: Recorded[Any]) -> SyncCommandRecorded:
+    payload: SyncCommandRecorded = recorded.payload  # SYNC-03: one outcome per offline command
     return payload
 
 
@@ -45,6 +51,7 @@ KINDS: dict[str, tuple[Callable[[Any, Recorded[Any]], Any], int | None]] = {
     "isolation": (evolve_isolation, 50),
     "simops_register": (evolve_register, 1000),
     "conflict": (evolve_conflict, None),
+    "sync_ledger": (_evolve_sync_ledger, None),
 }
 
 

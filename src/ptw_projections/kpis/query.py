@@ -37,7 +37,7 @@ from sqlalchemy import (
 from ptw_domain.permit.status import LIVE, TERMINAL, Status
 from ptw_projections.errors import InvalidQuery
 from ptw_projections.kpis import projection as kinds
-from ptw_projections.permit_filters import EXPIRING, PermitFilters, common_filters, effective_status_is
+from ptw_projections.permit_filters import EXPIRING, PermitFilters, common_filters, effective_status_in
 from ptw_projections.reader import ReadSide
 
 NAME = "kpis"
@@ -894,7 +894,7 @@ def _effective(p: Table, as_of: datetime) -> Any:
 
 
 def _is(p: Table, as_of: datetime, *wanted: Status) -> ColumnElement[bool]:
-    return or_(*(effective_status_is(p, s, as_of) for s in wanted))
+    return effective_status_in(p, wanted, as_of)
 
 
 def _count(conn: Connection, table: Table, *where: ColumnElement[bool]) -> int:

@@ -96,22 +96,29 @@ def list_permits(reads: ReadSide, project_id: UUID, query: PermitQuery, *, as_of
         select(func.count()).where(open_of, conflicts.c.open.is_(True)).correlate(p).scalar_subquery()
     )
     with reads.connect() as conn:
-        position = reads.position("permit_list", conn)
         zone = reads.time_zone(project_id, conn)
         where = [p.c.project_id == project_id, *_filters(reads, query, as_of, zone)]
-        total = conn.execute(select(func.count()).select_from(p).where(*where)).scalar_one()
+        total = select(func.count()).select_from(p).where(*where).scalar_subquery()
+        position = reads.catalogue.live_position("permit_list")
         order = sorts[key].desc() if descending else sorts[key].asc()
+        # One statement, one round trip: the page, the total and the position it reflects (RM-04, RM-08).
         rows = conn.execute(
             select(
                 *(c for c in p.columns if c.name not in NOT_LISTED),
                 effective.label("effective_status"),
                 open_count.label("open_conflicts"),
+                total.label("total"),
+                position.label("as_of_position"),
             )
             .where(*where)
             .order_by(order, p.c.number.asc())
             .limit(size)
             .offset((page - 1) * size)
         ).all()
+        if rows:
+            count, reached = rows[0].total, rows[0].as_of_position
+        else:  # past the last page (or nothing matches): the figures alone
+            count, reached = conn.execute(select(total, position)).one()
     items = [
         PermitListItem(
             id=r.permit_id,
@@ -139,7 +146,7 @@ def list_permits(reads: ReadSide, project_id: UUID, query: PermitQuery, *, as_of
         for r in rows
     ]
     return PermitPage(
-        items=items, page=page, page_size=size, total=total, as_of=as_of, as_of_position=position
+        items=items, page=page, page_size=size, total=count, as_of=as_of, as_of_position=reached
     )
 
 

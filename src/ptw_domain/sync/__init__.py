@@ -1,0 +1,41 @@
+"""Offline sync (domain.md §16, SYNC-01..13; ADR 0013): a device's batch of commands, each run through
+`PermitService.execute` at server time, with its outcome recorded once in the project's sync ledger.
+
+`batch` holds the inputs and answers, `staleness` the SYNC-05/06/08 comparison of what the device saw with what
+the server holds, `duplicates` SYNC-10, `ledger` the ledger streams and the queries over them, `engine` the run.
+The engine is reached through `PermitService.sync`.
+"""
+
+from ptw_domain.sync.batch import (
+    CORE_HASH_PLACEHOLDER,
+    MAX_COMMANDS,
+    OFFLINE_MAX_AGE,
+    TEMPORARY,
+    Invalid,
+    SyncBatch,
+    SyncHealth,
+    SyncItem,
+    SyncReport,
+    SyncResult,
+    SyncReviewItem,
+    created_id,
+    is_temporary,
+    temporary_id,
+)
+
+__all__ = [
+    "CORE_HASH_PLACEHOLDER",
+    "MAX_COMMANDS",
+    "OFFLINE_MAX_AGE",
+    "TEMPORARY",
+    "Invalid",
+    "SyncBatch",
+    "SyncHealth",
+    "SyncItem",
+    "SyncReport",
+    "SyncResult",
+    "SyncReviewItem",
+    "created_id",
+    "is_temporary",
+    "temporary_id",
+]
