@@ -379,15 +379,19 @@ class PermitService:
         actor: Actor | None = None,
         at: datetime | None = None,
         version: int | None = None,
+        within: UUID | None = None,
     ) -> Readiness:
-        """RDY-01/05/09: readiness now, or at a past version or instant, optionally as an actor."""
+        """RDY-01/05/09: readiness now, or at a past version or instant, optionally as an actor. `within` is the
+        project a request is evaluated in: a permit of another project reads as missing (TEN-02)."""
         now = at or self.clock.now()
+        state = self.permit(permit_id) if within is not None or (version is None and at is None) else None
+        if state is not None and within is not None and state.project_id != within:
+            raise NotFound("no such permit", facts={"permit_id": str(permit_id)})
         if version is not None:
             state = self.permit_at_version(permit_id, version)
         elif at is not None:
             state = self.permit_at(permit_id, at)
-        else:
-            state = self.permit(permit_id)
+        assert state is not None
         ctx = self._bench().context(state, now, actor)
         return evaluate(ctx, progress(ctx))
 

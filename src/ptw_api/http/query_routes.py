@@ -313,13 +313,11 @@ def readiness_route(
     ids: dict[str, UUID],
     q: ReadinessParams,
 ) -> Readiness:
-    permit_id = ids["permit_id"]
-    state = runtime.service.permit(permit_id)
-    if state.project_id != project_id:
-        raise NotFound("no such permit", facts={"permit_id": str(permit_id)})
     actor = request.user.actor_in(project_id) if q.as_me else None
     at = params.instant("at", q.at) if q.at else None
-    return runtime.service.readiness(permit_id, actor=actor, at=at, version=q.version)
+    return runtime.service.readiness(
+        ids["permit_id"], actor=actor, at=at, version=q.version, within=project_id
+    )
 
 
 @query_route(
