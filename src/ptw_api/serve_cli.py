@@ -35,7 +35,10 @@ def serve(ctx: click.Context, host: str, port: int, workers: int, run_projection
     os.environ["PTW_DATABASE_URL"] = ctx.obj["database_url"]
     if run_projections is not None:
         os.environ["PTW_RUN_PROJECTIONS"] = "true" if run_projections else "false"
-    settings = ApiSettings.from_env()  # also makes the development signing key before the workers start
+    try:
+        settings = ApiSettings.from_env()  # also makes the development signing key before the workers start
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
     if workers > 1 and settings.run_projections:
         raise click.UsageError(
             "several workers need --no-projections and `ptw projections run` processes (one runner per projection)"

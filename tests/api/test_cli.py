@@ -165,3 +165,15 @@ def test_audit_verify_is_intact_then_names_the_tampered_event(loaded: str, db_pa
     only = run(loaded, "audit", "verify", "--permit", number)
     assert only.exit_code == 1
     assert "content_altered" in only.output
+
+
+def test_serve_refuses_a_malformed_setting_with_a_usage_error(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A PTW_* value of the wrong type is a one-line usage error naming the setting, never a traceback."""
+    monkeypatch.setenv("PTW_RUN_PROJECTIONS", "perhaps")
+    monkeypatch.setenv("PTW_JWT_SECRET", "s" * 40)
+    result = run(url, "serve", "--port", "1")
+    assert result.exit_code == 2
+    assert "run_projections" in result.output
+    assert "Traceback" not in result.output

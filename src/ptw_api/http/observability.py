@@ -94,7 +94,7 @@ class HealthController(Controller):
 
     @get(
         "/ready",
-        operation_id="readiness_probe",
+        operation_id="readinessProbe",
         description="Ready to serve: the store and read databases answer and every projection is within "
         "`max_lag` events of the head and not stopped.",
         exclude_from_auth=True,

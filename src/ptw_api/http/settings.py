@@ -41,7 +41,10 @@ class ApiSettings(msgspec.Struct, frozen=True, kw_only=True):
             if raw is not None:
                 values[field.name] = raw
         values.update({k: v for k, v in overrides.items() if v is not None})
-        settings = msgspec.convert(values, cls, strict=False)
+        try:
+            settings = msgspec.convert(values, cls, strict=False)
+        except msgspec.ValidationError as error:
+            raise ValueError(f"a PTW_* setting is not valid: {error}") from None
         if not settings.jwt_secret:
             settings = msgspec.structs.replace(settings, jwt_secret=development_secret())
         return settings

@@ -99,7 +99,7 @@ def test_SEC_07_every_error_response_is_a_problem(document: dict[str, Any]) -> N
     assert {"rule_ids", "blockers", "correlation_id", "instance", "detail"} <= set(problem["properties"])
     for path, method, op in operations(document):
         for status, response in op["responses"].items():
-            if int(status) < 400 or (op["operationId"], status) == ("readiness_probe", "503"):
+            if int(status) < 400 or (op["operationId"], status) == ("readinessProbe", "503"):
                 continue  # the probe's 503 is its Health report
             content = response.get("content", {})
             assert set(content) == {"application/problem+json"}, f"{method.upper()} {path} {status}"

@@ -41,7 +41,7 @@ PATHS = {
     for handler in (*query_handlers(), *sync_handlers())
     if "GET" in handler.http_methods
 }
-HEALTH = {"liveness": "/health/live", "readiness_probe": "/health/ready"}
+HEALTH = {"liveness": "/health/live", "readinessProbe": "/health/ready"}
 COVERED: dict[str, set[str]] = {"answered": set(), "refused": set()}
 CALLED: set[str] = set()
 
@@ -524,11 +524,11 @@ def test_liveness_answers_without_a_token(client: TestClient[Any]) -> None:
     assert (response.status_code, response.json()) == (200, {"ok": True, "checks": []})
 
 
-@covers("readiness_probe", "answered")
+@covers("readinessProbe", "answered")
 def test_readiness_answers_without_a_token_once_the_projections_caught_up(
     site: World, client: TestClient[Any]
 ) -> None:
-    response = probe(client, "readiness_probe", max_lag=10_000)
+    response = probe(client, "readinessProbe", max_lag=10_000)
     assert response.status_code == 200, response.text
     assert {"store", "read_database"} <= {check["name"] for check in response.json()["checks"]}
 

@@ -63,7 +63,7 @@ CONFIG = schemathesis.Config.from_dict(
         # which the fuzzer may set to 0) is 503.
         "operations": [
             {
-                "include-operation-id": "readiness_probe",
+                "include-operation-id": "readinessProbe",
                 "checks": {
                     "not_a_server_error": {"expected-statuses": ["2xx", "4xx", "503"]},
                     "positive_data_acceptance": {"expected-statuses": [*ACCEPTED, "503"]},
