@@ -462,15 +462,28 @@ def command_handler(route: CommandRoute) -> HTTPRouteHandler:
         inspect.Parameter("data", kw, annotation=JSONBody[body]),  # type: ignore[misc,valid-type]
         inspect.Parameter("body", kw, annotation=RawBody),  # the raw body, decoded again strictly (SEC-12)
         inspect.Parameter("idempotency_key", kw, annotation=IdempotencyKey, default=None),
-        inspect.Parameter("if_match", kw, annotation=IfMatch, default=None),
     ]
+    versioned = issubclass(route.command, c.PermitCommand)  # SEC-10: If-Match names a permit version
+    if versioned:
+        params.append(inspect.Parameter("if_match", kw, annotation=IfMatch, default=None))
 
     def handler(**kwargs: Any) -> Response[CommandOutcome]:
         request = kwargs.pop("request")
         kwargs.pop("data")
         data = strictly(body, kwargs.pop("body"))
         idempotency_key = kwargs.pop("idempotency_key")
-        if_match = kwargs.pop("if_match")
+        if versioned:
+            if_match = kwargs.pop("if_match")
+        elif "if-match" in request.headers:
+            raise problem(
+                "validation_failed",
+                422,
+                f"If-Match names a permit version; {route.command.__name__} does not act on a permit",
+                rule_ids=("SEC-10",),
+                fields=("If-Match",),
+            )
+        else:
+            if_match = None
         return run_command(request, route, data, kwargs, idempotency_key, if_match)
 
     handler.__signature__ = inspect.Signature(params, return_annotation=Response[CommandOutcome])  # type: ignore[attr-defined]

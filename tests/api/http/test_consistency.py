@@ -426,3 +426,18 @@ def test_time01_an_event_is_dated_by_the_servers_clock(site: World, as_person: A
     told = {"X-PTW-Min-Position": answer.headers["X-PTW-Position"]}
     rows = as_person("aud").get("/audit-trail", params={"permit": pid}, headers=told).json()["items"]
     assert datetime.fromisoformat(rows[-1]["occurred_at"]) == site.clock.now()
+
+
+def test_sec10_if_match_on_a_command_that_acts_on_no_permit_is_refused_not_ignored(
+    client: TestClient[Any], site: World, as_person: Any
+) -> None:
+    """SEC-10: If-Match names a permit version; sent to a command on another stream it is refused (422 naming
+    the header), never silently ignored, and nothing is written."""
+    point = site.register_point("V-201")
+    before = head(client)
+    refused = as_person("admin").post(
+        f"/isolation-points/{point}/deactivate", json={}, headers={"If-Match": '"1"'}
+    )
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["fields"] == ["If-Match"]
+    assert head(client) == before

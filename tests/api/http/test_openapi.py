@@ -143,8 +143,8 @@ def test_SEC_09_and_SEC_10_commands_document_idempotency_key_and_permit_commands
         _, _, op = documented[operation_id]
         headers = {p["name"] for p in op.get("parameters", []) if p["in"] == "header"}
         assert "Idempotency-Key" in headers, operation_id
-        if issubclass(route.command, PermitCommand):
-            assert "If-Match" in headers, operation_id
+        # If-Match names a permit version: offered on permit commands only (others refuse it, 422)
+        assert ("If-Match" in headers) == issubclass(route.command, PermitCommand), operation_id
 
 
 def test_no_schema_component_is_a_domain_event(document: dict[str, Any]) -> None:
