@@ -13,6 +13,7 @@ import argparse
 import os
 import time
 import uuid
+from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -27,7 +28,6 @@ from ptw_domain.clock import ManualClock
 from ptw_domain.service import PermitService
 from ptw_domain.store.application import PtwStore
 from ptw_domain.store.settings import store_env
-from ptw_projections.board.projection import day_of
 from ptw_projections.board.query import board_at
 from ptw_projections.board.tables import OPEN_DAY
 from ptw_projections.bulk import insert_rows
@@ -39,6 +39,7 @@ from ptw_projections.reader import ReadSide
 from ptw_projections.registry import projections
 from ptw_projections.runner import Runner
 from ptw_projections.schema import Layout
+from ptw_projections.types import day_of
 
 DSN = os.environ.get("PTW_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 SECTION = "## Read side (issue 4)"
@@ -220,6 +221,29 @@ def grow(url: str, store: PtwStore, permits: int) -> UUID:
                     kpi_permits.c.project_id, kpi_permits.c.status
                 ),
             )
+        )
+        # and the per-day creation counters (KPI-08), likewise
+        days = tables["kpis"]["kpi_created_days"]
+        conn.execute(days.delete())
+        created = [
+            {"project_id": p, "day": day_of(at), "template_key": k, "category": c}
+            for p, at, k, c in conn.execute(
+                select(
+                    kpi_permits.c.project_id,
+                    kpi_permits.c.created_at,
+                    kpi_permits.c.template_key,
+                    kpi_permits.c.category,
+                )
+            )
+        ]
+        tally = Counter(tuple(r.values()) for r in created)
+        insert_rows(
+            conn,
+            days,
+            [
+                {"project_id": p, "day": day, "template_key": k, "category": c, "n": n}
+                for (p, day, k, c), n in tally.items()
+            ],
         )
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.exec_driver_sql("VACUUM ANALYZE")  # as autovacuum would after a bulk load

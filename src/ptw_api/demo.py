@@ -284,9 +284,14 @@ class _Demo:
                 role=HandoverRole.PERFORMING,
                 incoming=PEOPLE[incoming],
                 notes=notes,
+                signature=self.sign(pid),
             )
         )
-        self.run(hc.AcknowledgeHandover(actor=self.actor(incoming), permit_id=pid, handover_id=handover_id))
+        self.run(
+            hc.AcknowledgeHandover(
+                actor=self.actor(incoming), permit_id=pid, handover_id=handover_id, signature=self.sign(pid)
+            )
+        )
 
     def sign(self, pid: UUID, *, reauth: bool = False) -> SignatureInput:
         return SignatureInput(
@@ -343,6 +348,15 @@ class _Demo:
                 organisation_id=self.organisation_id,
                 code=self.code,
                 title="Riverside refinery — turnaround 2026",
+            )
+        )
+        # SIM-02: unit 300's condenser bay borders the fractionator and the MCC room; SIMOPS checks work there
+        # together.
+        self.run(
+            sc.PublishZoneMap(
+                actor=self.actor("admin"),
+                project_id=self.project_id,
+                adjacency={"U300-COND": ("U300-FRAC", "U300-MCC3")},
             )
         )
         self.step("project opened")

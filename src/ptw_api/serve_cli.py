@@ -12,6 +12,7 @@ import uvicorn
 
 from ptw_api import demo as demo_data
 from ptw_api.http.auth import ProjectGrant, mint_token
+from ptw_api.http.keys import SigningKey
 from ptw_api.http.permissions import READ_SCOPE, WRITE_SCOPE
 from ptw_api.http.settings import ApiSettings
 from ptw_domain.roles import ActorKind, CompanyKind, Role
@@ -68,6 +69,13 @@ def serve(ctx: click.Context, host: str, port: int, workers: int, run_projection
 @click.option("--org-admin", is_flag=True, help="Grant the org_admin claim.")
 @click.option("--integration", is_flag=True, help="A service principal (SEC-02).")
 @click.option("--hours", default=8, show_default=True, type=int, help="Lifetime.")
+@click.option(
+    "--private-key",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="Sign with this PEM private key (RS256, ES256 or EdDSA by its type) for an API checking public keys.",
+)
+@click.option("--kid", default=None, help="The key id (`kid`) to name in the token's header.")
 @click.pass_context
 def token(
     ctx: click.Context,
@@ -80,9 +88,16 @@ def token(
     org_admin: bool,
     integration: bool,
     hours: int,
+    private_key: str | None,
+    kid: str | None,
 ) -> None:
-    """Print a development bearer token signed with this machine's key (PTW_JWT_SECRET or .ptw/)."""
-    settings = ApiSettings.from_env(database_url=ctx.obj["database_url"])
+    """Print a development bearer token signed with this machine's key (PTW_JWT_SECRET or .ptw/), or with
+    --private-key."""
+    try:
+        settings = ApiSettings.from_env(database_url=ctx.obj["database_url"])
+        signing_key = SigningKey.from_pem(private_key, kid) if private_key else None
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
     project_id, organisation_id = _project(settings.database_url, project)
     member = None
     if person is not None:
@@ -103,8 +118,8 @@ def token(
         if company_kind
         else (member.company_kind if member else CompanyKind.CONTRACTOR),
     )
-    click.echo(
-        mint_token(
+    try:
+        signed = mint_token(
             settings,
             subject=sub or (member.person_id if member else "dev"),
             name=member.name if member else "",
@@ -114,8 +129,11 @@ def token(
             kind=ActorKind.SERVICE if integration else ActorKind.USER,
             scopes=(READ_SCOPE, WRITE_SCOPE) if integration else (),
             lifetime=timedelta(hours=hours),
+            signing_key=signing_key,
         )
-    )
+    except ValueError as error:
+        raise click.UsageError(f"{error} (--private-key)") from None
+    click.echo(signed)
 
 
 @click.group(name="project")

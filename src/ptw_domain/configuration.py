@@ -49,6 +49,7 @@ SETTING_RANGES = {
     "reauth_max_age_seconds": (30, 86_400),
     "handover_window_minutes": (0, 720),
     "handover_grace_minutes": (0, 720),
+    "offline_max_age_hours": (1, 720),
 }
 _CLOCK_TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 

@@ -36,13 +36,15 @@ SAFETY_FACTS = frozenset(
         "ApplyInhibit",
         "RestoreInhibit",
         "ResolveConflict",
+        "AddAttachment",  # a permit safety-fact event (domain.md §19)
     }
 )
 
 
 # SEC-08: what an inactive project still accepts — close-out, de-isolation (and its alternative, the transfer
-# to operations) and the settings that reactivate it; and, our choice, stopping work, leaving a confined space
-# and removing one's own lock, which a safety system never refuses.
+# to operations), annotation, the settings that reactivate it, and linking an incident (a close-out event, §19);
+# and, our choice, stopping work, leaving a confined space and removing one's own lock, which a safety system
+# never refuses.
 WHILE_INACTIVE = frozenset(
     {
         "CompletePermit",
@@ -57,6 +59,8 @@ WHILE_INACTIVE = frozenset(
         "SuspendPermit",
         "RecordExit",
         "RemovePersonalLock",
+        "AnnotatePermit",
+        "LinkIncident",
     }
 )
 

@@ -19,9 +19,11 @@ from ptw_domain import commands as c
 from ptw_domain import configuration as cfg
 from ptw_domain.delegation import DelegationState, check_usable
 from ptw_domain.errors import DomainError, NotFound, StaleVersion, ValidationFailed
+from ptw_domain.findings import Finding
 from ptw_domain.gas import commands as gc
 from ptw_domain.gas.time_facts import gas_time_facts
 from ptw_domain.handover.time_facts import handover_time_facts
+from ptw_domain.isolation.project_locks import LOCK_ACTS, ProjectLocks, project_locks_id, register_events
 from ptw_domain.organisation import template_id
 from ptw_domain.people import commands as pc
 from ptw_domain.people import registry
@@ -91,6 +93,7 @@ def decide_permit(bench: Workbench, command: c.PermitCommand) -> Change:
         return Change(streams=[stream], main=stream, refusal=refusal)
     decision = result if isinstance(result, Decision) else Decision(permit=result)
     meta = bench.metadata(command, "permit", project=project, acting_for=acting_for)
+    facts_only = stream  # what a refusal below still records (TIME-04)
     stream = stream.append(decision.permit, metadata=meta, at=now, new_id=bench.new_id)
     others = [
         append(
@@ -103,8 +106,36 @@ def decide_permit(bench: Workbench, command: c.PermitCommand) -> Change:
         )
         for stream_id, events in decision.others
     ]
+    locks, in_use = project_lock_streams(bench, command, [stream, *others])
+    if in_use:
+        lock_refusal = ctx.refuse("the lock is already applied in the project", in_use)
+        return Change(streams=[facts_only], main=facts_only, refusal=lock_refusal)
+    others += locks
     others += simops_streams(bench, command, stream.state, ctx, project)
     return Change(streams=[stream, *others], main=stream, number=state.number)
+
+
+def project_lock_streams(
+    bench: Workbench, command: c.Command, streams: list[Stream[Any]]
+) -> tuple[list[Stream[Any]], list[Finding]]:
+    """LOCK-06: record the lock ids the command's streams apply or free in the project's register, in the same
+    save; or, when an id is applied in the project already, the `lock_in_use` findings (and nothing to save)."""
+    recorded = [r for s in streams for r in s.pending if isinstance(r.payload, LOCK_ACTS)]
+    if not recorded:
+        return [], []
+    project_id = recorded[0].metadata.project_id
+    assert project_id is not None, "lock acts are recorded in a project"
+    locks_id = project_locks_id(project_id)
+    register = bench.stream(locks_id, bench.written)
+    locks = register.state if register else ProjectLocks(project_id=project_id, version=0)
+    events, in_use = register_events(locks, recorded)
+    if in_use or not events:
+        return [], in_use
+    meta = bench.metadata(command, "project_locks", project_id=project_id)
+    saved = append(
+        register, events, metadata=meta, at=at_of(command), new_id=bench.new_id, stream_id=locks_id
+    )
+    return [saved], []
 
 
 def simops_streams(
@@ -119,9 +150,7 @@ def simops_streams(
     if change is None:
         return []
     loaded = {cid: bench.stream(cid, bench.written) for cid in change.touched}
-    conflicts = conflict_events(
-        register, state, change, {cid: s.state if s else None for cid, s in loaded.items()}
-    )
+    conflicts = conflict_events(change, {cid: s.state if s else None for cid, s in loaded.items()})
     meta = bench.metadata(command, "simops_register", project=project)
     streams = [
         append(
@@ -342,7 +371,8 @@ def _grant(bench: Workbench, cmd: c.GrantDelegation) -> Change:
 
 
 def _worker(bench: Workbench, cmd: Any) -> Change:
-    """Worker registry commands (WRK-01, COMP-01) on the worker's own stream."""
+    """Worker registry commands (WRK-01, COMP-01) on the worker's own stream; a changed member link also updates
+    the organisation's index of links in the same save."""
     existing = bench.stream(cmd.worker_id, bench.written)
     if existing is not None and existing.kind != "worker":
         raise NotFound("no such worker", facts={"field": "worker_id"})
@@ -353,7 +383,17 @@ def _worker(bench: Workbench, cmd: Any) -> Change:
         pc.RevokeCompetency: registry.revoke_competency,
     }
     payloads = deciders[type(cmd)](cmd, existing.state if existing else None)
-    return _simple(bench, cmd, cmd.worker_id, "worker", payloads, existing)
+    change = _simple(bench, cmd, cmd.worker_id, "worker", payloads, existing)
+    worker, before = change.streams[0].state, existing.state.person_id if existing else None
+    if worker.person_id == before:
+        return change
+    org = bench.organisation(worker.organisation_id, bench.written)
+    links = registry.link_member(org.state if org else None, worker, before)
+    meta = bench.metadata(cmd, "organisation")
+    index = append(
+        org, links, metadata=meta, at=at_of(cmd), new_id=bench.new_id, stream_id=worker.organisation_id
+    )
+    return Change(streams=[*change.streams, index], main=change.main)
 
 
 def _publish_gas_profile(bench: Workbench, cmd: gc.PublishGasLimitProfile) -> Change:

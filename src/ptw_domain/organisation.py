@@ -1,4 +1,5 @@
-"""Organisation-level streams: the role policy (ROLE-04) and templates (TPL-01)."""
+"""Organisation-level streams: the role policy (ROLE-04), gas profiles (GAS-05), the member links of the worker
+registry (WRK-01) and templates (TPL-01)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from msgspec.structs import replace
 from ptw_domain.events import organisation as ev
 from ptw_domain.events.base import Recorded
 from ptw_domain.events.gas import GasLimitProfilePublished
+from ptw_domain.events.people import WorkerMemberLinked, WorkerMemberUnlinked
 from ptw_domain.gas.profiles import GasLimitProfile
 from ptw_domain.roles import DEFAULT_ROLE_POLICY, RolePolicy
 
@@ -33,6 +35,7 @@ class OrganisationState(msgspec.Struct, frozen=True, kw_only=True):
     version: int
     policies: tuple[RolePolicy, ...] = ()
     gas_profiles: tuple[PublishedProfile, ...] = ()
+    member_workers: dict[str, UUID] = msgspec.field(default_factory=dict)  # WRK-01: person id -> worker id
 
     @property
     def policy(self) -> RolePolicy:
@@ -72,6 +75,12 @@ def evolve_organisation(state: OrganisationState | None, recorded: Recorded[Any]
     if isinstance(e, GasLimitProfilePublished):
         published = PublishedProfile(profile=e.profile, published_at=recorded.occurred_at)
         return replace(state, gas_profiles=(*state.gas_profiles, published))
+    if isinstance(e, WorkerMemberLinked):
+        return replace(state, member_workers={**state.member_workers, e.person_id: e.worker_id})
+    if isinstance(e, WorkerMemberUnlinked):
+        return replace(
+            state, member_workers={p: w for p, w in state.member_workers.items() if p != e.person_id}
+        )
     assert isinstance(e, ev.RolePolicyPublished)
     return replace(state, policies=(*state.policies, e.policy))
 

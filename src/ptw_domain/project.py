@@ -1,4 +1,5 @@
-"""The project stream: settings, permit numbering (NUM-01..03) and template overrides (TPL-04/05)."""
+"""The project stream: settings, permit numbering (NUM-01..03), template overrides (TPL-04/05) and the SIMOPS
+zone map and matrix publications (SIM-02/05)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import msgspec
 from msgspec.structs import replace
 
 from ptw_domain.events import project as ev
+from ptw_domain.events import simops as sev
 from ptw_domain.events.base import DomainEvent, Recorded
 
 
@@ -81,4 +83,6 @@ def evolve_project(state: ProjectState | None, recorded: Recorded[Any]) -> Proje
             replace(o, active=False) if o.override_version == e.override_version else o for o in history
         )
         return replace(state, overrides={**state.overrides, e.template_id: withdrawn})
+    if isinstance(e, sev.ZoneMapPublished | sev.SimopsMatrixPublished):
+        return state  # in force through the project's SIMOPS register (ADR 0009), which adopts them
     raise TypeError(f"not a project event: {recorded.type}")

@@ -27,7 +27,9 @@ from ptw_domain.errors import DomainError, IdempotencyKeyReused, NotFound, Valid
 from ptw_domain.events.base import Recorded
 from ptw_domain.events.idempotency import CommandAccepted, Outcome
 from ptw_domain.events.project import ProjectSettings
+from ptw_domain.findings import Finding
 from ptw_domain.handlers import at_of, simops_streams, with_time_facts
+from ptw_domain.isolation.handling import deisolation_blockers
 from ptw_domain.people.workers import WorkerState
 from ptw_domain.permit.progress import progress
 from ptw_domain.permit.readiness import Readiness, evaluate
@@ -40,7 +42,7 @@ from ptw_domain.store.application import PtwStore, install_append_only_guard
 from ptw_domain.store.loader import Freshness, StreamLoader
 from ptw_domain.store.settings import store_env
 from ptw_domain.store.streams import Stream, append, fold
-from ptw_domain.sync.batch import SyncBatch, SyncHealth, SyncReport, SyncReviewItem
+from ptw_domain.sync.batch import SyncBatch, SyncReport
 from ptw_domain.templates import ResolvedTemplate
 from ptw_domain.workbench import ResolutionKey, Workbench
 
@@ -289,18 +291,6 @@ class PermitService:
 
         return run_batch(self, batch, actor, within)
 
-    def sync_review(self, project_id: UUID) -> list[SyncReviewItem]:
-        """SYNC-07: the project's sync review list, from the ledger."""
-        from ptw_domain.sync.ledger import review_list
-
-        return review_list(self.store, project_id)
-
-    def sync_health(self, project_id: UUID, now: datetime | None = None) -> SyncHealth:
-        """SYNC-12: applied, conflicts and rejected over the 24 hours before `now` (default: the clock)."""
-        from ptw_domain.sync.ledger import health
-
-        return health(self.store, project_id, now or self.clock.now())
-
     # --- reads ----------------------------------------------------------------------------------------------
 
     def permit(self, permit_id: UUID) -> PermitState:
@@ -394,6 +384,11 @@ class PermitService:
         assert state is not None
         ctx = self._bench().context(state, now, actor)
         return evaluate(ctx, progress(ctx))
+
+    def deisolation_blockers(self, isolation_id: UUID, *, actor: Actor) -> list[Finding]:
+        """RDY-04 for de-isolation: what `DeisolatePoint` by `actor` would be refused with now (ISO-11, ISO-12,
+        ISO-13), the same findings in the same order; empty when nothing blocks it."""
+        return deisolation_blockers(self._bench(), isolation_id, actor.person_id, self.clock.now())
 
     def permit_streams(self, permit_id: UUID) -> list[UUID]:
         """AUD-04: the streams a permit's record is made of — its own, every isolation it was ever linked to and

@@ -18,6 +18,7 @@ class SigningPoint(StrEnum):
     ISSUER = "issuer"
     ACCEPTOR = "acceptor"
     EXTENSION = "extension"
+    HANDOVER = "handover"
     HAND_BACK = "hand_back"
     CLOSE = "close"
 

@@ -16,6 +16,7 @@ from ptw_domain import commands as c
 from ptw_domain.errors import NotFound
 from ptw_domain.events.base import ActorRecord, EventMetadata
 from ptw_domain.organisation import OrganisationState, TemplateState, template_id
+from ptw_domain.people.facts import party_members
 from ptw_domain.people.workers import WorkerState
 from ptw_domain.permit.context import ActingFor, PermitContext, ProjectFacts
 from ptw_domain.permit.state import PermitState
@@ -160,16 +161,19 @@ class Workbench:
         template = self.template(state.organisation_id, state.template.key)
         org = self.organisation(state.organisation_id)
         assert template is not None, "a permit's template stream always exists"
+        resolved = self.pinned(project, template.state, state.template)
+        members = party_members(state, actor, resolved, org.state.member_workers) if org else {}
         return PermitContext(
             state=state,
-            template=self.pinned(project, template.state, state.template),
+            template=resolved,
             template_retired=template.state.retired,
             policy=org.state.policy if org else DEFAULT_ROLE_POLICY,
             project=project_facts(project),
             now=now,
             actor=actor,
             acting_for=acting_for,
-            workers=self.workers(state.people.worker_ids() | set(extra_workers)),
+            workers=self.workers(state.people.worker_ids() | set(extra_workers) | set(members.values())),
+            members=members,
             gas_profiles=org.state.gas_profiles if org else (),
             **self.isolation_facts(state, points),
             simops=register.state

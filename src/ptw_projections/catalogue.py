@@ -73,7 +73,8 @@ class Catalogue:
         self.table = catalogue_table(self.metadata)
 
     def create(self) -> None:
-        self.metadata.create_all(self.db.engine, checkfirst=True)
+        with self.db.ddl() as conn:
+            self.metadata.create_all(conn, checkfirst=True)
 
     def generations(self, conn: Connection, name: str | None = None) -> list[Generation]:
         t = self.table

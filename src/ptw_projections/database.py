@@ -22,6 +22,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, ProgrammingError
 from sqlalchemy.sql.dml import Insert
 
+from ptw_domain.store.ddl import DDL_XACT_LOCK, ddl_lock_key
+
 DEFAULT_READ_SCHEMA = "ptw_read"
 
 
@@ -49,6 +51,16 @@ class ReadDatabase:
     def writing(self) -> Iterator[Connection]:
         """One write transaction (on SQLite it takes the write lock at BEGIN)."""
         with self.engine.connect().execution_options(writing=True) as conn, conn.begin():
+            yield conn
+
+    @contextmanager
+    def ddl(self) -> Iterator[Connection]:
+        """A write transaction that creates, replaces or drops objects: on PostgreSQL it first takes the schema's
+        DDL lock (ptw_domain/store/ddl.py), so that processes starting together on a fresh schema do it one at a
+        time; on SQLite the write lock taken at BEGIN already does."""
+        with self.writing() as conn:
+            if self.schema is not None:
+                _lock_ddl(conn, self.schema)
             yield conn
 
     def dispose(self) -> None:
@@ -92,10 +104,15 @@ def open_read_database(store_url: str, *, pool_size: int = 5) -> ReadDatabase:
         # per row in a pipeline: several times faster for the projections' bulk writes.
         engine.dialect.use_insertmanyvalues_wo_returning = True
         with engine.begin() as conn:
+            _lock_ddl(conn, schema)
             conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
         _ensure_trigram_extension(engine)
         return ReadDatabase(engine, schema, store_url)
     raise ValueError(f"no read database for URL scheme {parts.scheme!r}")
+
+
+def _lock_ddl(conn: Connection, schema: str) -> None:
+    conn.exec_driver_sql(DDL_XACT_LOCK, (ddl_lock_key(schema),))
 
 
 def _ensure_trigram_extension(engine: Engine) -> None:

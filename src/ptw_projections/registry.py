@@ -9,7 +9,9 @@ from ptw_projections.board.projection import Board
 from ptw_projections.kpis.projection import Kpis
 from ptw_projections.permit_list.projection import PermitList
 from ptw_projections.projection import Projection
+from ptw_projections.readiness.projection import Readiness
 from ptw_projections.registers.projection import Registers
+from ptw_projections.sync_ledger.projection import SyncLedger
 from ptw_projections.tasks.projection import Tasks
 
 PROJECTIONS: dict[str, Callable[[], Projection]] = {
@@ -19,6 +21,8 @@ PROJECTIONS: dict[str, Callable[[], Projection]] = {
     Registers.name: Registers,
     Kpis.name: Kpis,
     Tasks.name: Tasks,
+    Readiness.name: Readiness,
+    SyncLedger.name: SyncLedger,
 }
 
 

@@ -35,38 +35,43 @@ class Layout:
         """A new, empty generation with its tables (one transaction). A bulk build (rebuild, verification)
         creates them without their secondary indexes, which are cheaper to build once at the end than to keep
         up row by row."""
-        with self.db.writing() as conn:
-            generation = self.catalogue.add(conn, self.projection.name, self.projection.version, stage)
-            for table in self.tables(generation.generation).values():
-                if indexed:
-                    table.create(conn)
-                else:
-                    conn.execute(CreateTable(table))
+        with self.db.ddl() as conn:
+            return self._create_generation(conn, stage, indexed=indexed)
+
+    def _create_generation(self, conn: Connection, stage: Stage, *, indexed: bool = True) -> Generation:
+        generation = self.catalogue.add(conn, self.projection.name, self.projection.version, stage)
+        for table in self.tables(generation.generation).values():
+            if indexed:
+                table.create(conn)
+            else:
+                conn.execute(CreateTable(table))
         return generation
 
     def add_indexes(self, generation: Generation) -> None:
         """The secondary indexes a bulk build left out (idempotent: a resumed rebuild may have some)."""
-        with self.db.writing() as conn:
+        with self.db.ddl() as conn:
             for table in self.tables(generation.generation).values():
                 for index in table.indexes:
                     index.create(conn, checkfirst=True)
 
     def ensure_active(self) -> Generation:
-        """The live generation; the first one is created empty and live at once (there is nothing to hide)."""
+        """The live generation; the first one is created empty and live at once (there is nothing to hide),
+        by the first of the processes starting together (the others find it under the DDL lock)."""
         active = self.active()
         if active is not None:
             return active
-        generation = self.create_generation(Stage.BUILDING)
-        with self.db.writing() as conn:
-            self._point_views(conn, generation)
-            self.catalogue.set_stage(conn, generation, Stage.ACTIVE)
+        with self.db.ddl() as conn:
+            if self.catalogue.active(conn, self.projection.name) is None:
+                generation = self._create_generation(conn, Stage.BUILDING)
+                self._point_views(conn, generation)
+                self.catalogue.set_stage(conn, generation, Stage.ACTIVE)
         active = self.active()
         assert active is not None
         return active
 
     def activate(self, generation: Generation) -> None:
         """Switch the views to `generation` and drop the previous live one, atomically."""
-        with self.db.writing() as conn:
+        with self.db.ddl() as conn:
             previous = self.catalogue.active(conn, self.projection.name)
             self._point_views(conn, generation)
             self.catalogue.set_stage(conn, generation, Stage.ACTIVE)
@@ -74,7 +79,7 @@ class Layout:
                 self._drop(conn, previous)
 
     def drop(self, generation: Generation) -> None:
-        with self.db.writing() as conn:
+        with self.db.ddl() as conn:
             self._drop(conn, generation)
 
     def _drop(self, conn: Connection, generation: Generation) -> None:

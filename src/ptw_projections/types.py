@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import DateTime, Dialect
@@ -29,3 +29,16 @@ class UtcDateTime(TypeDecorator[datetime]):
             return None
         assert isinstance(value, datetime)
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+DAY = timedelta(days=1)
+
+
+def day_of(instant: datetime) -> int:
+    """The UTC day bucket of day-keyed tables (days since the epoch)."""
+    return (instant - EPOCH) // DAY
+
+
+def day_start(day: int) -> datetime:
+    return EPOCH + day * DAY

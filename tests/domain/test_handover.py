@@ -1,20 +1,31 @@
 # ruff: noqa: N802
-"""Section 4.9 and SOD-07: shift handovers at the project's boundaries (06:00 and 18:00 UTC here), their
-acknowledgement, the missed-handover time fact and the resume guard it raises."""
+"""Section 4.9, SOD-07 and SIG-01: shift handovers at the project's boundaries (06:00 and 18:00 UTC here), their
+signed recording and acknowledgement, the missed-handover time fact and the resume guard it raises."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import timedelta
 
+import msgspec
 import pytest
 
 from ptw_domain import commands as c
-from ptw_domain.errors import Forbidden, GuardFailed, InvalidTransition, NotFound
+from ptw_domain.canonical import canonical_json
+from ptw_domain.errors import (
+    Forbidden,
+    GuardFailed,
+    InvalidTransition,
+    NotFound,
+    ReauthenticationRequired,
+    StaleView,
+)
 from ptw_domain.events.handover import HandoverRole
 from ptw_domain.handover import commands as hc
 from ptw_domain.isolation import commands as ic
 from ptw_domain.roles import CompanyKind, Role
+from ptw_domain.signatures import SignatureInput
+from ptw_domain.store.mapper import decode_event
 from tests.builders import START, World, activate, codes, complete, refused, resume, types
 
 EVENING = START.replace(hour=18)  # the boundary the permits below are live at
@@ -53,11 +64,16 @@ def record(
         role=role,
         incoming=world.people[incoming],
         notes="Flange bolts torqued to 50 %, rest next shift",
+        signature=world.signature(pid),
     )
 
 
 def acknowledge(world: World, pid: uuid.UUID, handover_id: uuid.UUID, actor: str = "req2") -> None:
-    world.run(hc.AcknowledgeHandover(actor=world.actor(actor), permit_id=pid, handover_id=handover_id))
+    world.run(
+        hc.AcknowledgeHandover(
+            actor=world.actor(actor), permit_id=pid, handover_id=handover_id, signature=world.signature(pid)
+        )
+    )
 
 
 def hand_over(world: World, pid: uuid.UUID, incoming: str = "req2", actor: str = "req") -> uuid.UUID:
@@ -148,7 +164,12 @@ def test_HOV_02_a_handover_is_recorded_while_live_in_the_window_of_a_boundary(cr
     stale = refused(
         world,
         pid,
-        hc.AcknowledgeHandover(actor=world.actor("req2"), permit_id=pid, handover_id=first.handover_id),
+        hc.AcknowledgeHandover(
+            actor=world.actor("req2"),
+            permit_id=pid,
+            handover_id=first.handover_id,
+            signature=world.signature(pid),
+        ),
         GuardFailed,
     )
     assert codes(stale) == {"superseded"}
@@ -174,8 +195,8 @@ def test_SOD_07_the_incoming_person_differs_from_the_outgoing_person(crew: World
 def test_HOV_03_a_missed_handover_is_recorded_once_and_suspends_an_active_permit(crew: World) -> None:
     world = crew
     pid = live_over_evening(world)
-    late = record(world, pid)
     world.clock.set(EVENING - timedelta(minutes=10))
+    late = record(world, pid)
     world.run(late)  # recorded in time, but not acknowledged within the grace
     world.clock.set(EVENING + timedelta(minutes=29))
     assert world.service.run_sweep() == []
@@ -216,13 +237,20 @@ def test_HOV_04_the_incoming_person_acknowledges_and_takes_the_role_over(crew: W
     refused(
         world,
         pid,
-        hc.AcknowledgeHandover(actor=world.actor("app3"), permit_id=pid, handover_id=performing.handover_id),
+        hc.AcknowledgeHandover(
+            actor=world.actor("app3"),
+            permit_id=pid,
+            handover_id=performing.handover_id,
+            signature=world.signature(pid),
+        ),
         Forbidden,
     )
     refused(
         world,
         pid,
-        hc.AcknowledgeHandover(actor=world.actor("req2"), permit_id=pid, handover_id=uuid.uuid4()),
+        hc.AcknowledgeHandover(
+            actor=world.actor("req2"), permit_id=pid, handover_id=uuid.uuid4(), signature=world.signature(pid)
+        ),
         NotFound,
     )
     acknowledge(world, pid, performing.handover_id)
@@ -275,3 +303,78 @@ def test_HOV_04_readiness_judges_a_due_miss_before_the_sweep_records_it(crew: Wo
         world.run(resume(world, pid))
     assert refusal.value.blockers == before
     assert world.permit(pid).handover.missed == (EVENING,)  # recorded first, and kept (TIME-04)
+
+
+def test_SIG_01_SIG_03_SIG_11_both_sides_of_a_handover_sign_inside_the_events(crew: World) -> None:
+    world = crew
+    pid = live_over_evening(world)
+    world.clock.set(EVENING - timedelta(minutes=30))
+    command = record(world, pid)
+    world.run(command)
+    acknowledge(world, pid, command.handover_id)
+    recorded, acknowledged = (e.payload for e in world.service.history(pid)[-2:])
+    core_hash = world.permit(pid).core_hash
+    for event, signer in ((recorded, "req"), (acknowledged, "req2")):
+        signature = event.signature
+        assert (signature.point, signature.signer, signature.role, signature.intent) == (
+            "handover",
+            signer,
+            "requestor",
+            "RecordHandover" if signer == "req" else "AcknowledgeHandover",
+        )
+        assert (signature.core_hash, signature.reauthenticated_at) == (core_hash, world.clock.now())
+    views = [v for v in world.service.signatures(pid) if v.signature.point == "handover"]
+    assert [(v.signature.signer, v.status) for v in views] == [("req", "valid"), ("req2", "valid")]
+
+
+def test_SIG_04_SIG_05_a_handover_signature_needs_fresh_evidence_and_the_current_core_hash(
+    crew: World,
+) -> None:
+    world = crew
+    pid = live_over_evening(world)
+    world.clock.set(EVENING - timedelta(minutes=30))
+    before = len(world.service.history(pid))
+    stale = msgspec.structs.replace(record(world, pid), signature=SignatureInput(core_hash="0" * 64))
+    assert refused(world, pid, stale, StaleView).rule_ids == ("SIG-05",)
+    old = record(world, pid)
+    world.clock.advance(timedelta(minutes=6))  # the actor authenticated more than 300 s ago
+    assert refused(world, pid, old, ReauthenticationRequired).rule_ids == ("SIG-04",)
+    assert len(world.service.history(pid)) == before  # SIG-03: a refused act leaves no signature
+    command = record(world, pid)
+    world.run(command)
+    late_ack = hc.AcknowledgeHandover(
+        actor=world.actor("req2"),
+        permit_id=pid,
+        handover_id=command.handover_id,
+        signature=world.signature(pid),
+    )
+    world.clock.advance(timedelta(minutes=6))
+    refused(world, pid, late_ack, ReauthenticationRequired)
+    acknowledge(world, pid, command.handover_id)
+    again = world.run(
+        hc.AcknowledgeHandover(
+            actor=world.actor("req2"),
+            permit_id=pid,
+            handover_id=command.handover_id,
+            signature=world.signature(pid),
+        )
+    )
+    assert again.events == ()  # SIG-10: one signature per handover and signer
+
+
+def test_AUD_10_handover_events_stored_before_signing_decode_without_a_signature() -> None:
+    """Schema evolution: `signature` was added with a default, so events an older release stored still read."""
+    body = {
+        "stream_id": str(uuid.uuid4()),
+        "version": 40,
+        "event_id": str(uuid.uuid4()),
+        "type": "HandoverAcknowledged",
+        "schema_version": 1,
+        "occurred_at": "2026-11-25T17:40:00Z",
+        "metadata": {"stream_type": "permit", "actor": {"id": "req2", "kind": "user"}},
+        "payload": {"handover_id": str(uuid.uuid4()), "by": "req2", "policy_version": 0},
+        "prev_hash": "0" * 64,
+        "hash": "0" * 64,
+    }
+    decoded = decode_event("HandoverAcknowledged", canonical_json(body))
+    assert (decoded.payload.by, decoded.payload.signature) == ("req2", None)

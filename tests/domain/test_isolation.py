@@ -295,6 +295,48 @@ def test_LOCK_02_and_LOCK_04_the_exception_needs_three_facts_and_flags_the_worke
     world.run(lock(world, pid, lock_id="P-2"))
 
 
+def isolation_locks(world: World, isolation_id: uuid.UUID) -> tuple[str, ...]:
+    [isolated] = [e for e in world.service.store.events.get(isolation_id) if e.type == "PointIsolated"]
+    return isolated.payload.lock_ids  # type: ignore[no-any-return]
+
+
+def test_LOCK_06_a_lock_id_is_unique_among_the_personal_locks_applied_in_the_project(
+    electrical: World,
+) -> None:
+    world = electrical
+    first, second = world.active(template="electrical"), world.active(template="electrical")
+    world.run(lock(world, first))
+    with pytest.raises(GuardFailed) as in_use:
+        world.run(lock(world, second))  # another permit of the project
+    assert in_use.value.rule_ids == ("LOCK-06",)
+    assert [(b.code, b.facts) for b in in_use.value.blockers] == [
+        ("lock_in_use", {"lock_id": "P-1", "applied_on": str(first)})
+    ]
+    assert world.permit(second).isolations.locks == ()  # a refused command records nothing
+    world.run(ic.RemovePersonalLock(actor=world.actor("crew1"), permit_id=first, lock_id="P-1"))
+    world.run(lock(world, second))  # removal frees the id
+    other = World.create(world.service, world.clock, code="SOUTH")
+    other.publish_template({"key": "electrical", "category": "electrical"})
+    other.run(lock(other, other.active(template="electrical")))  # unique in the project, not across projects
+
+
+def test_LOCK_06_an_isolations_locks_are_applied_in_the_project_until_de_isolation(electrical: World) -> None:
+    world = electrical
+    isolated = world.completed(template="electrical")
+    [held] = isolation_locks(world, isolation_of(world, isolated))
+    pid = world.active(template="electrical")
+    with pytest.raises(GuardFailed) as personal:
+        world.run(lock(world, pid, lock_id=held))
+    assert [b.code for b in personal.value.blockers] == ["lock_in_use"]
+    other = world.under_review(template="electrical")
+    world.assign_point(other)
+    with pytest.raises(GuardFailed) as isolating:
+        world.run(isolate(world, isolation_of(world, other), locks=(held, "L-NEW")))
+    assert (isolating.value.rule_ids, isolating.value.blockers[0].facts["lock_id"]) == (("LOCK-06",), held)
+    world.run(ic.DeisolatePoint(actor=world.actor("iso"), isolation_id=isolation_of(world, isolated)))
+    world.run(lock(world, pid, lock_id=held))  # de-isolation frees the isolation's ids
+
+
 def test_AUD_04_a_permits_verification_covers_its_linked_isolations(electrical: World) -> None:
     world = electrical
     pid = world.active(template="electrical")

@@ -12,7 +12,7 @@ from ptw_domain import commands as c
 from ptw_domain.errors import Forbidden, GuardFailed, InvalidTransition, NotFound, ValidationFailed
 from ptw_domain.people import commands as pc
 from ptw_domain.people.state import PermitRole
-from tests.builders import START, World, activate, complete
+from tests.builders import START, World, activate, complete, resume
 
 CREW, ENTRANT, ATTENDANT = PermitRole.CREW, PermitRole.ENTRANT, PermitRole.ATTENDANT
 
@@ -182,6 +182,149 @@ def test_COMP_04_a_worker_added_to_a_live_permit_must_be_competent(world: World)
     assign(world, pid, "welder2", CREW)
     assigned = [e for e in world.service.history(pid) if e.type == "WorkerAssigned"][-1]
     assert len(assigned.payload.competency_ids) == 1  # COMP-02: the records relied on
+
+
+def certify(world: World, person: str, code: str) -> uuid.UUID:
+    """A valid `code` record on `person`'s worker record; its id."""
+    competency_id = uuid.uuid4()
+    world.run(
+        pc.RecordCompetency(
+            actor=world.actor("safe"),
+            worker_id=world.workers[person],
+            competency_id=competency_id,
+            code=code,
+            valid_from=START - timedelta(days=30),
+            valid_until=START + timedelta(days=365),
+            issuer="Training Ltd",
+            evidence_uri=f"https://records.example/{person}/{code}",
+            evidence_sha256="0" * 64,
+        )
+    )
+    return competency_id
+
+
+def link_worker(world: World, person: str, *codes: str) -> dict[str, uuid.UUID]:
+    """A worker record linked to the existing member `person` (WRK-01), holding `codes`; their record ids."""
+    world.workers[person] = uuid.uuid4()
+    world.run(
+        pc.RegisterWorker(
+            actor=world.actor("safe"),
+            worker_id=world.workers[person],
+            organisation_id=world.organisation_id,
+            full_name=person.title(),
+            company="Owner",
+            person_id=person,
+        )
+    )
+    return {code: certify(world, person, code) for code in codes}
+
+
+@pytest.fixture
+def party_codes(world: World) -> World:
+    """COMP-03: a template requiring codes of the PA (`performing_authority`) and of the issuer (`issuer`)."""
+    world.publish_template(
+        {
+            "key": "cold-party",
+            "category": "cold_work",
+            "required_competencies": {"performing_authority": ["site_lead"], "issuer": ["permit_issuer"]},
+        }
+    )
+    return world
+
+
+def comp_04(world: World, pid: uuid.UUID, action: str = "activate", actor: str | None = "app") -> list[str]:
+    readiness = world.service.readiness(pid, actor=world.actor(actor) if actor else None)
+    return [
+        f"{b.code}:{b.facts['permit_role']}"
+        for b in readiness.actions[action].blockers
+        if b.rule == "COMP-04"
+    ]
+
+
+def test_COMP_04_activation_checks_the_PAs_and_the_issuers_competencies_through_readiness(
+    party_codes: World,
+) -> None:
+    world = party_codes
+    pid = world.approved(template="cold-party")
+    world.prepare_crew(pid)
+    world.clock.advance(timedelta(minutes=30))
+    assert comp_04(world, pid) == ["no_worker_record:performing_authority", "no_worker_record:issuer"]
+    assert comp_04(world, pid, actor=None) == ["no_worker_record:performing_authority"]  # RDY-05: no issuer
+    with pytest.raises(GuardFailed) as refused:
+        world.run(activate(world, pid))
+    readiness = world.service.readiness(pid, actor=world.actor("app")).actions["activate"]
+    assert refused.value.blockers == readiness.blockers  # RDY-04
+    pa_records = link_worker(world, "req", "site_lead")
+    issuer_records = link_worker(world, "app", "gas_testing")  # linked, but not an issuer's code
+    assert comp_04(world, pid) == ["competency_missing:issuer"]
+    [missing] = world.service.readiness(pid, actor=world.actor("app")).actions["activate"].blockers
+    assert (missing.facts["person_id"], missing.facts["missing"]) == ("app", ["permit_issuer"])
+    issuer_records["permit_issuer"] = certify(world, "app", "permit_issuer")
+    assert comp_04(world, pid) == []
+    world.run(activate(world, pid))
+    activated_event = world.service.history(pid)[-1].payload
+    by_point = {s.point: s.competency_ids for s in activated_event.signatures}
+    assert by_point == {  # COMP-02: each signature names the records relied on at the act
+        "issuer": (str(issuer_records["permit_issuer"]),),
+        "acceptor": (str(pa_records["site_lead"]),),
+    }
+
+
+def test_COMP_04_resume_checks_the_PAs_competency_at_the_act(party_codes: World) -> None:
+    world = party_codes
+    pa_records = link_worker(world, "req", "site_lead")
+    link_worker(world, "app", "permit_issuer")
+    pid = world.approved(template="cold-party")
+    world.prepare_crew(pid)
+    world.clock.advance(timedelta(minutes=30))
+    world.run(activate(world, pid))
+    world.run(c.SuspendPermit(actor=world.actor("safe"), permit_id=pid, reason_code="manual", text="Rain"))
+    world.run(
+        pc.RevokeCompetency(
+            actor=world.actor("safe"),
+            worker_id=world.workers["req"],
+            competency_id=pa_records["site_lead"],
+            reason="lapsed refresher",
+        )
+    )
+    world.brief(pid, "crew1")  # TBT-05
+    assert comp_04(world, pid, "resume") == ["competency_missing:performing_authority"]
+    with pytest.raises(GuardFailed) as refused:
+        world.run(resume(world, pid))
+    assert [b.code for b in refused.value.blockers if b.rule == "COMP-04"] == ["competency_missing"]
+
+
+def test_COMP_04_without_template_codes_the_PA_and_issuer_need_no_worker_record(world: World) -> None:
+    pid = world.approved()  # hot work: codes for the crew and the fire watch only (COMP-03 defaults)
+    world.prepare_crew(pid)
+    world.clock.advance(timedelta(minutes=30))
+    assert comp_04(world, pid) == []
+    world.run(activate(world, pid))
+    assert all(s.competency_ids == () for s in world.service.history(pid)[-1].payload.signatures)
+
+
+def test_WRK_01_a_member_is_linked_to_one_worker_at_a_time(world: World) -> None:
+    link_worker(world, "req")
+    other = uuid.uuid4()
+    register = pc.RegisterWorker(
+        actor=world.actor("safe"),
+        worker_id=other,
+        organisation_id=world.organisation_id,
+        full_name="Req Again",
+        company="Owner",
+        person_id="req",
+    )
+    with pytest.raises(ValidationFailed) as refused:
+        world.run(register)
+    assert (refused.value.rule_ids, refused.value.facts) == (("WRK-01",), {"field": "person_id"})
+    world.run(pc.UpdateWorker(actor=world.actor("safe"), worker_id=world.workers["req"], person_id=None))
+    world.run(register)  # the member is free again
+    organisation = world.service.store.events.get(world.organisation_id)  # the organisation's stream
+    assert [e.type for e in organisation if getattr(e.payload, "person_id", None) == "req"] == [
+        "WorkerMemberLinked",
+        "WorkerMemberUnlinked",
+        "WorkerMemberLinked",
+    ]
 
 
 def test_COMP_05_a_lapsing_competency_does_not_suspend_but_warns_and_stops_counting(world: World) -> None:

@@ -3,14 +3,17 @@
 A hypothesis state machine runs random commands by random (right and wrong) people against random permits
 while the clock jumps by minutes to days and the sweep runs; the people on a permit (section 5: crew, fire
 watch, briefings and their attendance, completing the fire watch) and the isolations (section 7: assigning a
-project point, isolating, proving, de-isolating) are part of its vocabulary. Refusals (`DomainError`) are fine; any other
+project point, isolating, proving, de-isolating) and SIMOPS (section 8: resolving conflicts, publishing the zone
+map and the interaction matrix) are part of its vocabulary. Refusals (`DomainError`) are fine; any other
 exception fails. After every step: statuses only move along the 4.3 table, replay equals live, every chain
-verifies; a refused command appended nothing but the time facts already due (TIME-04); and for the signing
-actions readiness computed just before agrees with the command's outcome (RDY-04).
+verifies; the conflict streams agree with the SIMOPS register (SIM-09/11); a refused command appended nothing but
+the time facts already due (TIME-04); and for the signing actions readiness computed just before agrees with the
+command's outcome (RDY-04).
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import uuid
 from collections.abc import Callable
@@ -43,6 +46,7 @@ from ptw_domain.errors import (
 )
 from ptw_domain.events.handover import HandoverRole
 from ptw_domain.events.permit import HandBackOutcome, SuspensionReason
+from ptw_domain.events.simops import MatrixEntry
 from ptw_domain.gas import commands as gc
 from ptw_domain.handover import commands as hc
 from ptw_domain.handover.shifts import boundaries_between
@@ -53,9 +57,13 @@ from ptw_domain.people.state import PermitRole
 from ptw_domain.permit.readiness import Action
 from ptw_domain.permit.state import PermitState
 from ptw_domain.permit.status import LIVE, Status
+from ptw_domain.records import commands as rc
 from ptw_domain.roles import CompanyKind, Role
 from ptw_domain.service import PermitService
 from ptw_domain.signatures import SignatureInput
+from ptw_domain.simops import commands as sc
+from ptw_domain.simops.model import DEFAULT_MATRIX, Register, conflicts_of
+from ptw_domain.simops.streams import ConflictState, register_id
 from ptw_domain.store.streams import fold
 from tests import strategies as s
 from tests.builders import START, World, scan
@@ -109,6 +117,9 @@ GAS_RULES = frozenset({"GAS-08", "GAS-09", "GAS-12"})
 ISOLATION_RULES = frozenset({"ISO-10", "ISO-08"})
 # Points of the project library that the machine assigns to permits (ISO-01).
 POINTS = ("V-101", "V-102", "MCC-7")
+
+# Two areas, each with its own equipment, so the zone map decides whether their permits overlap (SIM-02).
+AREAS = ("U100", "U200")
 
 people = st.sampled_from(PEOPLE)
 
@@ -221,17 +232,39 @@ class PermitMachine(RuleBasedStateMachine):
     def first_permit(self, template: str) -> None:
         self.create(template=template, start_minutes=60, hours=8, person="req")
 
+    @initialize(template=templates, area=st.sampled_from((*AREAS, AREAS[0])))
+    def overlapping_permit(self, template: str, area: str) -> None:
+        """A second permit, submitted, whose window overlaps the first (its verifier nominated): SIMOPS conflicts
+        (section 8) arise as soon as the first is submitted in the same or an adjacent area."""
+        self.create(template=template, start_minutes=120, hours=6, person="req", area=area)
+        for pid in self.permits:
+            if self.state(pid).verifier is None:
+                self.world.run(
+                    c.NominateVerifier(
+                        actor=self.actor("req"), permit_id=pid, verifier=self.world.people["ver"]
+                    )
+                )
+        self.do_submit(self.permits[-1], "req", stale=False)
+
     @precondition(lambda self: len(self.permits) < MAX_PERMITS)
     @rule(
         template=templates,
         start_minutes=st.integers(min_value=-30, max_value=60 * 48),
         hours=st.integers(min_value=1, max_value=12),
         person=st.sampled_from(("req", "req", "req", "app")),
+        area=st.sampled_from((*AREAS, AREAS[0])),
     )
-    def create(self, template: str, start_minutes: int, hours: int, person: str) -> None:
+    def create(
+        self, template: str, start_minutes: int, hours: int, person: str, area: str = AREAS[0]
+    ) -> None:
         pid = uuid.uuid4()
         start = self.clock.now() + timedelta(minutes=start_minutes)
-        content = self.world.content(planned_start=start, planned_end=start + timedelta(hours=hours))
+        content = self.world.content(
+            planned_start=start,
+            planned_end=start + timedelta(hours=hours),
+            area=area,
+            equipment_tags=(f"P-{area}",),
+        )
         if self.run(
             None,
             lambda: c.CreatePermit(
@@ -499,10 +532,16 @@ class PermitMachine(RuleBasedStateMachine):
     # --- shift handover (section 4.9) -----------------------------------------------------------------------
 
     @precondition(lambda self: any(self.state(p).status in LIVE for p in self.permits))
-    @rule(data=st.data(), incoming=st.sampled_from(("req2", "req2", "req", "app")), acknowledge=st.booleans())
-    def hand_over(self, data: st.DataObject, incoming: str, acknowledge: bool) -> None:
-        """HOV-02/04, SOD-07: the PA hands the performing role over (refused outside a boundary's window unless a
-        missed handover awaits one, to themselves, or to a non-requestor); the incoming person may acknowledge."""
+    @rule(
+        data=st.data(),
+        incoming=st.sampled_from(("req2", "req2", "req", "app")),
+        acknowledge=st.booleans(),
+        stale=st.sampled_from((False, False, False, True)),
+    )
+    def hand_over(self, data: st.DataObject, incoming: str, acknowledge: bool, stale: bool) -> None:
+        """HOV-02/04, SOD-07, SIG-01: the PA hands the performing role over, signed (refused outside a boundary's
+        window unless a missed handover awaits one, to themselves, to a non-requestor, or on a stale view,
+        SIG-05); the incoming person may acknowledge, signed."""
         pid = data.draw(st.sampled_from([p for p in self.permits if self.state(p).status in LIVE]))
         now = self.clock.now()
         boundary = boundaries_between(now, now + timedelta(hours=13), "UTC", SHIFTS)[0]
@@ -518,13 +557,17 @@ class PermitMachine(RuleBasedStateMachine):
                 handover_id=handover_id,
                 role=HandoverRole.PERFORMING,
                 incoming=self.world.people[incoming],
+                signature=self.sig(pid, stale=stale),
             ),
         )
         if recorded and acknowledge:
             self.run(
                 pid,
                 lambda: hc.AcknowledgeHandover(
-                    actor=self.actor(incoming), permit_id=pid, handover_id=handover_id
+                    actor=self.actor(incoming),
+                    permit_id=pid,
+                    handover_id=handover_id,
+                    signature=self.sig(pid),
                 ),
             )
 
@@ -803,11 +846,98 @@ class PermitMachine(RuleBasedStateMachine):
                 self.do_isolate(pid, assignment.isolation_id, "iso", "I")
                 self.do_verify(pid, assignment.isolation_id, "iso2", True)
 
+    def register(self) -> Register:
+        stream = self.service.store.repository.get(register_id(self.world.project_id), projector_func=fold)  # type: ignore[arg-type]
+        register: Register = stream.state
+        return register
+
+    def conflict(self, cid: uuid.UUID) -> ConflictState:
+        state: ConflictState = self.service.store.repository.get(cid, projector_func=fold).state  # type: ignore[arg-type]
+        return state
+
+    def conflict_ids(self) -> list[uuid.UUID]:
+        return sorted(self.service.store.stream_ids(topics=["ConflictDetected"]))
+
+    @precondition(lambda self: self.conflict_ids())
+    @rule(
+        data=st.data(),
+        person=st.sampled_from(("area", "safe", "area", "app", "req")),
+        accept=st.booleans(),
+        controls=st.sampled_from(("Fire blanket; gas monitor", "", "  ")),
+    )
+    def resolve_conflict(self, data: st.DataObject, person: str, accept: bool, controls: str) -> None:
+        cid = data.draw(st.sampled_from(self.conflict_ids()))
+        decision = "accept_with_controls" if accept else "not_accepted"
+        self.run(
+            None,
+            lambda: sc.ResolveConflict(
+                actor=self.actor(person), conflict_id=cid, decision=decision, controls=controls
+            ),
+        )
+
+    resolve_conflict_again = resolve_conflict
+
+    @rule(person=st.sampled_from(("admin", "admin", "safe")), adjacent=st.booleans())
+    def publish_zone_map(self, person: str, adjacent: bool) -> None:
+        adjacency = {AREAS[0]: (AREAS[1],)} if adjacent else {}
+        self.run(
+            None,
+            lambda: sc.PublishZoneMap(
+                actor=self.actor(person), project_id=self.world.project_id, adjacency=adjacency
+            ),
+        )
+
+    @rule(
+        person=st.sampled_from(("safe", "admin", "req")),
+        severity=st.sampled_from(("high", "medium", "low", "critical")),
+    )
+    def publish_matrix(self, person: str, severity: str) -> None:
+        """Cold work next to anything at the drawn severity (SIM-05; "critical" is refused)."""
+        cold = MatrixEntry(first="cold_work", second="*", severity=severity, rule="SIM-M08")
+        self.run(
+            None,
+            lambda: sc.PublishSimopsMatrix(
+                actor=self.actor(person),
+                project_id=self.world.project_id,
+                entries=(*DEFAULT_MATRIX.entries, cold),
+            ),
+        )
+
     @precondition(lambda self: self.permits)
     @rule(data=st.data(), person=st.sampled_from(("req", "app", "admin", "area", "ver")), reason=s.reasons)
     def cancel(self, data: st.DataObject, person: str, reason: str) -> None:
         pid = data.draw(st.sampled_from(self.permits))
         self.run(pid, lambda: c.CancelPermit(actor=self.actor(person), permit_id=pid, reason=reason))
+
+    @precondition(lambda self: self.permits)
+    @rule(
+        data=st.data(),
+        kind=st.sampled_from(("attach", "annotate", "link")),
+        person=st.sampled_from(("safe", "area", "req", "app")),
+        n=st.integers(min_value=0, max_value=2),
+    )
+    def keep_records(self, data: st.DataObject, kind: str, person: str, n: int) -> None:
+        """Attachments, annotations and incident links in any status (§4.1, AUD-11, RPT-04); a small `n`
+        repeats earlier ones, which record nothing."""
+        pid = data.draw(st.sampled_from(self.permits))
+        actor = self.actor(person)
+
+        def make() -> c.Command:
+            if kind == "attach":
+                digest = hashlib.sha256(str(n).encode()).hexdigest()
+                return rc.AddAttachment(
+                    actor=actor,
+                    permit_id=pid,
+                    uri=f"urn:docs:{n}",
+                    sha256=digest,
+                    media_type="image/jpeg",
+                    size=1,
+                )
+            if kind == "annotate":
+                return rc.AnnotatePermit(actor=actor, permit_id=pid, text=f"note {n}")
+            return rc.LinkIncident(actor=actor, permit_id=pid, incident_ref=f"INC-{n}")
+
+        self.run(pid, make)
 
     @precondition(lambda self: self.permits)
     @rule(data=st.data())
@@ -916,6 +1046,24 @@ class PermitMachine(RuleBasedStateMachine):
             live = self.service.permit(pid)
             assert replayed.state == live
             assert replayed.version == live.version == len(events)
+
+    @invariant()
+    def conflict_streams_agree_with_the_register(self) -> None:
+        """SIM-09/11: every conflict the register's footprints make under its zone map and matrix has an uncleared
+        stream with the same facts hash, and every other conflict stream is cleared."""
+        if not self.conflict_ids():
+            return
+        register = self.register()
+        expected = {}
+        for fp in register.footprints.values():
+            expected.update({cid: digest for cid, (_, digest) in conflicts_of(register, fp).items()})
+        for cid in self.conflict_ids():
+            state = self.conflict(cid)
+            if cid in expected:
+                assert not state.cleared and state.facts_hash == expected.pop(cid), cid
+            else:
+                assert state.cleared, f"conflict {cid} is open but the register no longer makes it"
+        assert not expected, f"conflicts without a stream: {sorted(expected)}"
 
     @invariant()
     def every_chain_verifies(self) -> None:

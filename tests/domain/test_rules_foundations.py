@@ -340,6 +340,8 @@ def test_AUD_06_a_permit_and_its_readiness_at_a_past_point(world: World) -> None
         ({"reauth_max_age_seconds": 10**12}, "settings.reauth_max_age_seconds", "TEN-06"),
         ({"clock_skew_minutes": 10**9}, "settings.clock_skew_minutes", "TEN-06"),
         ({"handover_grace_minutes": 10**9}, "settings.handover_grace_minutes", "TEN-06"),
+        ({"offline_max_age_hours": 0}, "settings.offline_max_age_hours", "TEN-06"),
+        ({"offline_max_age_hours": 10**6}, "settings.offline_max_age_hours", "TEN-06"),
         ({"number_format": "{x}"}, "settings.number_format", "NUM-01"),
         ({"number_format": "{"}, "settings.number_format", "NUM-01"),
         ({"number_format": "{code}-{year}"}, "settings.number_format", "NUM-01"),

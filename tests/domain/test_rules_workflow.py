@@ -53,7 +53,7 @@ def test_LIFE_02_nothing_leaves_closed(world: World) -> None:
     pid = world.closed()
     err = refused(world, pid, cancel(world, pid, actor="app", reason="x"), InvalidTransition)
     assert err.current_status == "closed"
-    assert err.allowed_commands == ()
+    assert err.allowed_commands == ("AnnotatePermit", "LinkIncident")  # records only (AUD-11, RPT-04)
 
 
 # --- LIFE-05 / T03 / SIG-07 ------------------------------------------------------------------------------------

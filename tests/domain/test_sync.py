@@ -148,6 +148,25 @@ def test_SYNC_02_a_device_time_older_than_72_hours_is_rejected_too_old(world: Wo
     assert version(world, pid) == 1
 
 
+def test_SYNC_02_TEN_06_the_offline_age_is_the_projects_setting_when_the_batch_runs(world: World) -> None:
+    """`offline_max_age_hours` (72 by default) as the project holds it when the batch reaches the server."""
+    pid = world.draft()
+    made = world.clock.now()
+    world.clock.advance(timedelta(hours=25))
+    world.change_settings(offline_max_age_hours=24)
+    outcome = only(sync(world, item(world, "c1", edit(world, pid, title="x"), base=1, at=made)))
+    assert (outcome.outcome, outcome.reason, outcome.detail) == (
+        "rejected",
+        "too_old",
+        "device_time is more than 24 hours old",
+    )
+    world.change_settings(offline_max_age_hours=26)
+    assert (
+        only(sync(world, item(world, "c2", edit(world, pid, title="x"), base=1, at=made))).outcome
+        == "applied"
+    )
+
+
 def test_SYNC_02_a_device_observation_later_than_the_server_clock_is_rejected_clock_skew(
     world: World,
 ) -> None:
@@ -392,13 +411,13 @@ def test_SYNC_07_a_guard_failing_at_sync_time_conflicts_and_puts_the_permit_on_t
     assert (outcome.outcome, outcome.reason, outcome.needs_review) == ("conflict", "guard_failed", True)
     assert [b.code for b in outcome.blockers] == ["verifier_not_nominated"]
     assert "SYNC-07" in outcome.rule_ids
-    review = world.service.sync_review(world.project_id)
-    assert [(r.permit_id, r.permit_number, r.client_command_id) for r in review] == [
-        (pid, "NORTH-2026-00001", "c1")
-    ]
-    assert version(world, pid) == 1  # not a permit-stream event
-    sync(world, item(world, "c2", nominate(world, pid), base=1))
-    assert world.service.sync_review(world.project_id) == []
+    assert (outcome.permit_id, outcome.server_state and outcome.server_state.number) == (
+        pid,
+        "NORTH-2026-00001",
+    )
+    assert version(world, pid) == 1  # not a permit-stream event: the ledger event carries the review flag
+    ledger = world.service.store.events.get(ledger_id(world.project_id, DEVICE, "c1"))
+    assert next(iter(ledger)).payload.outcome == outcome  # type: ignore[attr-defined]
 
 
 # --- SYNC-08 -------------------------------------------------------------------------------------------------
@@ -529,7 +548,8 @@ def test_SYNC_10_another_category_or_window_is_no_duplicate(world: World) -> Non
 # --- SYNC-12 -------------------------------------------------------------------------------------------------
 
 
-def test_SYNC_12_health_counts_the_outcomes_of_the_last_24_hours(world: World) -> None:
+def test_SYNC_12_every_outcome_goes_to_the_ledger_with_device_user_command_and_reason(world: World) -> None:
+    """The health figures counted from these events: tests/projections/test_sync_ledger.py."""
     pid = world.draft()
     sync(
         world,
@@ -537,12 +557,6 @@ def test_SYNC_12_health_counts_the_outcomes_of_the_last_24_hours(world: World) -
         item(world, "c2", edit(world, pid, title="y")),  # missing base: conflict
         item(world, "c3", edit(world, uuid.uuid4(), title="z"), base=1),  # rejected
     )
-    health = world.service.sync_health(world.project_id)
-    assert (health.applied, health.conflicts, health.rejected, health.devices) == (1, 1, 1, 1)
-    assert health.reasons == {"missing_base_version": 1, "not_found": 1}
-    world.clock.advance(timedelta(hours=24, seconds=1))
-    later = world.service.sync_health(world.project_id)
-    assert (later.applied, later.conflicts, later.rejected) == (0, 0, 0)
     ledger = world.service.store.events.get(ledger_id(world.project_id, DEVICE, "c2"))
     entry = next(iter(ledger)).payload  # type: ignore[attr-defined]
     assert (entry.device_id, entry.user, entry.outcome.command, entry.outcome.reason) == (

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis.stateful import run_state_machine_as_test
 
 from ptw_domain.clock import ManualClock
 from ptw_domain.service import PermitService
@@ -21,6 +25,45 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'ptw.db'}"
     return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def fresh_postgres_url(postgres_dsn: str) -> Iterator[Callable[[], str]]:
+    """A store URL on a fresh schema per call (one per hypothesis example), all dropped afterwards."""
+    import psycopg
+
+    made: list[str] = []
+
+    def fresh() -> str:
+        schema = f"ptw_test_{uuid.uuid4().hex[:12]}"
+        made.append(schema)
+        with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+            conn.execute(f'CREATE SCHEMA "{schema}"')
+        return f"{postgres_dsn}?schema={schema}"
+
+    yield fresh
+    with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+        for schema in made:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}_read" CASCADE')
+
+
+def run_machine(factory: Callable[[], Any], *, examples: int, steps: int) -> None:
+    """A hypothesis state machine over a database per example: no deadline, and the health checks a slow,
+    database-bound example trips are off."""
+    run_state_machine_as_test(
+        factory,
+        settings=settings(
+            max_examples=examples,
+            stateful_step_count=steps,
+            deadline=None,
+            suppress_health_check=[
+                HealthCheck.too_slow,
+                HealthCheck.filter_too_much,
+                HealthCheck.data_too_large,
+            ],
+        ),
+    )
 
 
 @pytest.fixture

@@ -19,11 +19,11 @@ from ptw_domain.events.permit import SuspensionReason
 from ptw_domain.handover import commands as hc
 from ptw_domain.isolation import commands as ic
 from ptw_domain.permit.status import Status
+from ptw_domain.records import commands as rc
 from ptw_domain.roles import CompanyKind, Role
 from ptw_domain.simops import commands as sc
 from ptw_projections.errors import InvalidQuery
 from ptw_projections.kpis.query import (
-    INCIDENT_NOTE,
     ComplianceExceptions,
     ComplianceSummary,
     KpiFilters,
@@ -355,6 +355,37 @@ def test_KPI_08_permits_created_in_the_window_by_template_and_category(
     assert report(projected, world, window_days=1, as_of=created + timedelta(days=1)).permits_per_type == []
 
 
+def test_KPI_08_windows_over_many_days_count_exactly_at_every_boundary(
+    world: World, projected: Projected
+) -> None:
+    """The whole days of a window come from per-day counters and its two ends from the permits: the counts equal
+    a count of the creation instants for windows starting and ending mid-day, at midnight and one microsecond
+    either side, and for the report's whole project days."""
+    made: list[tuple[datetime, str]] = []
+    world.clock.set(START.replace(hour=0) + timedelta(minutes=1))
+    for day in range(6):
+        for i in range(day % 3 + 1):
+            template = "cold-work" if (day + i) % 2 else "hot-work"
+            made.append((world.clock.now(), template))
+            world.draft(template=template)
+            world.clock.advance(timedelta(hours=7, minutes=13))
+        world.clock.set(START.replace(hour=0) + timedelta(days=day + 1))
+    midnight = START.replace(hour=0) + timedelta(days=2)
+    micro = timedelta(microseconds=1)
+    for as_of in (midnight, midnight - micro, midnight + micro, midnight + timedelta(days=3, hours=5)):
+        for window_days in (1, 2, 3, 5):
+            start = as_of - timedelta(days=window_days)
+            expected: dict[str, int] = {}
+            for at, template in made:
+                if start < at <= as_of:
+                    expected[template] = expected.get(template, 0) + 1
+            got = report(projected, world, as_of=as_of, window_days=window_days).permits_per_type
+            assert {t.template_key: t.count for t in got} == expected, (as_of, window_days)
+    whole = summary(projected, world, date_from="2026-11-26", date_to="2026-11-29", as_of=world.clock.now())
+    inside = [m for m in made if whole.window.start <= m[0] < whole.window.end]
+    assert whole.permits_in_window == len(inside) > 0
+
+
 # --- KPI-09 ----------------------------------------------------------------------------------------------------
 
 
@@ -443,11 +474,17 @@ def test_KPI_12_a_live_permit_owes_a_handover_from_the_boundary(world: World, pr
         role=HandoverRole.PERFORMING,
         incoming=world.people["req2"],
         notes="Rest next shift",
+        signature=world.signature(pid),
     )
     world.run(handover)
     assert report(projected, world, as_of=EVENING).handovers.pending == 1  # recorded, not yet acknowledged
     world.run(
-        hc.AcknowledgeHandover(actor=world.actor("req2"), permit_id=pid, handover_id=handover.handover_id)
+        hc.AcknowledgeHandover(
+            actor=world.actor("req2"),
+            permit_id=pid,
+            handover_id=handover.handover_id,
+            signature=world.signature(pid),
+        )
     )
     assert report(projected, world, as_of=EVENING + timedelta(hours=1)).handovers.pending == 0
 
@@ -654,14 +691,27 @@ def test_RPT_02_expiring_within_24_hours_isolation_close_out_and_sod_relaxations
     assert summary(projected, world, as_of=valid_until - timedelta(hours=24) - SECOND).expiring == 0
 
 
-def test_RPT_04_no_incident_event_exists_so_the_incident_rate_is_zero(
+def test_RPT_04_incident_rate_is_incidents_linked_to_the_window_permits_per_100(
     world: World, projected: Projected
 ) -> None:
+    """RPT-02: incidents linked (RPT-04, recorded by as_of) to permits created in the window, / those permits x
+    100, 2 decimals, 0 when none; a permit created before the window does not count, nor does a link made after
+    as_of."""
     assert summary(projected, world).incident_rate == 0.0  # no permits: 0 when none
-    world.draft()
-    s = summary(projected, world)
-    assert (s.permits_in_window, s.incidents_in_window, s.incident_rate) == (1, 0, 0.0)
-    assert s.incident_note == INCIDENT_NOTE and "IncidentLinked" in s.incident_note
+    world.clock.set(START - timedelta(days=40))
+    old = world.draft()
+    world.clock.set(START)
+    permits = [world.draft() for _ in range(3)]
+    world.clock.advance(timedelta(minutes=5))
+    for pid, ref in ((permits[0], "INC-1"), (permits[1], "INC-2"), (old, "INC-3")):
+        world.run(rc.LinkIncident(actor=world.actor("safe"), permit_id=pid, incident_ref=ref))
+    linked = world.clock.now()
+    world.clock.advance(timedelta(minutes=5))
+    world.run(rc.LinkIncident(actor=world.actor("safe"), permit_id=permits[2], incident_ref="INC-4"))
+    s = summary(projected, world, as_of=linked)
+    assert (s.permits_in_window, s.incidents_in_window, s.incident_rate) == (3, 2, 66.67)
+    later = summary(projected, world)
+    assert (later.incidents_in_window, later.incident_rate) == (3, 100.0)
 
 
 # --- RPT-03 --------------------------------------------------------------------------------------------------

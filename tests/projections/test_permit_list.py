@@ -254,6 +254,7 @@ def test_RM_01_RM_09_assignee_also_matches_an_open_task_named_to_them(
             role=HandoverRole.PERFORMING,
             incoming=world.people["req2"],
             notes="Flange bolts torqued to 50 %",
+            signature=world.signature(pid),
         )
     )
     assert found(projected, world, assignee="req2") == {pid}

@@ -1,7 +1,8 @@
 """AUD-07 as a property: for random command histories, every read model equals the one a fresh replay builds.
 
 The permit lifecycle state machine of tests/domain/test_properties.py supplies the histories (its whole
-vocabulary: the lifecycle, people, isolations, gas, handovers, extensions, the clock and the sweep). Here its
+vocabulary: the lifecycle, people, isolations, gas, handovers, extensions, the clock and the sweep), plus offline
+sync commands for the sync ledger read model. Here its
 domain invariants are switched off (that module checks them) and read-side rules join it: the projections catch
 up at random points, in random batch sizes (1..50) and to random positions short of the head; runners restart
 (fresh projection objects, as after a crash); now and then one is rebuilt blue/green; and `verify` (a scratch rebuild compared row by row) must find no difference, at random
@@ -11,19 +12,21 @@ points and at the end.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import precondition, rule, run_state_machine_as_test
+from hypothesis.stateful import precondition, rule
 
+from ptw_domain.sync import SyncBatch, SyncItem
 from ptw_projections.database import open_read_database
 from ptw_projections.registry import projections
 from ptw_projections.runner import Runner
 from ptw_projections.verify import verify
-from tests.domain.test_properties import PermitMachine
+from tests.builders import edit, submit
+from tests.domain.test_properties import PermitMachine, _note
+from tests.projections.conftest import run_machine
 
 
 class ProjectedMachine(PermitMachine):
@@ -34,6 +37,7 @@ class ProjectedMachine(PermitMachine):
         self.db = open_read_database(database_url, pool_size=2)
         self.runners = [Runner(self.service.store, self.db, p, batch_size=50) for p in projections()]
         self.rebuilds = 0
+        self.offline = 0
 
     def teardown(self) -> None:
         try:
@@ -74,6 +78,33 @@ class ProjectedMachine(PermitMachine):
     project_again = project
     project_once_more = project
 
+    @rule(data=st.data(), submit_it=st.booleans(), behind=st.booleans())
+    def sync_offline(self, data: st.DataObject, submit_it: bool, behind: bool) -> None:
+        """A device's offline command (SYNC-07, SYNC-12: the sync ledger read model): a submit, which a failing
+        guard puts on the review list, or an edit, applied (taking the permit off it) or, based on an older
+        version, perhaps a conflict."""
+        pid = data.draw(st.sampled_from(self.permits), label="permit")
+        self.offline += 1
+        command = submit(self.world, pid) if submit_it else edit(self.world, pid, title=f"t{self.offline}")
+        base = self.state(pid).version - (1 if behind and self.state(pid).version > 1 else 0)
+        offline = SyncItem(
+            client_command_id=f"c{self.offline}",
+            name=type(command).__name__,
+            device_time=self.clock.now(),
+            command=command,
+            target=str(pid),
+            based_on_version=base,
+        )
+        batch = SyncBatch(
+            device_id="tablet", batch_id=f"b{self.offline}", sent_at=self.clock.now(), commands=(offline,)
+        )
+        report = self.service.sync(batch, self.actor("req"), within=self.world.project_id)
+        outcome = report.results[0].outcome
+        _note(f"sync {outcome.command}: {outcome.outcome} {outcome.reason or ''}")
+
+    sync_again = sync_offline
+    sync_once_more = sync_offline
+
     @rule(data=st.data())
     def verify_now(self, data: st.DataObject) -> None:
         """Wherever the live generation stands, a scratch rebuild to the same position equals it."""
@@ -100,47 +131,12 @@ class ProjectedMachine(PermitMachine):
         self.rebuilds += 1
 
 
-SUPPRESS = [HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large]
-
-
 def test_every_read_model_equals_a_fresh_replay_on_sqlite(tmp_path: Path) -> None:
-    run_state_machine_as_test(
-        lambda: ProjectedMachine(f"sqlite:///{tmp_path / uuid.uuid4().hex}.db"),
-        settings=settings(
-            max_examples=12, stateful_step_count=25, deadline=None, suppress_health_check=SUPPRESS
-        ),
+    run_machine(
+        lambda: ProjectedMachine(f"sqlite:///{tmp_path / uuid.uuid4().hex}.db"), examples=12, steps=25
     )
-
-
-@pytest.fixture
-def fresh_postgres_urls(postgres_dsn: str) -> Iterator[list[str]]:
-    """A factory's worth of fresh schemas (one per example), all dropped afterwards."""
-    import psycopg
-
-    made: list[str] = []
-    yield made
-    with psycopg.connect(postgres_dsn, autocommit=True) as conn:
-        for schema in made:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}_read" CASCADE')
 
 
 @pytest.mark.postgres
-def test_every_read_model_equals_a_fresh_replay_on_postgres(
-    postgres_dsn: str, fresh_postgres_urls: list[str]
-) -> None:
-    import psycopg
-
-    def factory() -> ProjectedMachine:
-        schema = f"ptw_test_{uuid.uuid4().hex[:12]}"
-        fresh_postgres_urls.append(schema)
-        with psycopg.connect(postgres_dsn, autocommit=True) as conn:
-            conn.execute(f'CREATE SCHEMA "{schema}"')
-        return ProjectedMachine(f"{postgres_dsn}?schema={schema}")
-
-    run_state_machine_as_test(
-        factory,
-        settings=settings(
-            max_examples=3, stateful_step_count=15, deadline=None, suppress_health_check=SUPPRESS
-        ),
-    )
+def test_every_read_model_equals_a_fresh_replay_on_postgres(fresh_postgres_url: Callable[[], str]) -> None:
+    run_machine(lambda: ProjectedMachine(fresh_postgres_url()), examples=3, steps=15)

@@ -203,6 +203,7 @@ def test_RM_09_HOV_04_SOD_07_the_incoming_person_acknowledges_a_handover(
         role=HandoverRole.PERFORMING,
         incoming=world.people["req2"],
         notes="Flange bolts torqued to 50 %",
+        signature=world.signature(pid),
     )
     world.run(handover)
     reads = projected.catch_up()
@@ -215,9 +216,98 @@ def test_RM_09_HOV_04_SOD_07_the_incoming_person_acknowledges_a_handover(
     )
     assert tasks(reads, world, "req") == []  # the outgoing person (SOD-07)
     world.run(
-        hc.AcknowledgeHandover(actor=world.actor("req2"), permit_id=pid, handover_id=handover.handover_id)
+        hc.AcknowledgeHandover(
+            actor=world.actor("req2"),
+            permit_id=pid,
+            handover_id=handover.handover_id,
+            signature=world.signature(pid),
+        )
     )
     assert tasks(projected.catch_up(), world, "req2") == []
+
+
+def live_over_evening(world: World) -> uuid.UUID:
+    """A cold-work permit active from about 08:30 until 21:00, so live at the 18:00 boundary."""
+    return world.active(
+        template="cold-work",
+        planned_start=START + timedelta(hours=1),
+        planned_end=START + timedelta(hours=13),
+    )
+
+
+def reviews(reads: ReadSide, world: World, person: str = "area", **kw: Any) -> list[TaskItem]:
+    return tasks(reads, world, person, kind="review_missed_handover", **kw)
+
+
+def suspend(world: World, pid: uuid.UUID) -> None:
+    world.run(
+        c.SuspendPermit(actor=world.actor("safe"), permit_id=pid, reason_code="manual", text="Unit upset")
+    )
+
+
+def test_RM_09_HOV_03_the_area_authority_reviews_a_handover_missed_on_a_suspended_permit(
+    world: World, projected: Projected
+) -> None:
+    world.add_person("req2", Role.REQUESTOR, level=1, kind=CompanyKind.CONTRACTOR)
+    suspended = live_over_evening(world)
+    active = live_over_evening(world)
+    world.clock.set(EVENING - timedelta(hours=1))
+    suspend(world, suspended)
+    world.clock.set(EVENING + timedelta(hours=1))
+    world.service.run_sweep()  # both miss 18:00; only the active one is suspended by the miss
+    assert world.permit(active).status == "suspended"  # by the miss itself: resumed through HOV-04, no alert
+    reads = projected.catch_up()
+    [task] = reviews(reads, world)
+    assert (task.kind, task.permit_id, task.subject_id, task.assigned_to, task.roles) == (
+        "review_missed_handover",
+        suspended,
+        suspended,
+        None,
+        ["area_authority"],
+    )
+    grace_end = EVENING + timedelta(minutes=30)
+    assert (task.since, task.age_hours, task.sla_hours, task.due_at) == (grace_end, 0.5, None, None)
+    assert reviews(reads, world, "app") == [] and reviews(reads, world, "safe") == []  # the area authority's
+    late = hc.RecordHandover(
+        actor=world.actor("req"),
+        permit_id=suspended,
+        handover_id=uuid.uuid4(),
+        role=HandoverRole.PERFORMING,
+        incoming=world.people["req2"],
+        notes="Unit upset; restart after the inspection",
+        signature=world.signature(suspended),
+    )
+    world.run(late)
+    assert kinds(reviews(projected.catch_up(), world)) == [("review_missed_handover", suspended)]
+    world.run(
+        hc.AcknowledgeHandover(
+            actor=world.actor("req2"),
+            permit_id=suspended,
+            handover_id=late.handover_id,
+            signature=world.signature(suspended),
+        )
+    )
+    assert reviews(projected.catch_up(), world) == []  # HOV-04: the miss is cleared
+
+
+def test_RM_09_HOV_03_the_review_ends_when_the_permit_leaves_suspended_or_expires(
+    world: World, projected: Projected
+) -> None:
+    handed_back, expiring = live_over_evening(world), live_over_evening(world)
+    world.clock.set(EVENING - timedelta(hours=1))
+    suspend(world, handed_back)
+    suspend(world, expiring)
+    world.clock.set(EVENING + timedelta(hours=1))
+    world.service.run_sweep()
+    reads = projected.catch_up()
+    assert sorted(kinds(reviews(reads, world))) == sorted(
+        [("review_missed_handover", handed_back), ("review_missed_handover", expiring)]
+    )
+    world.run(complete(world, handed_back))  # T17: handed back from suspended
+    reads = projected.catch_up()
+    assert kinds(reviews(reads, world)) == [("review_missed_handover", expiring)]
+    valid_until = world.permit(expiring).valid_until
+    assert reviews(reads, world, as_of=valid_until) == []  # ends at expiry, recorded or not
 
 
 def test_RM_09_ISO_07_SOD_03_an_isolation_is_verified_by_an_isolating_authority_or_PA_not_its_isolator(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID
 
 import jwt
@@ -20,6 +20,7 @@ from litestar.middleware import AuthenticationResult
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.security.jwt import JWTAuth, JWTAuthenticationMiddleware, Token
 
+from ptw_api.http.keys import HMAC_ALGORITHMS, SigningKey, VerificationKeys
 from ptw_api.http.settings import ApiSettings
 from ptw_domain.errors import NotFound
 from ptw_domain.roles import Actor, ActorKind, CompanyKind, Member, Role
@@ -82,7 +83,12 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class PtwToken(Token):
-    """Litestar's token, decoded with the SEC-01 leeway on `exp` and `nbf`."""
+    """Litestar's token, decoded with the configured keys and algorithms (Litestar passes one secret and one
+    algorithm), the SEC-01 leeway on `exp` and `nbf`, and the configured claim names read as ours.
+    `jwt_auth` makes one subclass per app with its `keys` and `claim_names`."""
+
+    keys: ClassVar[VerificationKeys]
+    claim_names: ClassVar[dict[str, str]]
 
     @classmethod
     def decode_payload(
@@ -94,21 +100,25 @@ class PtwToken(Token):
         audience: str | Sequence[str] | None = None,
         options: Any = None,
     ) -> Any:
-        return jwt.decode(
-            jwt=encoded_token,
-            key=secret,
-            algorithms=algorithms,
-            issuer=issuer,
-            audience=audience,
-            options=options,
-            leeway=LEEWAY_SECONDS,
+        payload = cls.keys.decode(
+            encoded_token, issuer=issuer, audience=audience, options=options, leeway=LEEWAY_SECONDS
         )
+        return renamed_claims(payload, cls.claim_names)
 
     def __post_init__(self) -> None:
         """Litestar re-checks `exp` and `iat` here against its own clock without any leeway, which refused a
         token within SEC-01's leeway; PyJWT has checked them, with the leeway, in `decode_payload`."""
         if not self.sub:
             raise ImproperlyConfiguredException("sub must be a string with a length greater than 0")
+
+
+def renamed_claims(payload: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
+    """The payload with each configured claim under our name; a claim spelled with our name where the
+    deployment names it otherwise is dropped, so that it cannot stand in for the identity provider's."""
+    moved = {field: payload.pop(name) for field, name in names.items() if name in payload}
+    for field in names:
+        payload.pop(field, None)
+    return payload | moved
 
 
 def principal_of(token: Token) -> Principal:
@@ -158,19 +168,26 @@ class BearerJWTAuth(JWTAuth[Principal, PtwToken]):
 
 
 def jwt_auth(settings: ApiSettings, *, exclude: list[str]) -> JWTAuth[Principal, PtwToken]:
+    configured_keys = VerificationKeys.from_settings(settings)
+    configured_names = settings.claim_names()
+
+    class ConfiguredToken(PtwToken):
+        keys = configured_keys
+        claim_names = configured_names
+
     return BearerJWTAuth(
-        token_secret=settings.jwt_secret,
-        algorithm=settings.jwt_algorithm,
+        token_secret=settings.jwt_secret,  # unused: ConfiguredToken decodes with `keys`
+        algorithm=configured_keys.algorithms[0],
         retrieve_user_handler=retrieve_principal,
-        token_cls=PtwToken,
+        token_cls=ConfiguredToken,
         accepted_issuers=[settings.jwt_issuer],
         accepted_audiences=[settings.jwt_audience],
-        require_claims=["exp", "sub", "iss", "aud"],
+        require_claims=["exp", settings.jwt_claim_sub, "iss", "aud"],
         exclude=exclude,
         authentication_middleware_class=BearerMiddleware,
         description="Bearer JWT (SEC-01): sub, name, org, auth_time, amr, org_admin, kind (user or service) and "
         "a `projects` map {project_id: {roles, authority_level, company_id, company_kind}}; a service principal "
-        "(SEC-02) carries `scope` with ptw:read and/or ptw:write.",
+        "(SEC-02) carries `scope` with ptw:read and/or ptw:write. A deployment may name these claims otherwise.",
     )
 
 
@@ -186,9 +203,16 @@ def mint_token(
     scopes: tuple[str, ...] = (),
     lifetime: timedelta = timedelta(hours=8),
     now: datetime | None = None,
+    signing_key: SigningKey | None = None,
 ) -> str:
-    """A signed token with the claims of SEC-01 (`ptw token` and the tests use it; production tokens come from
-    the identity provider)."""
+    """A signed token with the claims of SEC-01 under the configured names (`ptw token` and the tests use it;
+    production tokens come from the identity provider). Signed with the shared secret unless `signing_key`
+    is given; an API checking public keys needs one."""
+    if signing_key is None:
+        if not settings.jwt_secret:
+            raise ValueError("the API checks tokens with public keys: sign with their private key")
+        algorithm = next((a for a in settings.jwt_algorithms if a in HMAC_ALGORITHMS), "HS256")
+        signing_key = SigningKey(settings.jwt_secret, algorithm)
     issued = now or datetime.now(UTC)
     claims: dict[str, Any] = {
         "sub": subject,
@@ -208,4 +232,6 @@ def mint_token(
         claims["org"] = str(organisation)
     if scopes:
         claims["scope"] = " ".join(scopes)
-    return jwt.encode(claims, settings.jwt_secret, algorithm=settings.jwt_algorithm)
+    named = {settings.claim_names().get(claim, claim): value for claim, value in claims.items()}
+    headers = {"kid": signing_key.kid} if signing_key.kid else None
+    return jwt.encode(named, signing_key.key, algorithm=signing_key.algorithm, headers=headers)

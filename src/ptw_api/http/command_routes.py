@@ -30,6 +30,7 @@ from ptw_domain.gas import commands as gas
 from ptw_domain.handover import commands as handover
 from ptw_domain.isolation import commands as isolation
 from ptw_domain.people import commands as people
+from ptw_domain.records import commands as records
 from ptw_domain.simops import commands as simops
 
 _NEW_IDS = uuid5(NAMESPACE_URL, "urn:ptw:api:new-id")
@@ -106,6 +107,18 @@ ROUTES: tuple[CommandRoute, ...] = (
         "project settings",
     ),
     R(
+        simops.PublishZoneMap,
+        "/zone-maps",
+        "Publish the project's next zone map of adjacent areas; conflicts are re-evaluated (SIM-02, SIM-09).",
+        "project settings",
+    ),
+    R(
+        simops.PublishSimopsMatrix,
+        "/simops-matrices",
+        "Publish the project's next SIMOPS interaction matrix; conflicts are re-evaluated (SIM-05, SIM-09).",
+        "project settings",
+    ),
+    R(
         c.GrantDelegation,
         "/delegations",
         "Delegate your own task for a permit or a time window (DEL-01).",
@@ -163,13 +176,14 @@ ROUTES: tuple[CommandRoute, ...] = (
     _permit(
         handover.RecordHandover,
         "record-handover",
-        "Hand a live permit over at shift change (HOV-01).",
+        "Hand a live permit over at shift change, signed by the outgoing person (HOV-02, SIG-01).",
         "handover_id",
     ),
     _permit(
         handover.AcknowledgeHandover,
         "acknowledge-handover",
-        "Acknowledge a handover as the incoming person (HOV-03).",
+        "Acknowledge a handover as the incoming person, signed; an isolating handover moves the isolation "
+        "locks (HOV-04, LOCK-03).",
     ),
     # people
     R(
@@ -267,13 +281,14 @@ ROUTES: tuple[CommandRoute, ...] = (
     R(
         isolation.DeisolatePoint,
         "/isolations/{isolation_id:uuid}/deisolate",
-        "De-isolate; refused while a linked permit holds or a personal lock remains (ISO-11, LOCK-05).",
+        "De-isolate; refused while a linked permit holds or a personal lock remains, or when the locks are "
+        "another's without the LOCK-02 facts (ISO-11, ISO-12, ISO-13, LOCK-03).",
         "isolation",
     ),
     R(
         isolation.TransferIsolationToOperations,
         "/isolations/{isolation_id:uuid}/transfer-to-operations",
-        "Leave the isolation in place under operations (ISO-13).",
+        "Leave the isolation in place under operations (ISO-14).",
         "isolation",
     ),
     _permit(isolation.ApplyPersonalLock, "apply-personal-lock", "Apply your personal lock (LOCK-01)."),
@@ -281,7 +296,8 @@ ROUTES: tuple[CommandRoute, ...] = (
     _permit(
         isolation.RecordLockRemovalException,
         "record-lock-removal-exception",
-        "Remove an absent worker's lock with the three facts (LOCK-03).",
+        "Remove an absent worker's lock with the three facts, or record them for a lock of a linked "
+        "isolation (LOCK-02, ISO-13).",
     ),
     # close-out and records
     _permit(closeout.CheckCloseoutItem, "check-closeout-item", "Tick a close-out checklist item (CLO-04)."),
@@ -294,6 +310,15 @@ ROUTES: tuple[CommandRoute, ...] = (
         "restore-inhibit",
         "Record an inhibit restored, confirmed by a second person (CLO-06).",
     ),
+    _permit(
+        records.AddAttachment,
+        "add-attachment",
+        "Attach a document kept elsewhere, by URI, SHA-256, media type and size (§4.1, SEC-11).",
+    ),
+    _permit(
+        records.AnnotatePermit, "annotate", "Annotate the permit, closed or cancelled included (AUD-11)."
+    ),
+    _permit(records.LinkIncident, "link-incident", "Link an incident to the permit (RPT-04)."),
     # SIMOPS
     R(
         simops.ResolveConflict,

@@ -249,10 +249,12 @@ def _as_of(runtime: Runtime, value: str | None, name: str = "as_of") -> datetime
 @query_route(
     "/permits",
     operation_id="listPermits",
-    description="RM-01..05: filtered, sorted, paged permit list; time-dependent values at `as_of` (TIME-05).",
+    description="RM-01..05: filtered, sorted, paged permit list; time-dependent values at `as_of` (TIME-05); "
+    "`needs_review` filters on and shows the sync review list (SYNC-07); `ready_for`, `blocked` and `blocked_by` "
+    "filter on the next action's stored readiness while it holds at `as_of` (RDY-01, ADR 0014).",
     query=ListParams,
     returns=PermitPage,
-    reads=["permit_list", "tasks"],
+    reads=["permit_list", "tasks", "sync_ledger", "readiness"],
     tag="permits",
 )
 def list_permits_route(_r: Any, runtime: Runtime, project_id: UUID, _ids: Any, q: ListParams) -> PermitPage:

@@ -1,4 +1,5 @@
-"""Offline sync over HTTP (domain.md §16; ADR 0013): `POST /projects/{p}/sync` and the ledger's two reads.
+"""Offline sync over HTTP (domain.md §16; ADR 0013): `POST /projects/{p}/sync` and the two reads of the sync
+ledger projection (review list, health), which wait for the caller's last write like every query (RM-08).
 
 Each command of a batch carries, as `payload`, exactly the body its online endpoint takes (`command_routes.ROUTES`,
 `wire.body_type`), decoded as strictly (SEC-12) and made into the same domain command (`build_command`). A payload
@@ -15,16 +16,16 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
-from litestar import Request, Response, get, post
+from litestar import Request, Response, post
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath, JSONBody, RawBody
 from msgspec import Meta
 
 from ptw_api.http.auth import Principal
 from ptw_api.http.command_routes import ROUTES, CommandRoute, build_command, strictly
-from ptw_api.http.openapi import PROBLEM_RESPONSES, QUERY_RESPONSES
+from ptw_api.http.openapi import PROBLEM_RESPONSES
 from ptw_api.http.problems import Blocker
-from ptw_api.http.query_routes import refuse_unknown_parameters
+from ptw_api.http.query_routes import query_route
 from ptw_api.http.runtime import Runtime, correlation_id
 from ptw_api.http.wire import body_type
 from ptw_domain import commands as c
@@ -38,6 +39,9 @@ from ptw_domain.sync import (
     temporary_id,
 )
 from ptw_domain.sync.batch import MAX_BODY_BYTES
+from ptw_projections.sync_ledger.query import SyncHealth, SyncReviewList
+from ptw_projections.sync_ledger.query import sync_health as health
+from ptw_projections.sync_ledger.query import sync_review_list as review_list
 
 Text = Annotated[str, Meta(min_length=1, max_length=200)]
 Instant = Annotated[datetime, Meta(tz=True)]
@@ -131,34 +135,6 @@ class SyncResponse(msgspec.Struct, frozen=True, kw_only=True):
     results: tuple[SyncCommandResult, ...]
     totals: SyncTotals
     position: int | None = None
-
-
-class SyncReviewEntry(msgspec.Struct, frozen=True, kw_only=True):
-    permit_id: UUID
-    permit_number: str | None
-    client_command_id: str
-    command: str
-    device_id: str
-    user: str
-    recorded_at: datetime
-    detail: str
-    blockers: tuple[Blocker, ...]
-
-
-class SyncReviewList(msgspec.Struct, frozen=True, kw_only=True):
-    items: tuple[SyncReviewEntry, ...]
-
-
-class SyncHealthReport(msgspec.Struct, frozen=True, kw_only=True):
-    project_id: UUID
-    since: datetime
-    until: datetime
-    applied: int
-    conflicts: int
-    rejected: int
-    reasons: dict[str, int]
-    devices: int
-    last_recorded_at: datetime | None = None
 
 
 def _offline(route: CommandRoute) -> bool:
@@ -295,43 +271,37 @@ def sync_offline_batch(
     return Response(answer, status_code=200, headers=headers)
 
 
-@get(
-    "/projects/{project_id:uuid}/sync/review",
+class NoParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The sync reads take no parameters (SEC-12: any is refused, naming it)."""
+
+
+@query_route(
+    "/sync/review",
     operation_id="getSyncReviewList",
-    summary="GetSyncReviewList",
     description="The project's sync review list (SYNC-07): permits whose offline command failed a guard at sync "
-    "time, with that command and its blockers, until a later offline command on the permit is applied. Read "
-    "from the sync ledger.",
-    tags=["offline sync"],
-    sync_to_thread=True,
-    responses=QUERY_RESPONSES,
-    opt={"rate": "read"},
+    "time, with that command and its blockers, oldest first, until a later offline command on the permit is "
+    "applied. Read from the sync ledger projection; the permit list's `needs_review` shows the same.",
+    query=NoParams,
+    returns=SyncReviewList,
+    reads=["sync_ledger"],
+    tag="offline sync",
 )
-def sync_review_list(request: Request[Principal, Any, Any], project_id: FromPath[UUID]) -> SyncReviewList:
-    refuse_unknown_parameters(request, set())
-    runtime: Runtime = request.app.state.runtime
-    items = runtime.service.sync_review(project_id)
-    return SyncReviewList(
-        items=tuple(msgspec.convert(msgspec.to_builtins(i), SyncReviewEntry) for i in items)
-    )
+def sync_review_list(_r: Any, runtime: Runtime, project_id: UUID, _ids: Any, _q: NoParams) -> SyncReviewList:
+    return review_list(runtime.reads, project_id)
 
 
-@get(
-    "/projects/{project_id:uuid}/sync/health",
+@query_route(
+    "/sync/health",
     operation_id="getSyncHealth",
-    summary="GetSyncHealth",
     description="Sync health (SYNC-12): offline commands applied, in conflict and rejected over the last 24 hours, "
     "by reason, and the devices that synced. Replays record nothing and are not counted.",
-    tags=["offline sync"],
-    sync_to_thread=True,
-    responses=QUERY_RESPONSES,
-    opt={"rate": "read"},
+    query=NoParams,
+    returns=SyncHealth,
+    reads=["sync_ledger"],
+    tag="offline sync",
 )
-def sync_health(request: Request[Principal, Any, Any], project_id: FromPath[UUID]) -> SyncHealthReport:
-    refuse_unknown_parameters(request, set())
-    runtime: Runtime = request.app.state.runtime
-    health = runtime.service.sync_health(project_id)
-    return msgspec.convert(msgspec.to_builtins(health), SyncHealthReport)
+def sync_health(_r: Any, runtime: Runtime, project_id: UUID, _ids: Any, _q: NoParams) -> SyncHealth:
+    return health(runtime.reads, project_id, until=runtime.service.clock.now())
 
 
 def sync_handlers() -> list[HTTPRouteHandler]:

@@ -11,6 +11,7 @@ from ptw_domain.events import (
     people,
     permit,
     project,
+    records,
     simops,
     sync,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "people",
     "permit",
     "project",
+    "records",
     "simops",
     "sync",
 ]

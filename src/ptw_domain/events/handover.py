@@ -10,6 +10,7 @@ import msgspec
 
 from ptw_domain.events.permit import PermitEvent
 from ptw_domain.roles import Member
+from ptw_domain.signatures import Signature
 
 
 class HandoverRole(StrEnum):
@@ -81,12 +82,14 @@ class HandoverRecorded(PermitEvent, frozen=True, kw_only=True):
     snapshot: HandoverSnapshot
     late: bool = False  # recorded after the boundary's grace, to clear a missed handover (HOV-04)
     policy_version: int = 0
+    signature: Signature | None = None  # the outgoing person's (SIG-01); None before handovers were signed
 
 
 class HandoverAcknowledged(PermitEvent, frozen=True, kw_only=True):
     handover_id: UUID
     by: str
     policy_version: int = 0
+    signature: Signature | None = None  # the incoming person's (SIG-01); None before handovers were signed
 
 
 class HandoverMissed(PermitEvent, frozen=True, kw_only=True):

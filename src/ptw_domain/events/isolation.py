@@ -3,8 +3,9 @@ permits that use a point), assignments and personal locks on the permit stream, 
 
 Beyond the specification's catalogue (ADR 0008): `PointIsolationOpened`/`PointIsolationClosed` keep, on the
 point's stream, which isolation is open (ISO-03, race-free), `LinkedIsolationEnded` puts the end of an isolation on
-every linked permit's own record (and makes de-isolation and activation conflict), and `WorkerFlaggedForLockRemoval`
-carries the LOCK-04 flag on the worker's stream.
+every linked permit's own record (and makes de-isolation and activation conflict), `LinkedIsolationLockExcepted`
+does the same for a LOCK-02 exception on an isolation lock, and `WorkerFlaggedForLockRemoval` carries the LOCK-04
+flag on the worker's stream.
 """
 
 from __future__ import annotations
@@ -113,6 +114,34 @@ class IsolationVerificationFailed(IsolationEvent, frozen=True, kw_only=True):
 class PointDeisolated(IsolationEvent, frozen=True, kw_only=True):
     by: str
     locks_removed: tuple[str, ...]
+    # ISO-13: `owner` (the de-isolator owns the locks) or `exception` (LOCK-02 facts were recorded for each);
+    # None on de-isolations recorded before lock ownership was checked.
+    method: str | None = None
+
+
+class IsolationLockOwnershipTransferred(IsolationEvent, frozen=True, kw_only=True):
+    """LOCK-03/HOV-04: an acknowledged `isolating` handover on a linked permit moved the locks to `incoming`."""
+
+    lock_ids: tuple[str, ...]
+    outgoing: str
+    incoming: str
+    permit_id: UUID
+    handover_id: UUID
+
+
+class IsolationLockExceptionRecorded(IsolationEvent, frozen=True, kw_only=True):
+    """LOCK-02 for an isolation lock: the three facts, recorded through a linked permit, that let someone other
+    than the owner remove the lock at de-isolation (ISO-13)."""
+
+    lock_id: str
+    owner: str
+    verified_absent_by: str
+    verified_absent_at: datetime
+    contact_attempts: str
+    contacted_at: datetime
+    will_inform_before_resuming: bool
+    recorded_by: str
+    permit_id: UUID
 
 
 class IsolationWithdrawn(IsolationEvent, frozen=True, kw_only=True):
@@ -141,6 +170,15 @@ class LinkedIsolationEnded(PermitEvent, frozen=True, kw_only=True):
     isolation_id: UUID
     point_id: UUID
     how: str  # deisolated | withdrawn | transferred_to_operations
+
+
+class LinkedIsolationLockExcepted(PermitEvent, frozen=True, kw_only=True):
+    """The permit's own record of a LOCK-02 exception on a lock of its isolation (the facts are on the
+    isolation's stream, `IsolationLockExceptionRecorded`)."""
+
+    isolation_id: UUID
+    lock_id: str
+    owner: str
 
 
 class PersonalLockApplied(PermitEvent, frozen=True, kw_only=True):
@@ -176,3 +214,22 @@ class WorkerFlaggedForLockRemoval(WorkerEvent, frozen=True, kw_only=True):
 
 class LockRemovalAcknowledged(WorkerEvent, frozen=True, kw_only=True):
     acknowledged_at: datetime
+
+
+class ProjectLockEvent(DomainEvent, frozen=True, kw_only=True):
+    """LOCK-06: the project's register of applied lock ids (one stream per project, not in the specification's
+    catalogue), written in the same save as the act that applies or frees the locks."""
+
+    stream = "project_locks"
+    abstract = True
+    project_id: UUID
+    holder: UUID  # the permit (a personal lock) or the isolation (its locks) the ids are applied on
+    lock_ids: tuple[str, ...]
+
+
+class LockIdsApplied(ProjectLockEvent, frozen=True, kw_only=True):
+    pass
+
+
+class LockIdsFreed(ProjectLockEvent, frozen=True, kw_only=True):
+    pass

@@ -48,6 +48,24 @@ class CompetencyRevoked(WorkerEvent, frozen=True, kw_only=True):
     revoked_by: str
 
 
+class WorkerMemberLinked(DomainEvent, frozen=True, kw_only=True):
+    """WRK-01: the member `person_id` logs in as this worker. Kept on the organisation's stream, written with the
+    worker's own event, so a decision finds the worker record of a person (the PA, the issuer: COMP-04) without
+    reading the whole registry; a member is linked to one worker at a time."""
+
+    stream = "organisation"
+    organisation_id: UUID
+    person_id: str
+    worker_id: UUID
+
+
+class WorkerMemberUnlinked(DomainEvent, frozen=True, kw_only=True):
+    stream = "organisation"
+    organisation_id: UUID
+    person_id: str
+    worker_id: UUID
+
+
 class WorkerAssigned(PermitEvent, frozen=True, kw_only=True):
     worker_id: UUID
     permit_roles: tuple[str, ...]

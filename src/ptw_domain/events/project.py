@@ -11,7 +11,8 @@ from ptw_domain.events.base import DomainEvent
 
 
 class ProjectSettings(msgspec.Struct, frozen=True, kw_only=True):
-    """Project-level settings of TEN-06, SOD-09, LIFE-06, TIME-02, SIG-04, NUM-01 and HOV-02/03 with their defaults."""
+    """Project-level settings of TEN-06, SOD-09, LIFE-06, TIME-02, SIG-04, NUM-01, HOV-02/03 and SYNC-02 with their
+    defaults."""
 
     active: bool = True
     allow_self_issue_low_risk: bool = False
@@ -24,6 +25,7 @@ class ProjectSettings(msgspec.Struct, frozen=True, kw_only=True):
         60  # HOV-02 [choice]: a handover may be recorded this long before a boundary
     )
     handover_grace_minutes: int = 30  # HOV-03 [choice]: and must be acknowledged by the boundary plus this
+    offline_max_age_hours: int = 72  # SYNC-02 [choice]: an older offline command is rejected too_old
 
 
 class ProjectOpened(DomainEvent, frozen=True, kw_only=True):

@@ -8,6 +8,7 @@ from ptw_domain.commands import PermitCommand
 from ptw_domain.events.handover import HandoverRole
 from ptw_domain.permit.content import LongText
 from ptw_domain.roles import Member
+from ptw_domain.signatures import SignatureInput
 
 
 class RecordHandover(PermitCommand, frozen=True, kw_only=True):
@@ -18,9 +19,11 @@ class RecordHandover(PermitCommand, frozen=True, kw_only=True):
     role: HandoverRole
     incoming: Member
     notes: LongText = ""
+    signature: SignatureInput  # SIG-01: the outgoing person signs
 
 
 class AcknowledgeHandover(PermitCommand, frozen=True, kw_only=True):
-    """HOV-04: the incoming person (the actor) takes over."""
+    """HOV-04: the incoming person (the actor) takes over; for `isolating`, the locks become theirs (LOCK-03)."""
 
     handover_id: UUID
+    signature: SignatureInput  # SIG-01: the incoming person signs

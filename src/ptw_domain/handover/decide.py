@@ -1,4 +1,7 @@
-"""Deciding handovers (HOV-02, HOV-04, SOD-07): the outgoing holder records, the incoming person acknowledges.
+"""Deciding handovers (HOV-02, HOV-04, SOD-07, LOCK-03): the outgoing holder records, the incoming person
+acknowledges; each signs the act (SIG-01). An acknowledged `isolating` handover moves the outgoing person's
+isolation locks on the permit's linked isolations to the incoming person, on those isolations' streams in the same
+transaction.
 
 A handover is for one shift boundary: the one whose window (from `handover_window_minutes` before it to
 `handover_grace_minutes` after it) holds the recording time. A performing handover recorded after that grace, while
@@ -13,18 +16,25 @@ from typing import Any
 
 from ptw_domain.errors import Forbidden, NotFound, ValidationFailed
 from ptw_domain.events import handover as ev
+from ptw_domain.events import isolation as iev
 from ptw_domain.events.permit import PermitEvent
 from ptw_domain.findings import Finding
 from ptw_domain.handover import commands as hc
 from ptw_domain.handover.shifts import boundary_at, missed_boundaries
+from ptw_domain.isolation.decide import isolations_in_place
+from ptw_domain.isolation.state import IsolationState
 from ptw_domain.permit.authority import check_status, refuse_integration_signing, require_party, require_role
-from ptw_domain.permit.context import PermitContext
+from ptw_domain.permit.context import Decision, PermitContext
 from ptw_domain.permit.guards import relaxes_self_issue
+from ptw_domain.permit.signing import sign_act
 from ptw_domain.roles import Member, Role, Step, step_eligibility
+from ptw_domain.signatures import SigningPoint
 from ptw_domain.simops.guards import open_conflicts
 
 R = ev.HandoverRole
 Events = list[PermitEvent]
+# SIG-01/SIG-09: the role both signers sign a handover in, by what is handed over.
+SIGNING_ROLE = {R.PERFORMING: Role.REQUESTOR, R.ISSUING: Role.APPROVER, R.ISOLATING: Role.ISOLATING_AUTHORITY}
 
 
 def holder_findings(ctx: PermitContext, role: R, member: Member, who: str) -> list[Finding]:
@@ -65,16 +75,26 @@ def holder_findings(ctx: PermitContext, role: R, member: Member, who: str) -> li
     return findings
 
 
+def owned_isolations(ctx: PermitContext, person: str) -> list[IsolationState]:
+    """LOCK-03: the permit's isolations in place whose locks `person` owns."""
+    return [iso for iso in isolations_in_place(ctx) if iso.owner == person]
+
+
 def _outgoing(ctx: PermitContext, cmd: hc.RecordHandover) -> None:
-    """HOV-02: the holder hands over: the PA their performing role, the issuer of record the issuing role, an
-    isolating authority the isolation locks."""
+    """HOV-02: the holder hands over: the PA their performing role, the issuer of record the issuing role, the
+    owner of isolation locks on the permit's isolations those locks (LOCK-03). SIG-09: the signer holds the role
+    they sign in."""
     state = ctx.state
+    require_role(ctx, cmd.name, SIGNING_ROLE[cmd.role])
     if cmd.role is R.PERFORMING:
         require_party(ctx, cmd.name, state.performing_authority, "the performing authority")
     elif cmd.role is R.ISSUING:
         require_party(ctx, cmd.name, state.issuer_of_record, "the issuer of record")
-    else:
-        require_role(ctx, cmd.name, Role.ISOLATING_AUTHORITY)
+    elif not owned_isolations(ctx, ctx.person or ""):
+        raise Forbidden(
+            "an isolating handover is recorded by the owner of isolation locks on the permit's isolations",
+            rule_ids=("HOV-02", "LOCK-03"),
+        )
 
 
 def _boundary(ctx: PermitContext, role: R) -> tuple[datetime, bool]:
@@ -180,6 +200,9 @@ def record(cmd: hc.RecordHandover, ctx: PermitContext) -> Events:
     findings += holder_findings(ctx, cmd.role, cmd.incoming, "the incoming person")
     if findings:
         raise ctx.refuse("the handover cannot be recorded", findings)
+    signature = sign_act(
+        ctx, cmd.signature, point=SigningPoint.HANDOVER, intent=cmd.name, role=SIGNING_ROLE[cmd.role]
+    )
     return [
         ev.HandoverRecorded(
             handover_id=cmd.handover_id,
@@ -191,12 +214,14 @@ def record(cmd: hc.RecordHandover, ctx: PermitContext) -> Events:
             snapshot=snapshot(ctx),
             late=late,
             policy_version=ctx.policy.version,
+            signature=signature,
         )
     ]
 
 
-def acknowledge(cmd: hc.AcknowledgeHandover, ctx: PermitContext) -> Events:
-    """HOV-04: the incoming person, holding the role and level now (ROLE-06, ROLE-08), takes over."""
+def acknowledge(cmd: hc.AcknowledgeHandover, ctx: PermitContext) -> Decision:
+    """HOV-04: the incoming person, holding the role and level now (ROLE-06, ROLE-08, SIG-09), signs and takes
+    over; an `isolating` handover moves the outgoing person's locks on the permit's isolations (LOCK-03)."""
     check_status(ctx, cmd.name)
     handover = ctx.state.handover.handover(cmd.handover_id)
     if handover is None:
@@ -205,7 +230,8 @@ def acknowledge(cmd: hc.AcknowledgeHandover, ctx: PermitContext) -> Events:
         raise Forbidden("a handover is acknowledged by the incoming person", rule_ids=("HOV-04", "SEC-05"))
     refuse_integration_signing(ctx, cmd.name)
     if handover.acknowledged:
-        return []
+        return Decision(permit=[])  # SIG-10: one signature per handover and signer
+    role = R(handover.role)
     findings: list[Finding] = []
     if handover.superseded:
         findings.append(
@@ -216,18 +242,41 @@ def acknowledge(cmd: hc.AcknowledgeHandover, ctx: PermitContext) -> Events:
                 facts={"boundary": handover.boundary.isoformat()},
             )
         )
-    findings += holder_findings(ctx, R(handover.role), ctx.actor_member, "the incoming person")
+    findings += holder_findings(ctx, role, ctx.actor_member, "the incoming person")
     if handover.outgoing == ctx.person:
         findings.append(
             Finding(rule="SOD-07", code="same_person", message="the incoming person is the outgoing person")
         )
     if findings:
         raise ctx.refuse("the handover cannot be acknowledged", findings)
-    return [
-        ev.HandoverAcknowledged(
-            handover_id=cmd.handover_id, by=ctx.person or "", policy_version=ctx.policy.version
-        )
-    ]
+    signature = sign_act(
+        ctx, cmd.signature, point=SigningPoint.HANDOVER, intent=cmd.name, role=SIGNING_ROLE[role]
+    )
+    acknowledged = ev.HandoverAcknowledged(
+        handover_id=cmd.handover_id,
+        by=ctx.person or "",
+        policy_version=ctx.policy.version,
+        signature=signature,
+    )
+    moved = owned_isolations(ctx, handover.outgoing) if role is R.ISOLATING else []
+    return Decision(
+        permit=[acknowledged],
+        others=tuple(
+            (
+                iso.isolation_id,
+                (
+                    iev.IsolationLockOwnershipTransferred(
+                        lock_ids=iso.lock_ids,
+                        outgoing=handover.outgoing,
+                        incoming=ctx.person or "",
+                        permit_id=ctx.state.permit_id,
+                        handover_id=handover.handover_id,
+                    ),
+                ),
+            )
+            for iso in moved
+        ),
+    )
 
 
 HANDOVER_HANDLERS: dict[type[Any], Any] = {hc.RecordHandover: record, hc.AcknowledgeHandover: acknowledge}

@@ -1,6 +1,7 @@
 """HOV-03 as time facts: for each boundary a live permit passed without an acknowledged performing handover by
 boundary + grace, `HandoverMissed` once (TIME-03); an active permit is then suspended (`handover_missed`). A permit
-already suspended keeps its causes (alerting the area authority is the notifications' part)."""
+already suspended keeps its causes; its area authority is alerted by a `review_missed_handover` task (RM-09), and
+a push notification belongs to the notifications."""
 
 from __future__ import annotations
 

@@ -212,10 +212,29 @@ def _holding(linked: list[Linked]) -> list[str]:
     return [lk.state.number for lk in linked if lk.state.status in HOLDING]
 
 
-def deisolate(cmd: ic.DeisolatePoint, iso: IsolationState, linked: list[Linked]) -> list[ev.IsolationEvent]:
-    """ISO-11/12/13: refused while a linked permit is holding or a personal lock remains; removes the locks."""
-    require_project_role(cmd.actor, cmd.name, Role.ISOLATING_AUTHORITY)
-    forward(iso, (IsolationStatus.ISOLATED, IsolationStatus.VERIFIED), cmd.name)
+def lock_owner_findings(iso: IsolationState, person: str) -> list[Finding]:
+    """ISO-13/LOCK-03: the isolation's locks are removed by their owner, or by another once the LOCK-02 facts are
+    recorded for each of them."""
+    owner = iso.owner
+    if owner is None or owner == person:
+        return []
+    unexcepted = [lock for lock in iso.lock_ids if lock not in iso.excepted_locks]
+    if not unexcepted:
+        return []
+    return [
+        Finding(
+            rule="ISO-13",
+            code="not_lock_owner",
+            message=f"the locks {', '.join(unexcepted)} are {owner}'s (LOCK-03): {owner} removes them, or the "
+            "LOCK-02 exception is recorded for each",
+            facts={"owner": owner, "lock_ids": unexcepted},
+        )
+    ]
+
+
+def deisolation_findings(iso: IsolationState, linked: list[Linked], person: str) -> list[Finding]:
+    """ISO-11/12/13, all evaluated (RDY-03): no linked permit holding, no personal lock on a linked permit, and the
+    locks removed by their owner or through LOCK-02."""
     findings = []
     holding = _holding(linked)
     if holding:
@@ -237,9 +256,25 @@ def deisolate(cmd: ic.DeisolatePoint, iso: IsolationState, linked: list[Linked])
                 facts={"permits": locked},
             )
         )
+    return findings + lock_owner_findings(iso, person)
+
+
+def deisolate(cmd: ic.DeisolatePoint, iso: IsolationState, linked: list[Linked]) -> list[ev.IsolationEvent]:
+    """ISO-11/12/13: refused while a linked permit is holding or a personal lock remains, or when the locks are
+    another's without the LOCK-02 facts; removes the locks."""
+    require_project_role(cmd.actor, cmd.name, Role.ISOLATING_AUTHORITY)
+    forward(iso, (IsolationStatus.ISOLATED, IsolationStatus.VERIFIED), cmd.name)
+    person = cmd.actor.person_id
+    findings = deisolation_findings(iso, linked, person)
     if findings:
-        raise _refuse("de-isolation refused", findings)
-    return [ev.PointDeisolated(by=cmd.actor.person_id, locks_removed=iso.lock_ids)]
+        rules = [f.rule for f in findings]
+        raise GuardFailed(
+            "de-isolation refused",
+            blockers=findings,
+            rule_ids=tuple(dict.fromkeys([*rules, *(["LOCK-03"] if "ISO-13" in rules else [])])),
+        )
+    method = "owner" if iso.owner == person else "exception"
+    return [ev.PointDeisolated(by=person, locks_removed=iso.lock_ids, method=method)]
 
 
 def transfer(

@@ -75,7 +75,8 @@ class RemovePersonalLock(PermitCommand, frozen=True, kw_only=True):
 
 
 class RecordLockRemovalException(PermitCommand, frozen=True, kw_only=True):
-    """LOCK-02: all three facts, then the lock is removed with method `exception`."""
+    """LOCK-02: all three facts, then the personal lock is removed with method `exception`; for a lock of an
+    isolation the permit links to, the facts let another than its owner remove it at de-isolation (ISO-13)."""
 
     lock_id: Short
     verified_absent_by: Short

@@ -11,7 +11,7 @@ from ptw_domain.errors import Forbidden, NotFound, ValidationFailed
 from ptw_domain.events import isolation as ev
 from ptw_domain.findings import Finding
 from ptw_domain.isolation import commands as ic
-from ptw_domain.isolation.state import IsolationStatus
+from ptw_domain.isolation.state import IsolationState, IsolationStatus
 from ptw_domain.people.decide import role_findings
 from ptw_domain.permit.authority import check_status, require_party
 from ptw_domain.permit.context import Decision, PermitContext
@@ -105,7 +105,8 @@ def unassign_point(cmd: ic.UnassignIsolationPoint, ctx: PermitContext) -> Decisi
 
 
 def apply_lock(cmd: ic.ApplyPersonalLock, ctx: PermitContext) -> list[Any]:
-    """LOCK-01/04/06: an assigned, competent, briefed and unflagged worker applies their own lock."""
+    """LOCK-01/04: an assigned, competent, briefed and unflagged worker applies their own lock; the id is checked
+    against every lock applied in the project when the lock is recorded (LOCK-06, `handlers.project_lock_streams`)."""
     check_status(ctx, cmd.name)
     if not ctx.is_worker(cmd.worker_id):
         raise Forbidden("a personal lock is applied by its owner", rule_ids=("LOCK-01", "SEC-05"))
@@ -133,13 +134,6 @@ def apply_lock(cmd: ic.ApplyPersonalLock, ctx: PermitContext) -> list[Any]:
                 message="a lock of this worker was removed by exception: acknowledge it first",
             )
         )
-    in_use = {lock.lock_id for lock in state.isolations.locks} | {
-        lock for iso in ctx.isolations.values() for lock in iso.lock_ids
-    }
-    if cmd.lock_id in in_use:
-        findings.append(
-            Finding(rule="LOCK-06", code="lock_in_use", message=f"lock {cmd.lock_id} is already applied")
-        )
     if findings:
         raise ctx.refuse("the personal lock is refused", findings)
     return [ev.PersonalLockApplied(lock_id=cmd.lock_id, worker_id=cmd.worker_id)]
@@ -150,6 +144,13 @@ def _lock(ctx: PermitContext, lock_id: str) -> Any:
     if lock is None:
         raise NotFound("no such personal lock on this permit", facts={"field": "lock_id"})
     return lock
+
+
+def isolations_in_place(ctx: PermitContext) -> list[IsolationState]:
+    """The isolations in place that the permit still links to (not ended under it, not held by operations)."""
+    ended = set(ctx.state.isolations.ended)
+    found = (ctx.isolations.get(i) for i in ctx.state.isolations.isolation_ids() if i not in ended)
+    return [iso for iso in found if iso is not None and iso.in_place and ctx.state.permit_id in iso.links]
 
 
 def remove_lock(cmd: ic.RemovePersonalLock, ctx: PermitContext) -> list[Any]:
@@ -167,16 +168,8 @@ def remove_lock(cmd: ic.RemovePersonalLock, ctx: PermitContext) -> list[Any]:
     ]
 
 
-def record_lock_exception(cmd: ic.RecordLockRemovalException, ctx: PermitContext) -> Decision:
-    """LOCK-02/04: three facts by an isolating authority or admin, then removal; the applier is flagged."""
-    check_status(ctx, cmd.name)
-    assert ctx.actor is not None
-    if not {Role.ISOLATING_AUTHORITY, Role.PROJECT_ADMIN} & ctx.actor.member.roles:
-        raise Forbidden(
-            "the lock-removal exception needs an isolating authority or project admin",
-            rule_ids=("LOCK-02", "SEC-04"),
-        )
-    lock = _lock(ctx, cmd.lock_id)
+def _exception_facts(cmd: ic.RecordLockRemovalException, ctx: PermitContext) -> None:
+    """LOCK-02: any missing fact refuses the removal."""
     missing = [
         name
         for name, ok in (
@@ -195,6 +188,49 @@ def record_lock_exception(cmd: ic.RecordLockRemovalException, ctx: PermitContext
             rule_ids=("LOCK-02",),
             facts={"fields": missing},
         )
+
+
+def _isolation_lock_exception(
+    cmd: ic.RecordLockRemovalException, ctx: PermitContext, iso: IsolationState
+) -> Decision:
+    """LOCK-02 for a lock of an isolation the permit links to: the facts go on the isolation's stream, so its
+    de-isolation may remove the lock though its owner is absent (ISO-13); the permit keeps a pointer."""
+    owner = iso.owner or ""
+    if cmd.lock_id in iso.excepted_locks:
+        return Decision(permit=[])
+    recorded = ev.IsolationLockExceptionRecorded(
+        lock_id=cmd.lock_id,
+        owner=owner,
+        verified_absent_by=cmd.verified_absent_by,
+        verified_absent_at=cmd.verified_absent_at,
+        contact_attempts=cmd.contact_attempts,
+        contacted_at=cmd.contacted_at,
+        will_inform_before_resuming=True,
+        recorded_by=ctx.person or "",
+        permit_id=ctx.state.permit_id,
+    )
+    pointer = ev.LinkedIsolationLockExcepted(isolation_id=iso.isolation_id, lock_id=cmd.lock_id, owner=owner)
+    return Decision(permit=[pointer], others=((iso.isolation_id, (recorded,)),))
+
+
+def record_lock_exception(cmd: ic.RecordLockRemovalException, ctx: PermitContext) -> Decision:
+    """LOCK-02/04: three facts by an isolating authority or admin, then removal; the applier is flagged. For a
+    lock of a linked isolation the facts are recorded and the lock goes at de-isolation (ISO-13)."""
+    check_status(ctx, cmd.name)
+    assert ctx.actor is not None
+    if not {Role.ISOLATING_AUTHORITY, Role.PROJECT_ADMIN} & ctx.actor.member.roles:
+        raise Forbidden(
+            "the lock-removal exception needs an isolating authority or project admin",
+            rule_ids=("LOCK-02", "SEC-04"),
+        )
+    lock = next((lock for lock in ctx.state.isolations.locks if lock.lock_id == cmd.lock_id), None)
+    if lock is None:
+        iso = next((i for i in isolations_in_place(ctx) if cmd.lock_id in i.lock_ids), None)
+        if iso is None:
+            raise NotFound("no such lock on this permit or its isolations", facts={"field": "lock_id"})
+        _exception_facts(cmd, ctx)
+        return _isolation_lock_exception(cmd, ctx, iso)
+    _exception_facts(cmd, ctx)
     recorded = ev.LockRemovalExceptionRecorded(
         lock_id=cmd.lock_id,
         applier_worker_id=lock.worker_id,

@@ -40,7 +40,8 @@ def _unlocked(s: PermitState, e: ev.PersonalLockRemoved, r: Recorded[Any]) -> Pe
     return _iso(s, locks=tuple(lock for lock in s.isolations.locks if lock.lock_id != e.lock_id))
 
 
-def _exception(s: PermitState, e: ev.LockRemovalExceptionRecorded, r: Recorded[Any]) -> PermitState:
+def _exception(s: PermitState, e: Any, r: Recorded[Any]) -> PermitState:
+    """A LOCK-02 exception record; the removal (or, for an isolation lock, the de-isolation) changes the state."""
     return s
 
 
@@ -51,4 +52,5 @@ ISOLATION_EVOLVERS: dict[type[Any], Callable[[Any, Any, Recorded[Any]], PermitSt
     ev.PersonalLockApplied: _locked,
     ev.PersonalLockRemoved: _unlocked,
     ev.LockRemovalExceptionRecorded: _exception,
+    ev.LinkedIsolationLockExcepted: _exception,
 }

@@ -8,13 +8,14 @@ permit's version and is decided again (the race of issue 3, point 7).
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from ptw_domain.errors import NotFound
+from ptw_domain.errors import GuardFailed, NotFound
 from ptw_domain.events import isolation as ev
-from ptw_domain.handlers import Change, at_of
+from ptw_domain.findings import Finding
+from ptw_domain.handlers import Change, at_of, project_lock_streams
 from ptw_domain.isolation import acts
 from ptw_domain.isolation import commands as ic
 from ptw_domain.isolation.state import IsolationState, PointState
@@ -112,7 +113,19 @@ def _isolation_act(bench: Workbench, cmd: Any) -> Change:
         point = _stream(bench, iso.point_id, "isolation_point", "point_id")
         closed = ev.PointIsolationClosed(isolation_id=iso.isolation_id, how="deisolated")
         streams.append(_save(bench, cmd, point, iso.point_id, [closed], iso.project_id))
-    return Change(streams=streams, main=main)
+    # LOCK-06: isolating applies lock ids in the project's register, de-isolating frees them
+    locks, in_use = project_lock_streams(bench, cmd, streams)
+    if in_use:
+        raise GuardFailed("the lock is already applied in the project", blockers=in_use)
+    return Change(streams=[*streams, *locks], main=main)
+
+
+def deisolation_blockers(bench: Workbench, isolation_id: UUID, person: str, now: datetime) -> list[Finding]:
+    """RDY-04 for de-isolation: the blockers `DeisolatePoint` by `person` at `now` is refused with (ISO-11, ISO-12,
+    ISO-13), from the evaluation the command runs, in its order."""
+    iso: IsolationState = _stream(bench, isolation_id, "isolation", "isolation_id").state
+    linked = [lk for _, lk in _linked(bench, iso, Freshness.FRESH, now)]
+    return acts.deisolation_findings(iso, linked, person)
 
 
 def _acknowledge(bench: Workbench, cmd: ic.AcknowledgeLockRemoval) -> Change:

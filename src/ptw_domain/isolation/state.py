@@ -48,10 +48,17 @@ class IsolationState(msgspec.Struct, frozen=True, kw_only=True):
     links: dict[UUID, bool] = msgspec.field(default_factory=dict)  # permit -> required
     isolated_by: str | None = None
     lock_ids: tuple[str, ...] = ()
+    lock_owner: str | None = None  # LOCK-03: moved by an acknowledged isolating handover; None: the isolator
+    excepted_locks: tuple[str, ...] = ()  # LOCK-02 facts recorded: removable at de-isolation by another
     achieved_category: str | None = None
     isolated_at: datetime | None = None
     verified_by: str | None = None
     operations_held_by: str | None = None
+
+    @property
+    def owner(self) -> str | None:
+        """LOCK-03: who owns the isolation's locks: the isolator until a handover moved them."""
+        return self.lock_owner or self.isolated_by
 
     @property
     def in_place(self) -> bool:
@@ -128,8 +135,12 @@ def evolve_isolation(state: IsolationState | None, recorded: Recorded[Any]) -> I
         return replace(s, status=IsolationStatus.VERIFIED, verified_by=e.by)
     if isinstance(e, ev.IsolationVerificationFailed):
         return s
+    if isinstance(e, ev.IsolationLockOwnershipTransferred):
+        return replace(s, lock_owner=e.incoming, excepted_locks=())
+    if isinstance(e, ev.IsolationLockExceptionRecorded):
+        return replace(s, excepted_locks=(*s.excepted_locks, e.lock_id))
     if isinstance(e, ev.PointDeisolated):
-        return replace(s, status=IsolationStatus.DEISOLATED, lock_ids=())
+        return replace(s, status=IsolationStatus.DEISOLATED, lock_ids=(), lock_owner=None, excepted_locks=())
     if isinstance(e, ev.IsolationWithdrawn):
         return replace(s, status=IsolationStatus.WITHDRAWN)
     if isinstance(e, ev.IsolationTransferredToOperations):

@@ -1,13 +1,18 @@
-"""Per-evaluation facts of every assigned worker, derived once and shared by the people guards, the warning and
-the progress figures (readiness stays one pure evaluation, without recomputing a worker's standing per guard)."""
+"""Per-evaluation facts of every assigned worker and of the PA and issuer, derived once and shared by the people
+guards, the warning, the progress figures and the signatures of the act (readiness stays one pure evaluation,
+without recomputing a person's standing per guard)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
 from ptw_domain.permit.context import PermitContext
+from ptw_domain.permit.state import PermitState
+from ptw_domain.roles import Actor
+from ptw_domain.templates import ResolvedTemplate
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +23,62 @@ class WorkerFacts:
     missing: tuple[str, ...]  # COMP-04: codes of their permit roles without a valid record now
     briefed: bool  # TBT-04: attended a briefing of this permit held since their assignment
     ending: tuple[tuple[str, datetime], ...]  # RDY-08: relied-on records ending within 7 days
+
+
+# COMP-03/04: the template keys (beside the permit roles of WRK-02) naming the codes the PA and the issuer need;
+# none are required unless the template lists some.
+PA_ROLE = "performing_authority"
+ISSUER_ROLE = "issuer"
+
+
+def party_persons(state: PermitState, actor: Actor | None, template: ResolvedTemplate) -> dict[str, str]:
+    """COMP-04: by template key, the parties of an activation or resume whose competencies the template requires:
+    the PA (the acceptor) and, when the actor is known, the issuer (the acting person; without an actor the issuer
+    is unknown and omitted, as RDY-05 omits the checks on the actor)."""
+    found = {PA_ROLE: state.performing_authority}
+    if actor is not None:
+        found[ISSUER_ROLE] = actor.person_id
+    return {role: person for role, person in found.items() if template.required_competencies.get(role)}
+
+
+def party_members(
+    state: PermitState, actor: Actor | None, template: ResolvedTemplate, member_workers: Mapping[str, UUID]
+) -> dict[str, UUID]:
+    """WRK-01: the linked worker ids of those parties, for `PermitContext.members`."""
+    persons = party_persons(state, actor, template).values()
+    return {p: member_workers[p] for p in persons if p in member_workers}
+
+
+@dataclass(frozen=True, slots=True)
+class PartyFacts:
+    role: str  # PA_ROLE or ISSUER_ROLE
+    person_id: str
+    worker_id: UUID | None  # None: the member is linked to no worker record
+    # COMP-04: required codes without a valid record now (all of them without a worker record)
+    missing: tuple[str, ...]
+    relied_on: tuple[UUID, ...]  # COMP-02: the records the act relies on
+
+
+def party_facts(ctx: PermitContext) -> tuple[PartyFacts, ...]:
+    facts: tuple[PartyFacts, ...] = ctx.once("party_facts", lambda: _derive_parties(ctx))
+    return facts
+
+
+def _derive_parties(ctx: PermitContext) -> tuple[PartyFacts, ...]:
+    out = []
+    for role, person in party_persons(ctx.state, ctx.actor, ctx.template).items():
+        codes = ctx.required_codes(role)
+        worker = ctx.linked_worker(person)
+        out.append(
+            PartyFacts(
+                role=role,
+                person_id=person,
+                worker_id=worker.worker_id if worker else None,
+                missing=tuple(sorted(worker.missing(codes, ctx.now) if worker else set(codes))),
+                relied_on=worker.relied_on(codes, ctx.now) if worker else (),
+            )
+        )
+    return tuple(out)
 
 
 def assigned_facts(ctx: PermitContext) -> tuple[WorkerFacts, ...]:

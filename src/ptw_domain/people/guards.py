@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from ptw_domain.findings import Finding, found
 from ptw_domain.people.decide import fire_watch_findings, role_findings
-from ptw_domain.people.facts import assigned_facts
+from ptw_domain.people.facts import ISSUER_ROLE, PA_ROLE, PartyFacts, assigned_facts, party_facts
 from ptw_domain.people.state import PermitRole
 from ptw_domain.permit.context import PermitContext
 from ptw_domain.permit.readiness import Action, guard, warning
@@ -89,8 +89,9 @@ def crew_size(ctx: PermitContext) -> list[Finding]:
 
 @guard((A.ACTIVATE, "COMP-04"), (A.RESUME, "COMP-04"))
 def everyone_competent(ctx: PermitContext) -> list[Finding]:
-    """COMP-04: every assigned worker holds the codes of each of their permit roles at the act."""
-    return [
+    """COMP-04: every assigned worker holds the codes of each of their permit roles at the act, and so do the PA
+    and the issuer for theirs (template keys `performing_authority` and `issuer`)."""
+    workers = [
         Finding(
             rule="COMP-04",
             code="competency_missing",
@@ -100,6 +101,34 @@ def everyone_competent(ctx: PermitContext) -> list[Finding]:
         for f in assigned_facts(ctx)
         if f.missing
     ]
+    return workers + [_party_finding(ctx, p) for p in party_facts(ctx) if p.missing]
+
+
+_PARTY_NAMES = {PA_ROLE: "performing authority", ISSUER_ROLE: "issuer"}
+
+
+def _party_finding(ctx: PermitContext, p: PartyFacts) -> Finding:
+    """A PA or issuer without the codes of their role; without a linked worker record (WRK-01) none can be found."""
+    facts = {
+        "person_id": p.person_id,
+        "permit_role": p.role,
+        "missing": list(p.missing),
+        "at": ctx.now.isoformat(),
+    }
+    who = f"the {_PARTY_NAMES[p.role]} {p.person_id}"
+    if p.worker_id is None:
+        return Finding(
+            rule="COMP-04",
+            code="no_worker_record",
+            message=f"{who} is linked to no worker record holding {', '.join(p.missing)}",
+            facts=facts,
+        )
+    return Finding(
+        rule="COMP-04",
+        code="competency_missing",
+        message=f"{who} lacks a valid {', '.join(p.missing)} competency",
+        facts={**facts, "worker_id": str(p.worker_id)},
+    )
 
 
 def is_confined_space(ctx: PermitContext) -> bool:

@@ -6,6 +6,8 @@ from msgspec import UnsetType
 
 from ptw_domain.errors import Forbidden, InvalidTransition, NotFound, ValidationFailed
 from ptw_domain.events import people as ev
+from ptw_domain.events.people import WorkerMemberLinked, WorkerMemberUnlinked
+from ptw_domain.organisation import OrganisationState
 from ptw_domain.people import commands as pc
 from ptw_domain.people.workers import WorkerState
 from ptw_domain.roles import Actor, Role
@@ -64,6 +66,26 @@ def update(cmd: pc.UpdateWorker, existing: WorkerState | None) -> list[ev.Worker
     if not changed:
         return []
     return [ev.WorkerUpdated(name=name, company=company, person_id=person_id, active=active, changed=changed)]
+
+
+def link_member(
+    organisation: OrganisationState | None, worker: WorkerState, before: str | None
+) -> list[WorkerMemberLinked | WorkerMemberUnlinked]:
+    """WRK-01: the organisation's index of member links follows the worker's changed `person_id`; a member logs in
+    as one worker, so linking a member already linked to another worker is refused."""
+    links = organisation.member_workers if organisation else {}
+    after = worker.person_id
+    if after is not None and links.get(after, worker.worker_id) != worker.worker_id:
+        raise ValidationFailed(
+            "the member is linked to another worker", rule_ids=("WRK-01",), facts={"field": "person_id"}
+        )
+    ids = {"organisation_id": worker.organisation_id, "worker_id": worker.worker_id}
+    out: list[WorkerMemberLinked | WorkerMemberUnlinked] = []
+    if before is not None:
+        out.append(WorkerMemberUnlinked(person_id=before, **ids))
+    if after is not None:
+        out.append(WorkerMemberLinked(person_id=after, **ids))
+    return out
 
 
 def record_competency(cmd: pc.RecordCompetency, existing: WorkerState | None) -> list[ev.WorkerEvent]:

@@ -64,7 +64,13 @@ ALLOWED_FROM: dict[str, frozenset[Status]] = {
     "UnassignIsolationPoint": frozenset({S.DRAFT, S.SUBMITTED, S.UNDER_REVIEW, S.REJECTED}),
     "ApplyPersonalLock": frozenset({S.ACTIVE}),  # LOCK-01
     "RemovePersonalLock": frozenset({S.ACTIVE, S.SUSPENDED, S.EXPIRED}),
-    "RecordLockRemovalException": frozenset({S.ACTIVE, S.SUSPENDED, S.EXPIRED}),
+    # after hand-back only the locks of a linked isolation remain (LOCK-05), to be removed at de-isolation (ISO-13)
+    "RecordLockRemovalException": frozenset({S.ACTIVE, S.SUSPENDED, S.EXPIRED, S.COMPLETED}),
+    # records: attachments until close or cancellation, then annotations only (LIFE-05, AUD-11); annotations and
+    # incident links in every status (AUD-11, RPT-04)
+    "AddAttachment": frozenset(set(S) - {S.CLOSED, S.CANCELLED}),
+    "AnnotatePermit": frozenset(S),
+    "LinkIncident": frozenset(S),
 }
 
 # Roles whose members may stop work on any permit; others only as a party (SEC-04 "suspend").

@@ -62,6 +62,8 @@ class PermitContext:
     actor: Actor | None = None
     acting_for: ActingFor | None = None
     workers: Mapping[UUID, WorkerState] = field(default_factory=dict)
+    # WRK-01: the worker ids the PA and the acting person log in as (for COMP-04), when their members are linked
+    members: Mapping[str, UUID] = field(default_factory=dict)
     gas_profiles: tuple[PublishedProfile, ...] = ()
     isolations: Mapping[UUID, IsolationState] = field(default_factory=dict)
     points: Mapping[UUID, PointState] = field(default_factory=dict)
@@ -136,6 +138,11 @@ class PermitContext:
         """SEC-05 "self": the actor is the registered worker (by the worker's linked member identity)."""
         worker = self.worker(worker_id)
         return worker.person_id is not None and worker.person_id == self.person
+
+    def linked_worker(self, person_id: str) -> WorkerState | None:
+        """WRK-01: the worker record a member logs in as, if linked (and loaded for this decision)."""
+        worker_id = self.members.get(person_id)
+        return self.workers.get(worker_id) if worker_id is not None else None
 
     def required_codes(self, role: str) -> list[str]:
         """COMP-03: the competency codes the template requires for a permit role."""

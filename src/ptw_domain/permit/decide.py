@@ -19,6 +19,7 @@ from ptw_domain.people.decide import PEOPLE_HANDLERS
 from ptw_domain.permit import execution, extensions, workflow
 from ptw_domain.permit import guards as _guards  # noqa: F401 - registers the lifecycle guards
 from ptw_domain.permit.context import PermitContext
+from ptw_domain.records.decide import RECORDS_HANDLERS
 from ptw_domain.simops import guards as _simops_guards  # noqa: F401 - registers the SIMOPS guard
 
 Handler = Callable[[Any, PermitContext], Any]  # events, or a Decision that also writes other streams
@@ -48,4 +49,5 @@ PERMIT_HANDLERS: dict[type[c.PermitCommand], Handler] = {
     **ISOLATION_HANDLERS,
     **HANDOVER_HANDLERS,
     **CLOSEOUT_HANDLERS,
+    **RECORDS_HANDLERS,
 }

@@ -25,6 +25,7 @@ from ptw_domain.permit.state import (
     SuspensionCause,
 )
 from ptw_domain.permit.status import Status
+from ptw_domain.records.evolve import RECORDS_EVOLVERS
 from ptw_domain.signatures import Signature
 
 
@@ -297,6 +298,7 @@ _AREA_EVOLVERS: dict[type[Any], Evolver] = {
     **ISOLATION_EVOLVERS,
     **HANDOVER_EVOLVERS,
     **CLOSEOUT_EVOLVERS,
+    **RECORDS_EVOLVERS,
 }
 
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from msgspec.structs import replace
+
 from ptw_domain import commands as c
 from ptw_domain.closeout.decide import pinned_checklist
 from ptw_domain.errors import ValidationFailed
 from ptw_domain.events import permit as ev
 from ptw_domain.events.isolation import IsolationUnlinked
 from ptw_domain.findings import Finding
+from ptw_domain.people.facts import ISSUER_ROLE, PA_ROLE, party_facts
 from ptw_domain.permit.authority import (
     STOP_WORK_ROLES,
     check_status,
@@ -81,7 +84,12 @@ def _issue_and_accept(cmd: c.ActivatePermit | c.ResumePermit, ctx: PermitContext
         intent=cmd.name,
         role=Role.REQUESTOR,
     )
-    return issuer, accepted
+    # COMP-02: each signature names the competency records its signer relied on at the act (COMP-04)
+    relied = {p.role: tuple(str(r) for r in p.relied_on) for p in party_facts(ctx)}
+    return (
+        replace(issuer, competency_ids=relied.get(ISSUER_ROLE, ())),
+        replace(accepted, competency_ids=relied.get(PA_ROLE, ())),
+    )
 
 
 def activate(cmd: c.ActivatePermit, ctx: PermitContext) -> Events:

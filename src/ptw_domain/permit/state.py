@@ -17,6 +17,7 @@ from ptw_domain.isolation.state import PermitIsolations
 from ptw_domain.people.state import PeopleState
 from ptw_domain.permit.content import CORE_FIELDS, Origin, PermitContent
 from ptw_domain.permit.status import Status
+from ptw_domain.records.state import RecordsState
 from ptw_domain.risk import RiskLevel, effective_risk_level, risk_level, risk_score
 from ptw_domain.roles import Member
 from ptw_domain.signatures import Signature
@@ -126,6 +127,7 @@ class PermitState(msgspec.Struct, frozen=True, kw_only=True):
     handed_over_pa: str | None = None  # HOV-04: the PA by an acknowledged performing handover
     closeout: CloseoutState = CloseoutState()
     isolations: PermitIsolations = PermitIsolations()
+    records: RecordsState = RecordsState()  # attachments, annotations, linked incidents
 
     @property
     def performing_authority(self) -> str:

@@ -10,7 +10,7 @@ from ptw_domain.events.simops import ConflictFacts
 from ptw_domain.findings import Finding
 from ptw_domain.permit.context import PermitContext
 from ptw_domain.permit.readiness import Action, guard, warning
-from ptw_domain.simops.model import conflicts_of, is_open
+from ptw_domain.simops.model import is_open, registered_conflicts
 
 A = Action
 
@@ -25,12 +25,9 @@ def _open_conflicts(ctx: PermitContext) -> list[tuple[UUID, ConflictFacts]]:
     register = ctx.simops
     if register is None:
         return []
-    fp = register.footprints.get(ctx.state.permit_id)
-    if fp is None:
-        return []
     return [
         (cid, facts)
-        for cid, (facts, digest) in conflicts_of(register, fp).items()
+        for cid, (facts, digest) in registered_conflicts(register, ctx.state.permit_id).items()
         if is_open(register, cid, digest)
     ]
 

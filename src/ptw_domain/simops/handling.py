@@ -1,5 +1,5 @@
 """Resolving a conflict (SIM-08, SOD-06): the decision goes on the conflict's stream and, bound to its facts hash,
-into the project's register (so SIM-06 sees it)."""
+into the project's register (so SIM-06 sees it). With the publications of `publication`, the SIMOPS acts."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from ptw_domain.handlers import Change, at_of
 from ptw_domain.permit.state import PermitState
 from ptw_domain.roles import Role
 from ptw_domain.simops import commands as sc
+from ptw_domain.simops.publication import publish_matrix, publish_zone_map
 from ptw_domain.simops.streams import ConflictState, register_id
 from ptw_domain.store.streams import append
 from ptw_domain.workbench import Workbench
@@ -97,4 +98,8 @@ def resolve(bench: Workbench, cmd: sc.ResolveConflict) -> Change:
     return Change(streams=[main, reg], main=main)
 
 
-SIMOPS_ACTS: dict[type[Any], Callable[[Workbench, Any], Change]] = {sc.ResolveConflict: resolve}
+SIMOPS_ACTS: dict[type[Any], Callable[[Workbench, Any], Change]] = {
+    sc.ResolveConflict: resolve,
+    sc.PublishZoneMap: publish_zone_map,
+    sc.PublishSimopsMatrix: publish_matrix,
+}

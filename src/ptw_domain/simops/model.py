@@ -1,36 +1,51 @@
-"""The pure SIMOPS model: footprints, the place index, the interaction matrix and conflict detection (SIM-01..07,
-SIM-10/11). Deterministic (SIM-12): the same footprints give the same conflicts and the same hashes."""
+"""The pure SIMOPS model: footprints, the place index, the zone map, the interaction matrix and conflict detection
+(SIM-01..07, SIM-10/11). Deterministic (SIM-12): the same footprints, zone map and matrix give the same conflicts
+and the same hashes."""
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from functools import lru_cache
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 import msgspec
 
 from ptw_domain.canonical import sha256_hex
-from ptw_domain.events.simops import ConflictFacts, Footprint
+from ptw_domain.events.simops import ConflictFacts, Footprint, Matrix, MatrixEntry, ZoneMap
 
 _CONFLICTS = uuid5(NAMESPACE_URL, "urn:ptw:simops-conflict")
-MATRIX_VERSION = 1
+ANY_CATEGORY = "*"
+# SIM-05: place and time overlap with no matrix entry is a low co-location notice.
+NO_ENTRY = ("low", "SIM-M00")
 
-# SIM-05 default matrix [practice]: (category, category) -> (severity, rule); "*" is any category.
-MATRIX: dict[tuple[str, str], tuple[str, str]] = {
-    ("hot_work", "confined_space"): ("high", "SIM-M01"),
-    ("hot_work", "line_break"): ("high", "SIM-M02"),
-    ("hot_work", "chemical"): ("high", "SIM-M03"),
-    ("radiography", "*"): ("high", "SIM-M04"),
-    ("hot_work", "hot_work"): ("medium", "SIM-M05"),
-    ("lifting", "work_at_height"): ("medium", "SIM-M06"),
-    ("lifting", "excavation"): ("medium", "SIM-M06"),
-    ("electrical", "excavation"): ("medium", "SIM-M06"),
-    ("pressure_testing", "*"): ("medium", "SIM-M07"),
-}
+
+def _entry(first: str, second: str, severity: str, rule: str) -> MatrixEntry:
+    return MatrixEntry(first=first, second=second, severity=severity, rule=rule)
+
+
+# SIM-05 default matrix [practice], version 1 of every project until it publishes its own.
+DEFAULT_MATRIX = Matrix(
+    version=1,
+    entries=(
+        _entry("hot_work", "confined_space", "high", "SIM-M01"),
+        _entry("hot_work", "line_break", "high", "SIM-M02"),
+        _entry("hot_work", "chemical", "high", "SIM-M03"),
+        _entry("radiography", ANY_CATEGORY, "high", "SIM-M04"),
+        _entry("hot_work", "hot_work", "medium", "SIM-M05"),
+        _entry("lifting", "work_at_height", "medium", "SIM-M06"),
+        _entry("lifting", "excavation", "medium", "SIM-M06"),
+        _entry("electrical", "excavation", "medium", "SIM-M06"),
+        _entry("pressure_testing", ANY_CATEGORY, "medium", "SIM-M07"),
+    ),
+)
 SEVERITY_RANK = {"low": 0, "medium": 1, "high": 2}
+# SIM-10: the facts hash covers these only, so a decision survives a publication that leaves them unchanged.
+HASHED_FACTS = ("rule", "severity", "older", "newer", "overlapping", "overlap_start", "overlap_end")
 
 
-class Register(msgspec.Struct, frozen=True, kw_only=True):
+class Register(msgspec.Struct, frozen=True, kw_only=True, weakref=True):
     """The project's SIMOPS register: footprints by permit, decisions by conflict, and the place index."""
 
     project_id: UUID
@@ -40,6 +55,8 @@ class Register(msgspec.Struct, frozen=True, kw_only=True):
         default_factory=dict
     )  # conflict -> (hash, decision)
     index: dict[str, tuple[UUID, ...]] = msgspec.field(default_factory=dict)  # place key -> permits
+    zone_map: ZoneMap = msgspec.field(default_factory=ZoneMap)
+    matrix: Matrix = msgspec.field(default_factory=lambda: DEFAULT_MATRIX)
 
 
 def place_keys(fp: Footprint) -> list[str]:
@@ -87,14 +104,41 @@ def _overlap(a: Footprint, b: Footprint) -> tuple[datetime, datetime | None] | N
     return (start, end) if end is None or start < end else None
 
 
-def _severity(a: Footprint, b: Footprint, shared: dict[str, tuple[str, ...]]) -> tuple[str, str]:
+@lru_cache(maxsize=32)
+def _pairs(matrix: Matrix) -> dict[tuple[str, str], tuple[str, str]]:
+    return {(e.first, e.second): (e.severity, e.rule) for e in matrix.entries}
+
+
+def matrix_rule(matrix: Matrix, x: str, y: str) -> tuple[str, str]:
+    """SIM-05, the same whichever permit comes first: the entry naming both categories, else the highest of the
+    "any" entries of either (ties to the lower rule id), else the low notice."""
+    pairs = _pairs(matrix)
+    exact = pairs.get((x, y)) or pairs.get((y, x))
+    if exact:
+        return exact
+    wild = [found for c in (x, y) if (found := pairs.get((c, ANY_CATEGORY)))]
+    return min(wild, key=lambda sr: (-SEVERITY_RANK[sr[0]], sr[1])) if wild else NO_ENTRY
+
+
+def _severity(
+    register: Register, a: Footprint, b: Footprint, shared: dict[str, tuple[str, ...]]
+) -> tuple[str, str]:
     if shared.get("isolations") or shared.get("energy_sources"):
         return "high", "SIM-04"  # SIM-04: a shared isolation or energy source is high whatever the categories
-    for x, y in ((a.category, b.category), (b.category, a.category)):
-        for key in ((x, y), (x, "*")):
-            if key in MATRIX:
-                return MATRIX[key]
-    return "low", "SIM-M00"
+    return matrix_rule(register.matrix, a.category, b.category)
+
+
+def adjacent_areas(zone_map: ZoneMap, a: Footprint, b: Footprint) -> tuple[str, ...]:
+    """SIM-02: the pairs of areas of `a` and `b` that the zone map makes adjacent, each named once."""
+    pairs = {
+        " <-> ".join(sorted((x, y))) for x in a.areas for y in b.areas if y in zone_map.adjacency.get(x, ())
+    }
+    return tuple(sorted(pairs))
+
+
+def facts_hash(facts: ConflictFacts) -> str:
+    """SIM-10: SHA-256 of the canonical rule, severity, permit ids, overlapping elements and overlap interval."""
+    return sha256_hex({name: getattr(facts, name) for name in HASHED_FACTS})
 
 
 def older_newer(a: Footprint, b: Footprint) -> tuple[Footprint, Footprint]:
@@ -102,20 +146,25 @@ def older_newer(a: Footprint, b: Footprint) -> tuple[Footprint, Footprint]:
     return (a, b) if (a.entered_at, a.number) < (b.entered_at, b.number) else (b, a)
 
 
-def conflict_between(a: Footprint, b: Footprint) -> tuple[UUID, ConflictFacts, str] | None:
-    """SIM-02..05, SIM-10: the conflict of two candidates, its facts and the facts hash, if they overlap."""
+def conflict_between(
+    register: Register, a: Footprint, b: Footprint
+) -> tuple[UUID, ConflictFacts, str] | None:
+    """SIM-02..05, SIM-10: the conflict of two candidates under the register's zone map and matrix, its facts and
+    the facts hash, if they overlap. Time is compared first: it is cheap, and most candidates sharing a place do
+    not share its time."""
+    interval = _overlap(a, b)
+    if interval is None:
+        return None
     shared = {
         name: tuple(sorted(set(getattr(a, name)) & set(getattr(b, name))))
         for name in ("areas", "equipment", "isolations", "energy_sources")
     }
+    shared["adjacent_areas"] = adjacent_areas(register.zone_map, a, b)
     shared = {k: tuple(str(v) for v in vs) for k, vs in shared.items() if vs}
     if not shared:
         return None
-    interval = _overlap(a, b)
-    if interval is None:
-        return None
     older, newer = older_newer(a, b)
-    severity, rule = _severity(a, b, shared)
+    severity, rule = _severity(register, a, b, shared)
     facts = ConflictFacts(
         rule=rule,
         severity=severity,
@@ -124,14 +173,23 @@ def conflict_between(a: Footprint, b: Footprint) -> tuple[UUID, ConflictFacts, s
         overlapping=shared,
         overlap_start=interval[0],
         overlap_end=interval[1],
+        matrix_version=register.matrix.version,
+        zone_map_version=register.zone_map.version,
     )
-    return conflict_id(older.permit_id, newer.permit_id, rule), facts, sha256_hex(facts)
+    return conflict_id(older.permit_id, newer.permit_id, rule), facts, facts_hash(facts)
+
+
+def nearby_keys(register: Register, fp: Footprint) -> list[str]:
+    """The place keys to look up for `fp`: its own, and the areas the zone map makes adjacent to its areas."""
+    adjacency = register.zone_map.adjacency
+    return place_keys(fp) + [f"area:{n}" for area in fp.areas for n in adjacency.get(area, ())]
 
 
 def candidates_near(register: Register, fp: Footprint) -> Iterable[Footprint]:
-    """The footprints sharing a place key with `fp`, from the index (never a scan of every permit)."""
+    """The footprints sharing a place key with `fp` or in an adjacent area, from the index (never a scan of every
+    permit)."""
     seen: set[UUID] = set()
-    for key in place_keys(fp):
+    for key in nearby_keys(register, fp):
         for permit_id in register.index.get(key, ()):
             if permit_id != fp.permit_id and permit_id not in seen:
                 seen.add(permit_id)
@@ -141,10 +199,31 @@ def candidates_near(register: Register, fp: Footprint) -> Iterable[Footprint]:
 def conflicts_of(register: Register, fp: Footprint) -> dict[UUID, tuple[ConflictFacts, str]]:
     out = {}
     for other in candidates_near(register, fp):
-        found = conflict_between(fp, other)
+        found = conflict_between(register, fp, other)
         if found is not None:
             out[found[0]] = (found[1], found[2])
     return out
+
+
+Conflicts = dict[UUID, tuple[ConflictFacts, str]]
+# register object id -> (a weak reference to it, the conflicts of its permits computed so far)
+_REGISTERED: dict[int, tuple[weakref.ref[Register], dict[UUID, Conflicts]]] = {}
+
+
+def registered_conflicts(register: Register, permit_id: UUID) -> Conflicts:
+    """`conflicts_of` a permit of the register, remembered with the register object. A register is immutable and
+    its conflicts a function of it alone (SIM-12), so the readiness reads between two SIMOPS changes pay the pair
+    checks once per permit; the memory goes with the register."""
+    held = _REGISTERED.get(id(register))
+    if held is None or held[0]() is not register:
+        held = _REGISTERED[id(register)] = (weakref.ref(register), {})
+        weakref.finalize(register, _REGISTERED.pop, id(register), None)
+    known = held[1]
+    found = known.get(permit_id)
+    if found is None:
+        fp = register.footprints.get(permit_id)
+        found = known[permit_id] = conflicts_of(register, fp) if fp is not None else {}
+    return found
 
 
 def is_open(register: Register, cid: UUID, facts_hash: str) -> bool:

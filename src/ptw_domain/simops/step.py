@@ -17,7 +17,7 @@ from ptw_domain.events import simops as ev
 from ptw_domain.isolation.state import IsolationState
 from ptw_domain.permit.state import PermitState
 from ptw_domain.permit.status import SIMOPS_CANDIDATE, Status
-from ptw_domain.simops.model import MATRIX_VERSION, Register, conflicts_of, is_open
+from ptw_domain.simops.model import Register, conflicts_of, is_open
 from ptw_domain.simops.streams import ConflictState, apply_footprint
 
 
@@ -48,14 +48,17 @@ def footprint_of(
         start=start,
         end=end,
         entered_at=previous.entered_at if previous else now,
+        extension_requested=pending is not None,
     )
 
 
 @dataclass(frozen=True, slots=True)
 class FootprintChange:
-    """A changed footprint: the register event, and the permit's conflicts before and after it."""
+    """A changed footprint: the register event, the register after it, and the permit's conflicts before and
+    after it."""
 
     event: ev.RegisterEvent
+    register: Register
     before: dict[UUID, tuple[ev.ConflictFacts, str]]
     after: dict[UUID, tuple[ev.ConflictFacts, str]]
 
@@ -75,22 +78,40 @@ def footprint_change(
     before = conflicts_of(register, previous) if previous else {}
     if fp is None:
         removed = ev.SimopsFootprintRemoved(project_id=register.project_id, permit_id=state.permit_id)
-        return FootprintChange(event=removed, before=before, after={})
+        return FootprintChange(
+            event=removed, register=apply_footprint(register, removed), before=before, after={}
+        )
     recorded = ev.SimopsFootprintRecorded(project_id=register.project_id, footprint=fp)
-    return FootprintChange(
-        event=recorded, before=before, after=conflicts_of(apply_footprint(register, recorded), fp)
-    )
+    after = apply_footprint(register, recorded)
+    return FootprintChange(event=recorded, register=after, before=before, after=conflicts_of(after, fp))
 
 
 def conflict_events(
-    register: Register,
-    state: PermitState,
-    change: FootprintChange,
-    conflicts: dict[UUID, ConflictState | None],
+    change: FootprintChange, conflicts: dict[UUID, ConflictState | None]
 ) -> dict[UUID, list[Any]]:
-    """Per conflict stream, what the change records: detected, updated (changed facts or reappeared) or cleared."""
+    """Per conflict stream, what a footprint change records."""
+    left = isinstance(change.event, ev.SimopsFootprintRemoved)
+    return conflict_changes(
+        change.register,
+        change.before,
+        change.after,
+        conflicts,
+        cleared_reason="left the candidate set" if left else "no longer overlapping",
+    )
+
+
+def conflict_changes(
+    register: Register,
+    before: dict[UUID, tuple[ev.ConflictFacts, str]],
+    after: dict[UUID, tuple[ev.ConflictFacts, str]],
+    conflicts: dict[UUID, ConflictState | None],
+    *,
+    cleared_reason: str,
+) -> dict[UUID, list[Any]]:
+    """Per conflict stream, what an evaluation found against the register (as it is after the change): detected,
+    updated (changed facts hash or reappeared) or cleared (SIM-11)."""
     out: dict[UUID, list[Any]] = {}
-    for cid, (facts, digest) in change.after.items():
+    for cid, (facts, digest) in after.items():
         existing = conflicts.get(cid)
         if existing is None:
             out[cid] = [
@@ -103,18 +124,22 @@ def conflict_events(
                     severity=facts.severity,
                     facts=facts,
                     facts_hash=digest,
-                    basis="proposed_extension" if state.pending_extension else "planned",
-                    matrix_version=MATRIX_VERSION,
+                    basis=_basis(register, facts),
+                    matrix_version=facts.matrix_version,
                 )
             ]
         elif existing.cleared or existing.facts_hash != digest:
             out[cid] = [
                 ev.ConflictUpdated(facts=facts, facts_hash=digest, open=is_open(register, cid, digest))
             ]
-    for cid in change.before.keys() - change.after.keys():
+    for cid in before.keys() - after.keys():
         existing = conflicts.get(cid)
         if existing is not None and not existing.cleared:
-            left = isinstance(change.event, ev.SimopsFootprintRemoved)
-            reason = "left the candidate set" if left else "no longer overlapping"
-            out[cid] = [ev.ConflictCleared(reason=reason)]
+            out[cid] = [ev.ConflictCleared(reason=cleared_reason)]
     return out
+
+
+def _basis(register: Register, facts: ev.ConflictFacts) -> str:
+    """SIM-09: the facts rest on a requested extension window when either permit's occupancy ends with one."""
+    pair = (register.footprints.get(facts.older), register.footprints.get(facts.newer))
+    return "proposed_extension" if any(fp and fp.extension_requested for fp in pair) else "planned"

@@ -33,6 +33,10 @@ def apply_footprint(register: Register, event: ev.RegisterEvent) -> Register:
         previous = register.footprints.get(event.permit_id)
         footprints = {k: v for k, v in register.footprints.items() if k != event.permit_id}
         return replace(register, footprints=footprints, index=unindexed(register.index, previous))
+    if isinstance(event, ev.SimopsZoneMapAdopted):
+        return replace(register, zone_map=event.zone_map)
+    if isinstance(event, ev.SimopsMatrixAdopted):
+        return replace(register, matrix=event.matrix)
     assert isinstance(event, ev.SimopsDecisionRecorded)
     return replace(
         register, decisions={**register.decisions, event.conflict_id: (event.facts_hash, event.decision)}

@@ -14,6 +14,7 @@ from uuid import UUID
 from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.persistence import Mapper, Recording, StoredEvent
 
+from ptw_domain.store.ddl import DDL_XACT_LOCK, ddl_lock_key
 from ptw_domain.store.mapper import EnvelopeMapper
 from ptw_domain.store.streams import KINDS, Stream, StreamSnapshot, fold
 
@@ -112,8 +113,7 @@ def install_append_only_guard(store: PtwStore) -> None:
         schema = datastore.schema or "public"
         table = store.recorder.events_table_name  # type: ignore[attr-defined]
         with datastore.transaction(commit=True) as cursor:
-            # one process at a time replaces these (see DDL_LOCK in store/postgres.py)
-            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"ptw-ddl:{datastore.schema}",))
+            cursor.execute(DDL_XACT_LOCK, (ddl_lock_key(datastore.schema),))  # one process at a time
             cursor.execute(
                 f'CREATE OR REPLACE FUNCTION "{schema}".ptw_refuse_change() RETURNS trigger LANGUAGE plpgsql AS '
                 "$$ BEGIN RAISE EXCEPTION 'ptw events are append-only (AUD-02)'; END $$"

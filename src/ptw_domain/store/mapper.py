@@ -25,6 +25,7 @@ def state_types() -> dict[str, type[Any]]:
     from ptw_domain.delegation import DelegationState
     from ptw_domain.events.idempotency import CommandAccepted
     from ptw_domain.events.sync import SyncCommandRecorded
+    from ptw_domain.isolation.project_locks import ProjectLocks
     from ptw_domain.isolation.state import IsolationState, PointState
     from ptw_domain.organisation import OrganisationState, TemplateState
     from ptw_domain.people.workers import WorkerState
@@ -44,6 +45,7 @@ def state_types() -> dict[str, type[Any]]:
         "isolation_point": PointState,
         "isolation": IsolationState,
         "simops_register": Register,
+        "project_locks": ProjectLocks,
         "conflict": ConflictState,
         "sync_ledger": SyncCommandRecorded,
     }

@@ -16,19 +16,45 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
-from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from eventsourcing.postgres import (
+    PostgresAggregateRecorder,
+    PostgresApplicationRecorder,
+    PostgresDatastore,
+    PostgresFactory,
+    PostgresRecorder,
+)
 from eventsourcing.utils import retry
 from psycopg.sql import SQL
 
-# Held by each transaction that creates or replaces the store's objects, until it commits.
-DDL_LOCK = "SELECT pg_advisory_xact_lock(hashtext(%s))"
+from ptw_domain.store.ddl import DDL_LOCK, DDL_UNLOCK, ddl_lock_key
 
 
 def _quoted(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
-class AppendFunctionRecorder(PostgresApplicationRecorder):
+class SerialisedDDL(PostgresRecorder):
+    """Creates its objects under the schema's DDL lock (store/ddl.py). The library creates a recorder's composite
+    type in a transaction of its own before its tables, so the lock is a session's, held across both: processes
+    starting together on a fresh schema would each create the type and the tables at once, which PostgreSQL
+    refuses (unique violations in pg_type), and replacing the append function at once ("tuple concurrently
+    updated")."""
+
+    def create_table(self) -> None:
+        key = ddl_lock_key(self.datastore.schema)
+        with self.datastore.get_connection() as conn:
+            conn.execute(DDL_LOCK, (key,), prepare=False)
+            try:
+                super().create_table()
+            finally:
+                conn.execute(DDL_UNLOCK, (key,), prepare=False)
+
+
+class SnapshotRecorder(SerialisedDDL, PostgresAggregateRecorder):
+    """The library's recorder of snapshots, creating its table under the DDL lock."""
+
+
+class AppendFunctionRecorder(SerialisedDDL, PostgresApplicationRecorder):
     """The library's application recorder with its insert replaced by one call of an append function."""
 
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events") -> None:
@@ -51,12 +77,6 @@ class AppendFunctionRecorder(PostgresApplicationRecorder):
         )
         self._append_sql = f"SELECT n FROM {function}(%s, %s, %s, %s) AS t(n)"
         self._schema, self._table = schema, table
-
-    def _create_table(self, curs: Any) -> None:
-        """Processes starting together (API workers, projection runners) would each replace the append function
-        at once, which PostgreSQL refuses ("tuple concurrently updated"): one at a time, per schema."""
-        curs.execute(DDL_LOCK, (f"ptw-ddl:{self.datastore.schema}",), prepare=False)
-        super()._create_table(curs)
 
     def select_stream(
         self, stream_id: UUID, snapshots_table: str
@@ -102,3 +122,10 @@ class AppendFunctionRecorder(PostgresApplicationRecorder):
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(self._append_sql, params, prepare=True)
             return [int(row["n"]) for row in curs.fetchall()]
+
+
+class PtwPostgresFactory(PostgresFactory):
+    """The library's PostgreSQL persistence with our recorders (`PERSISTENCE_MODULE` names this class)."""
+
+    aggregate_recorder_class = SnapshotRecorder
+    application_recorder_class = AppendFunctionRecorder

@@ -31,7 +31,7 @@ def store_env(url: str, *, pool_size: int = 8) -> dict[str, str]:
         query = parse_qs(parts.query)
         env = {
             **common,
-            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "PERSISTENCE_MODULE": "ptw_domain.store.postgres:PtwPostgresFactory",
             "POSTGRES_DBNAME": unquote(parts.path.lstrip("/")) or "postgres",
             "POSTGRES_HOST": parts.hostname or "127.0.0.1",
             "POSTGRES_PORT": str(parts.port or 5432),
@@ -41,7 +41,6 @@ def store_env(url: str, *, pool_size: int = 8) -> dict[str, str]:
             "POSTGRES_MAX_OVERFLOW": str(pool_size),
             "POSTGRES_LOCK_TIMEOUT": "5",
             "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "10",
-            "APPLICATION_RECORDER_TOPIC": "ptw_domain.store.postgres:AppendFunctionRecorder",
         }
         if "schema" in query:
             env["POSTGRES_SCHEMA"] = query["schema"][0]

@@ -18,6 +18,7 @@ from ptw_domain.delegation import evolve_delegation
 from ptw_domain.events.base import GENESIS_HASH, DomainEvent, EventMetadata, Recorded
 from ptw_domain.events.idempotency import CommandAccepted
 from ptw_domain.events.sync import SyncCommandRecorded
+from ptw_domain.isolation.project_locks import evolve_project_locks
 from ptw_domain.isolation.state import evolve_isolation, evolve_point
 from ptw_domain.organisation import evolve_organisation, evolve_template
 from ptw_domain.people.workers import evolve_worker
@@ -50,6 +51,7 @@ KINDS: dict[str, tuple[Callable[[Any, Recorded[Any]], Any], int | None]] = {
     "isolation_point": (evolve_point, 50),
     "isolation": (evolve_isolation, 50),
     "simops_register": (evolve_register, 1000),
+    "project_locks": (evolve_project_locks, 1000),
     "conflict": (evolve_conflict, None),
     "sync_ledger": (_evolve_sync_ledger, None),
 }

@@ -1,4 +1,5 @@
-"""What an offline batch is (SYNC-01) and what the service answers (SYNC-13), with the sync's constants.
+"""What an offline batch is (SYNC-01) and what the service answers (SYNC-13), with the sync's constants (the
+`offline_max_age_hours` of SYNC-02 is a project setting).
 
 The caller (the HTTP API, or an embedding application) decodes each command's payload into the domain command
 the online path would build. A command aimed at a temporary reference carries `temporary_id(ref)` in its target
@@ -8,18 +9,16 @@ field; the engine puts the real id there once the reference's CreatePermit has b
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 import msgspec
 
 from ptw_domain import commands as c
 from ptw_domain.events.sync import SyncOutcome, SyncOutcomeKind
-from ptw_domain.findings import Finding
 
 MAX_COMMANDS = 200  # SYNC-01, SEC-11
 MAX_BODY_BYTES = 2 * 1024 * 1024  # SYNC-01, SEC-11: enforced by the transport
-OFFLINE_MAX_AGE = timedelta(hours=72)  # SYNC-02 offline_max_age_hours = 72 [choice]
 TEMPORARY = "tmp:"  # SYNC-04: a temporary reference is `tmp:<name>`
 CORE_HASH_PLACEHOLDER = "tmp"  # SYNC-11: "the core hash the server computes for this temporary reference"
 
@@ -101,31 +100,3 @@ class SyncReport(msgspec.Struct, frozen=True, kw_only=True):
             counts[result.outcome.outcome.value] += 1
         counts["replayed"] = sum(r.replayed for r in self.results)
         return counts
-
-
-class SyncReviewItem(msgspec.Struct, frozen=True, kw_only=True):
-    """SYNC-07: a permit on the sync review list, with the offline command whose guards failed."""
-
-    permit_id: UUID
-    permit_number: str | None
-    client_command_id: str
-    command: str
-    device_id: str
-    user: str
-    recorded_at: datetime
-    detail: str
-    blockers: tuple[Finding, ...]
-
-
-class SyncHealth(msgspec.Struct, frozen=True, kw_only=True):
-    """SYNC-12: what the project's devices synced over a window (24 hours by default)."""
-
-    project_id: UUID
-    since: datetime
-    until: datetime
-    applied: int = 0
-    conflicts: int = 0
-    rejected: int = 0
-    reasons: dict[str, int] = msgspec.field(default_factory=dict)
-    devices: int = 0
-    last_recorded_at: datetime | None = None

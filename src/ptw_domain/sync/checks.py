@@ -9,10 +9,11 @@ from typing import Any
 import msgspec
 
 from ptw_domain import commands as c
+from ptw_domain.events.project import ProjectSettings
 from ptw_domain.events.sync import SyncOutcome
 from ptw_domain.isolation import commands as ic
 from ptw_domain.sync import outcomes as out
-from ptw_domain.sync.batch import CORE_HASH_PLACEHOLDER, OFFLINE_MAX_AGE, SyncItem
+from ptw_domain.sync.batch import CORE_HASH_PLACEHOLDER, SyncItem
 
 # SYNC-01: what a command may target offline — a permit (or a temporary reference to one) or an isolation.
 ISOLATION_ACTS = (ic.IsolatePoint, ic.VerifyIsolation, ic.DeisolatePoint, ic.TransferIsolationToOperations)
@@ -27,8 +28,9 @@ def target_field(command: c.Command) -> str | None:
     return None
 
 
-def precheck(item: SyncItem, now: datetime, skew_minutes: int) -> SyncOutcome | None:
-    """The rejection of a command that cannot run whatever the server holds, or None."""
+def precheck(item: SyncItem, now: datetime, settings: ProjectSettings) -> SyncOutcome | None:
+    """The rejection of a command that cannot run whatever the server holds, or None; the clock skew and the
+    offline age allowed are the project's settings when the batch runs (SYNC-02)."""
     if item.invalid is not None:
         return out.rejected(
             item,
@@ -45,13 +47,12 @@ def precheck(item: SyncItem, now: datetime, skew_minutes: int) -> SyncOutcome | 
         return out.rejected(
             item, "validation_failed", "instants carry an offset", "SEC-11", invalid_fields=("device_time",)
         )
-    latest = now + timedelta(minutes=skew_minutes)
+    latest = now + timedelta(minutes=settings.clock_skew_minutes)
     if item.device_time > latest:
         detail = f"device_time {item.device_time.isoformat()} is later than the server's {now.isoformat()}"
         return out.rejected(item, "clock_skew", detail, "SYNC-02", "TIME-02", invalid_fields=("device_time",))
-    if item.device_time < now - OFFLINE_MAX_AGE:
-        hours = int(OFFLINE_MAX_AGE.total_seconds() // 3600)
-        detail = f"device_time is more than {hours} hours old"
+    if item.device_time < now - timedelta(hours=settings.offline_max_age_hours):
+        detail = f"device_time is more than {settings.offline_max_age_hours} hours old"
         return out.rejected(item, "too_old", detail, "SYNC-02", invalid_fields=("device_time",))
     future = future_fact(command, latest)
     if future is not None:

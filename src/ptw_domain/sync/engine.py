@@ -130,7 +130,7 @@ class _Run:
         return result
 
     def _run(self, item: SyncItem, fingerprint: str) -> SyncResult:
-        refusal = precheck(item, self.service.clock.now(), self.project.settings.clock_skew_minutes)
+        refusal = precheck(item, self.service.clock.now(), self.project.settings)
         if refusal is not None:
             return self._record(item, fingerprint, refusal)
         assert item.command is not None

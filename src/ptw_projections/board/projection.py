@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 from uuid import UUID
 
@@ -22,8 +22,8 @@ from ptw_projections.folding import Folder
 from ptw_projections.projection import Positioned, Projection, TableDefinition
 from ptw_projections.reference import STREAMS as REFERENCE_STREAMS
 from ptw_projections.reference import ReferenceData
+from ptw_projections.types import day_of
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _json = msgspec.json.Encoder()
 
 # kind -> interval table
@@ -35,10 +35,6 @@ ON_BOARD: dict[str, Callable[[Any], bool]] = {
     "isolation": cards.isolation_on_board,
     "conflict": cards.conflict_on_board,
 }
-
-
-def day_of(instant: datetime) -> int:
-    return (instant - EPOCH) // timedelta(days=1)
 
 
 class _Open(msgspec.Struct, kw_only=True):

@@ -11,10 +11,10 @@ from sqlalchemy import Table, or_, select
 
 from ptw_domain.permit.status import Status
 from ptw_projections.board.cards import ConflictCard, GasCard, IsolationCard, LockCard, PermitCard
-from ptw_projections.board.projection import day_of
 from ptw_projections.board.tables import OPEN_DAY
 from ptw_projections.errors import InvalidQuery
 from ptw_projections.reader import ReadSide
+from ptw_projections.types import day_of
 
 
 class BoardPermit(msgspec.Struct, frozen=True, kw_only=True):

@@ -27,6 +27,7 @@ from ptw_domain.events import gas as gev
 from ptw_domain.events import handover as hev
 from ptw_domain.events import isolation as iev
 from ptw_domain.events import permit as ev
+from ptw_domain.events import records as rev
 from ptw_domain.events import simops as sev
 from ptw_domain.events.base import Recorded
 from ptw_domain.events.project import ProjectSettings
@@ -50,6 +51,7 @@ from ptw_projections.folding import Folder
 from ptw_projections.kpis.tables import DEFINITIONS
 from ptw_projections.projection import Positioned, Projection, TableDefinition
 from ptw_projections.reference import ReferenceData
+from ptw_projections.types import day_of
 
 _json = msgspec.json.Encoder()
 _MICROSECOND = timedelta(microseconds=1)
@@ -85,8 +87,8 @@ class Fact(msgspec.Struct, frozen=True, kw_only=True):
 class Kpis(Projection):
     name: ClassVar[str] = "kpis"
     # 2: reference data shared with the other read models; 3: permits per recorded status (KPI-01), approvals keep
-    # their duration (KPI-07), the windows' indexes cover what KPI-07/08 read
-    version: ClassVar[int] = 3
+    # their duration (KPI-07), the windows' indexes cover what KPI-07/08 read; 4: incidents linked (RPT-02/04), permits created per day (KPI-08)
+    version: ClassVar[int] = 4
     definitions: ClassVar[Mapping[str, TableDefinition]] = DEFINITIONS
     streams: ClassVar[frozenset[str] | None] = frozenset(
         {"permit", "isolation", "conflict", "template", "project"}
@@ -109,8 +111,10 @@ class Kpis(Projection):
                 kinds[kind].append(recorded.stream_id)
         permits = self.permits.load(conn, tables["kpi_permits"], "permit_id", dict.fromkeys(kinds["permit"]))
         counts: Counter[tuple[UUID, str]] = Counter()  # KPI-01: the batch's net moves between statuses
+        created: Counter[tuple[UUID, int, str, str]] = Counter()  # KPI-08: the same for the creation days
         for s in permits.values():
             counts[(s.project_id, s.status.value)] -= 1
+            created[_created_key(s)] -= 1
         isolations = self.isolations.load(
             conn, tables["kpi_isolations"], "isolation_id", dict.fromkeys(kinds["isolation"])
         )
@@ -119,6 +123,7 @@ class Kpis(Projection):
         )
         facts: list[Row] = []
         approvals: list[Row] = []
+        incidents: list[Row] = []
         resettled: set[UUID] = set()  # projects whose settings changed
         for position, recorded in events:
             kind = type(recorded.payload).stream
@@ -141,6 +146,8 @@ class Kpis(Projection):
                 found = permit_fact(recorded, before, after)
                 if found is not None:
                     facts.append(_fact_row(position, after.project_id, recorded, found))
+                if isinstance(recorded.payload, rev.IncidentLinked):
+                    incidents.append(_incident_row(after.project_id, recorded))
             elif kind == "isolation":
                 before_iso = isolations.get(sid)
                 after_iso = isolations[sid] = self.isolations.evolve(before_iso, recorded)
@@ -158,7 +165,11 @@ class Kpis(Projection):
                     resettled.add(changed)
         for s in permits.values():
             counts[(s.project_id, s.status.value)] += 1
-        _write_status_counts(conn, tables["kpi_status_counts"], counts)
+            created[_created_key(s)] += 1
+        _add_counts(conn, tables["kpi_status_counts"], ("project_id", "status"), counts)
+        _add_counts(
+            conn, tables["kpi_created_days"], ("project_id", "day", "template_key", "category"), created
+        )
         if isolations:
             self._write_isolations(conn, tables, isolations)
         if conflicts:
@@ -167,6 +178,7 @@ class Kpis(Projection):
             self._write_permits(conn, tables, permits, isolations, resettled)
         insert_rows(conn, tables["kpi_approvals"], approvals)
         insert_rows(conn, tables["kpi_facts"], facts)
+        insert_rows(conn, tables["kpi_incidents"], incidents)
 
     # --- reference data ----------------------------------------------------------------------------------
 
@@ -485,18 +497,32 @@ def _fact_row(position: int, project_id: UUID, recorded: Recorded[Any], fact: Fa
     }
 
 
-def _write_status_counts(conn: Connection, t: Table, counts: Counter[tuple[UUID, str]]) -> None:
-    """Adds the batch's net moves to the per-(project, status) counters and drops those that reach 0, so the
-    table is the same whatever the batching (AUD-07)."""
-    rows = [{"project_id": p, "status": s, "n": n} for (p, s), n in sorted(counts.items()) if n]
+def _incident_row(project_id: UUID, recorded: Recorded[Any]) -> Row:
+    """RPT-04: the domain records an incident once per permit, so (permit, reference) is unique."""
+    linked: rev.IncidentLinked = recorded.payload
+    return {
+        "permit_id": recorded.stream_id,
+        "incident_ref": linked.incident_ref,
+        "project_id": project_id,
+        "linked_at": recorded.occurred_at,
+        "occurred_at": linked.occurred_at,
+    }
+
+
+def _created_key(s: PermitState) -> tuple[UUID, int, str, str]:
+    return (s.project_id, day_of(s.created_at), s.template.key, s.category)
+
+
+def _add_counts(conn: Connection, t: Table, key: tuple[str, ...], counts: Counter[Any]) -> None:
+    """Adds the batch's net moves to counters keyed by `key` (the project first) and drops those that reach 0, so
+    the table is the same whatever the batching (AUD-07)."""
+    rows = [{**dict(zip(key, k, strict=True)), "n": n} for k, n in sorted(counts.items()) if n]
     if not rows:
         return
     dialect: Any = postgresql if conn.dialect.name == "postgresql" else sqlite
     stmt = dialect.insert(t)
     conn.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["project_id", "status"], set_={"n": t.c.n + stmt.excluded.n}
-        ),
+        stmt.on_conflict_do_update(index_elements=list(key), set_={"n": t.c.n + stmt.excluded.n}),
         rows,
     )
     projects = list(dict.fromkeys(r["project_id"] for r in rows))

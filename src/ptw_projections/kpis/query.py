@@ -32,6 +32,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    union_all,
 )
 
 from ptw_domain.permit.status import LIVE, TERMINAL, Status
@@ -39,15 +40,12 @@ from ptw_projections.errors import InvalidQuery
 from ptw_projections.kpis import projection as kinds
 from ptw_projections.permit_filters import EXPIRING, PermitFilters, common_filters, effective_status_in
 from ptw_projections.reader import ReadSide
+from ptw_projections.types import day_of, day_start
 
 NAME = "kpis"
 # KPI-05: "under_review to suspended"
 ISOLATION_STAGES = (Status.UNDER_REVIEW, Status.APPROVED, Status.ACTIVE, Status.SUSPENDED)
 SEVERITIES = ("high", "medium", "low")
-INCIDENT_NOTE = (
-    "RPT-04: the domain records no IncidentLinked event yet, so no incident can be linked to a permit; the "
-    "incident count and rate are 0 until it does"
-)
 
 # --- parameters ----------------------------------------------------------------------------------------------
 
@@ -198,9 +196,8 @@ class ComplianceSummary(msgspec.Struct, frozen=True, kw_only=True):
     isolation_pending: int
     closeout_pending: CloseoutPending
     permits_in_window: int
-    incidents_in_window: int
-    incident_rate: float
-    incident_note: str
+    incidents_in_window: int  # RPT-04 links, recorded by as_of, to the permits created in the window
+    incident_rate: float  # incidents_in_window / permits_in_window x 100, 2 decimals, 0 when none
     top_templates: list[TypeCount]
     sod_relaxations: int
 
@@ -323,8 +320,18 @@ def kpis(
             time_to_approve=_time_to_approve(
                 conn, v, project_id, where if filtered else None, window_from, as_of
             ),
-            permits_per_type=_per_type(
-                conn, p, [*where, p.c.created_at > window_from, p.c.created_at <= as_of]
+            permits_per_type=(
+                _per_type(conn, p, [*where, p.c.created_at > window_from, p.c.created_at <= as_of])
+                if filtered
+                else _created_per_type(
+                    conn,
+                    v,
+                    project_id,
+                    window_from,
+                    as_of,
+                    from_start=p.c.created_at > window_from,
+                    to_end=p.c.created_at <= as_of,
+                )
             ),
             suspended=SuspendedCounts(
                 total=figures.counts["suspended"], by_reason=figures.suspended_by_reason
@@ -474,9 +481,8 @@ def _time_to_approve(
     )
 
 
-def _per_type(
-    conn: Connection, p: Table, where: list[ColumnElement[bool]], limit: int | None = None
-) -> list[TypeCount]:
+def _per_type(conn: Connection, p: Table, where: list[ColumnElement[bool]]) -> list[TypeCount]:
+    """Permits matching `where` by template key and category, most first (filtered KPIs: every row is read)."""
     count = func.count().label("n")
     query = (
         select(p.c.template_key, p.c.category, count)
@@ -484,9 +490,46 @@ def _per_type(
         .group_by(p.c.template_key, p.c.category)
         .order_by(count.desc(), p.c.template_key, p.c.category)
     )
-    if limit is not None:
-        query = query.limit(limit)
     return [TypeCount(template_key=k, category=c, count=n) for k, c, n in conn.execute(query)]
+
+
+def _created_per_type(
+    conn: Connection,
+    v: dict[str, Table],
+    project_id: UUID,
+    start: datetime,
+    end: datetime,
+    *,
+    from_start: ColumnElement[bool],
+    to_end: ColumnElement[bool],
+) -> list[TypeCount]:
+    """The project's permits created between `start` and `end` (bounds as `from_start`/`to_end` say) by template
+    key and category, most first, in one statement: the whole UTC days in between from the per-day counters, the
+    two partial days at the ends from the permits' (project, created_at) index."""
+    p, d = v["kpi_permits"], v["kpi_created_days"]
+    first, last = day_of(start) + 1, day_of(end) - 1  # the whole days strictly inside
+    if first > last:
+        return _per_type(conn, p, [p.c.project_id == project_id, from_start, to_end])
+    mine = p.c.project_id == project_id
+    n = func.count().label("n")
+    parts = union_all(
+        select(d.c.template_key, d.c.category, d.c.n).where(
+            d.c.project_id == project_id, d.c.day >= first, d.c.day <= last
+        ),
+        select(p.c.template_key, p.c.category, n)
+        .where(mine, from_start, p.c.created_at < day_start(first))
+        .group_by(p.c.template_key, p.c.category),
+        select(p.c.template_key, p.c.category, n)
+        .where(mine, p.c.created_at >= day_start(last + 1), to_end)
+        .group_by(p.c.template_key, p.c.category),
+    ).subquery()
+    total = func.sum(parts.c.n).label("total")
+    rows = conn.execute(
+        select(parts.c.template_key, parts.c.category, total)
+        .group_by(parts.c.template_key, parts.c.category)
+        .order_by(total.desc(), parts.c.template_key, parts.c.category)
+    )
+    return [TypeCount(template_key=k, category=c, count=int(n)) for k, c, n in rows]
 
 
 def _conflicts(
@@ -600,8 +643,28 @@ def compliance_summary(
         zone = reads.time_zone(project_id, conn)
         window = _window(date_from, date_to, as_of, zone)
         mine = [p.c.project_id == project_id]
-        created = [*mine, p.c.created_at >= window.start, p.c.created_at < window.end]
-        in_window = _count(conn, p, *created)
+        created = _created_per_type(
+            conn,
+            v,
+            project_id,
+            window.start,
+            window.end,
+            from_start=p.c.created_at >= window.start,
+            to_end=p.c.created_at < window.end,
+        )
+        in_window = sum(t.count for t in created)
+        i = v["kpi_incidents"]
+        incidents = _count(
+            conn,
+            i,
+            i.c.project_id == project_id,
+            i.c.linked_at <= as_of,
+            i.c.permit_id.in_(
+                select(p.c.permit_id).where(
+                    *mine, p.c.created_at >= window.start, p.c.created_at < window.end
+                )
+            ),
+        )
         return ComplianceSummary(
             as_of=as_of,
             as_of_position=position,
@@ -622,10 +685,9 @@ def compliance_summary(
             isolation_pending=_count(conn, p, *mine, *_isolation_pending(p, as_of)),
             closeout_pending=_closeout(conn, p, mine, as_of),
             permits_in_window=in_window,
-            incidents_in_window=0,
-            incident_rate=0.0,
-            incident_note=INCIDENT_NOTE,
-            top_templates=_per_type(conn, p, created, limit=5),
+            incidents_in_window=incidents,
+            incident_rate=_round(incidents * 100 / in_window, 2) if in_window else 0.0,
+            top_templates=created[:5],
             sod_relaxations=_count(
                 conn,
                 f,

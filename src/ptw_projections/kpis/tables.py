@@ -3,8 +3,8 @@
 One row per permit holds the scalar facts the figures need, each an instant or a flag that does not depend on
 the clock: the query compares them with an explicit `as_of` (TIME-05). Beside it: the isolations (for KPI-05 and
 orphan isolations), the conflicts (KPI-10), one row per approval (KPI-07), one row per recorded exception fact
-(RPT-03) and the permits per recorded status (KPI-01), plus the reference data (templates, overrides, projects)
-a permit's template resolves from.
+(RPT-03), one row per incident linked to a permit (RPT-02/04) and the permits per recorded status (KPI-01), plus
+the reference data (templates, overrides, projects) a permit's template resolves from.
 """
 
 from __future__ import annotations
@@ -103,6 +103,21 @@ def status_counts(metadata: MetaData, name: str) -> Table:
     )
 
 
+def created_days(metadata: MetaData, name: str) -> Table:
+    """KPI-08, RPT-02: permits created per project, UTC day (days since the epoch), template key and category,
+    kept by increments (no zero rows). A window reads its whole days here and only its two partial days from the
+    permits, so its cost does not grow with the permits created in it."""
+    return Table(
+        name,
+        metadata,
+        Column("project_id", Uuid, primary_key=True),
+        Column("day", Integer, primary_key=True),
+        Column("template_key", String(64), primary_key=True),
+        Column("category", String(32), primary_key=True),
+        Column("n", BigInteger, nullable=False),
+    )
+
+
 def isolation_assignments(metadata: MetaData, name: str) -> Table:
     """The permit side of isolation (ISO-05): which isolations a permit has assigned, to recompute its KPI-05
     facts when one of them moves."""
@@ -188,6 +203,21 @@ def facts(metadata: MetaData, name: str) -> Table:
     )
 
 
+def incidents(metadata: MetaData, name: str) -> Table:
+    """RPT-02 incident rate: one row per incident linked to a permit (RPT-04), at the link's recorded instant
+    (RPT-01: events recorded in the window) and, when given, the instant the incident occurred."""
+    return Table(
+        name,
+        metadata,
+        Column("permit_id", Uuid, primary_key=True),
+        Column("incident_ref", String(200), primary_key=True),
+        Column("project_id", Uuid, nullable=False),
+        Column("linked_at", UtcDateTime, nullable=False),
+        Column("occurred_at", UtcDateTime),
+        Index(f"ix_{name}_project_linked", "project_id", "linked_at"),
+    )
+
+
 DEFINITIONS = {
     "kpi_permits": permits,
     "kpi_isolation_assignments": isolation_assignments,
@@ -196,6 +226,8 @@ DEFINITIONS = {
     "kpi_conflicts": conflicts,
     "kpi_approvals": approvals,
     "kpi_facts": facts,
+    "kpi_incidents": incidents,
     "kpi_status_counts": status_counts,
+    "kpi_created_days": created_days,
     **reference.DEFINITIONS,
 }

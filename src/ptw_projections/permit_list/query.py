@@ -9,7 +9,7 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import msgspec
-from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select
+from sqlalchemy import ColumnElement, Exists, Table, and_, case, exists, func, or_, select
 
 from ptw_domain.permit.content import Priority
 from ptw_domain.permit.status import Status
@@ -18,6 +18,7 @@ from ptw_projections import params
 from ptw_projections.errors import InvalidQuery
 from ptw_projections.permit_filters import PermitFilters, common_filters
 from ptw_projections.reader import ReadSide
+from ptw_projections.readiness.query import ReadinessSummary, readiness_filters, summaries
 
 # RM-07: names migrating clients still send; outputs are canonical only.
 # RM-03: `status` sorts in lifecycle order (draft first, cancelled last), not by name.
@@ -30,6 +31,10 @@ class PermitQuery(PermitFilters, frozen=True, kw_only=True, forbid_unknown_field
 
     equipment_tag: str | None = None
     assignee: str | None = None
+    needs_review: bool | None = None  # on the sync review list (SYNC-07)
+    ready_for: str | None = None  # RDY-01: the next action is this one and allowed (ADR 0014)
+    blocked: bool | None = None  # RDY-01: the next action is refused (true) or allowed (false)
+    blocked_by: str | None = None  # RDY-02: a blocker of the next action cites this rule
     q: str | None = None
     sort: str = "-created_at"
     page: int | None = None
@@ -59,7 +64,9 @@ class PermitListItem(msgspec.Struct, frozen=True, kw_only=True):
     performing_authority: str
     requestor: str
     open_conflicts: int
+    needs_review: bool  # on the project's sync review list (SYNC-07)
     version: int
+    readiness: ReadinessSummary | None  # the next action's readiness at as_of; None until evaluated
 
 
 class PermitPage(msgspec.Struct, frozen=True, kw_only=True):
@@ -95,6 +102,7 @@ def list_permits(reads: ReadSide, project_id: UUID, query: PermitQuery, *, as_of
     open_count = (
         select(func.count()).where(open_of, conflicts.c.open.is_(True)).correlate(p).scalar_subquery()
     )
+    in_review = _in_review(reads, p)
     with reads.connect() as conn:
         zone = reads.time_zone(project_id, conn)
         where = [p.c.project_id == project_id, *_filters(reads, query, as_of, zone)]
@@ -107,6 +115,7 @@ def list_permits(reads: ReadSide, project_id: UUID, query: PermitQuery, *, as_of
                 *(c for c in p.columns if c.name not in NOT_LISTED),
                 effective.label("effective_status"),
                 open_count.label("open_conflicts"),
+                in_review.label("needs_review"),
                 total.label("total"),
                 position.label("as_of_position"),
             )
@@ -119,6 +128,8 @@ def list_permits(reads: ReadSide, project_id: UUID, query: PermitQuery, *, as_of
             count, reached = rows[0].total, rows[0].as_of_position
         else:  # past the last page (or nothing matches): the figures alone
             count, reached = conn.execute(select(total, position)).one()
+        outlooks = reads.views("readiness")["outlooks"]
+        readiness = summaries(conn, outlooks, {r.permit_id: r.version for r in rows}, as_of)
     items = [
         PermitListItem(
             id=r.permit_id,
@@ -141,7 +152,9 @@ def list_permits(reads: ReadSide, project_id: UUID, query: PermitQuery, *, as_of
             performing_authority=r.performing_authority,
             requestor=r.requestor,
             open_conflicts=r.open_conflicts,
+            needs_review=bool(r.needs_review),
             version=r.version,
+            readiness=readiness.get(r.permit_id),
         )
         for r in rows
     ]
@@ -167,7 +180,24 @@ def _filters(reads: ReadSide, q: PermitQuery, as_of: datetime, zone: ZoneInfo) -
         )
         party = exists().where(parties.c.permit_id == p.c.permit_id, parties.c.person_id == q.assignee)
         where.append(or_(party, named))
+    if q.needs_review is not None:
+        in_review = _in_review(reads, p)
+        where.append(in_review if q.needs_review else ~in_review)
+    where += readiness_filters(
+        reads.views("readiness")["outlooks"],
+        p,
+        as_of,
+        ready_for=q.ready_for,
+        blocked=q.blocked,
+        blocked_by=q.blocked_by,
+    )
     if q.q is not None:
         words = params.terms(q.q)
         where.extend(p.c.search_text.contains(w, autoescape=True) for w in words)
     return where
+
+
+def _in_review(reads: ReadSide, p: Table) -> Exists:
+    """SYNC-07: the permit is on its project's sync review list (the sync ledger projection, by primary key)."""
+    review = reads.views("sync_ledger")["review"]
+    return exists().where(review.c.permit_id == p.c.permit_id)

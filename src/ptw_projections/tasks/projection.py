@@ -12,7 +12,11 @@ keeps one row per open task, derived with the domain's own rules of who may do w
   (SOD-03);
 * resolve_conflict — area authority and safety officer (SIM-08), barred: the newer permit's parties (SOD-06);
 * close — approver and area authority (T18, LIFE-21), once readiness's clock-free close guards pass (CLO-04..07),
-  barred: SOD-04 (`close_barred`).
+  barred: SOD-04 (`close_barred`);
+* review_missed_handover — the area authority role (HOV-03: "for a suspended permit the area authority is
+  alerted"), from the grace end of the earliest missed boundary the permit was already suspended at, while it stays
+  suspended and until an acknowledged performing handover clears the miss (HOV-04); ends at expiry. The push
+  notification itself belongs to the notifications issue; this task is where the alert is visible meanwhile.
 
 A permit's tasks depend on its state, its (immutable) template and the states of the isolations it has assigned
 (CLO-05); an isolation's on its state and the PAs of its linked permits; a conflict's on its state and its newer
@@ -32,6 +36,7 @@ from sqlalchemy import Connection, Table, delete, select
 
 from ptw_domain.events.base import Recorded
 from ptw_domain.events.project import ProjectSettings
+from ptw_domain.handover.shifts import status_at, window
 from ptw_domain.isolation.acts import VERIFY_ROLES
 from ptw_domain.isolation.state import IsolationState, IsolationStatus
 from ptw_domain.permit import decide as _decide  # noqa: F401 - registers every readiness guard
@@ -41,6 +46,7 @@ from ptw_domain.permit.expiry import expiry_due
 from ptw_domain.permit.guards import approve_barred, close_barred, verify_barred
 from ptw_domain.permit.readiness import Action, evaluate_action
 from ptw_domain.permit.state import PermitState
+from ptw_domain.permit.status import Status
 from ptw_domain.roles import DEFAULT_ROLE_POLICY, STEP_ROLES, Role, Step
 from ptw_domain.simops.handling import RESOLVE_ROLES, resolve_barred
 from ptw_domain.simops.streams import ConflictState
@@ -53,6 +59,7 @@ from ptw_projections.reference import ReferenceData
 from ptw_projections.tasks.tables import DEFINITIONS
 
 Row = dict[str, Any]
+_INSTANT = timedelta(microseconds=1)  # "before" an instant, as the status history records changes at instants
 _settings = msgspec.json.Decoder(ProjectSettings)
 
 
@@ -66,6 +73,7 @@ class Kind:
     VERIFY_ISOLATION = "verify_isolation"
     RESOLVE_CONFLICT = "resolve_conflict"
     CLOSE = "close"
+    REVIEW_MISSED_HANDOVER = "review_missed_handover"
 
 
 KINDS = (
@@ -76,6 +84,7 @@ KINDS = (
     Kind.VERIFY_ISOLATION,
     Kind.RESOLVE_CONFLICT,
     Kind.CLOSE,
+    Kind.REVIEW_MISSED_HANDOVER,
 )
 
 
@@ -169,6 +178,18 @@ def permit_tasks(ctx: PermitContext) -> list[Task]:
             for h in s.handover.handovers
             if not h.acknowledged and not h.superseded
         ]
+    alert_since = missed_while_suspended(ctx)
+    if alert_since is not None:
+        out.append(
+            Task(
+                kind=Kind.REVIEW_MISSED_HANDOVER,
+                subject_id=s.permit_id,
+                permit=s,
+                since=alert_since,
+                roles=frozenset({Role.AREA_AUTHORITY}),
+                ends_at=ends_at,
+            )
+        )
     if (
         s.status in ALLOWED_FROM["ClosePermit"]
         and s.hand_back is not None
@@ -185,6 +206,22 @@ def permit_tasks(ctx: PermitContext) -> list[Task]:
             )
         )
     return out
+
+
+def missed_while_suspended(ctx: PermitContext) -> datetime | None:
+    """HOV-03: the grace end of the earliest recorded, uncleared missed boundary of a suspended permit that was
+    already suspended before that grace ended (a miss that itself suspended an active permit is the PA's and
+    issuer's to clear through resume, HOV-04; the area authority is alerted for the permit that was suspended)."""
+    s = ctx.state
+    if s.status is not Status.SUSPENDED:
+        return None
+    _, grace = window(ctx)
+    dues = [
+        b + grace
+        for b in s.handover.missed
+        if not s.handover.cleared(b) and status_at(s, b + grace - _INSTANT) is Status.SUSPENDED
+    ]
+    return min(dues, default=None)
 
 
 def isolation_tasks(iso: IsolationState, linked: Sequence[PermitState]) -> list[Task]:
@@ -225,7 +262,7 @@ def conflict_tasks(conflict: ConflictState, newer: PermitState | None, opened_at
 
 class Tasks(Projection):
     name: ClassVar[str] = "tasks"
-    version: ClassVar[int] = 2  # 2: projects keep their organisation
+    version: ClassVar[int] = 3  # 2: projects keep their organisation; 3: review_missed_handover (HOV-03)
     definitions: ClassVar[Mapping[str, TableDefinition]] = DEFINITIONS
     streams: ClassVar[frozenset[str] | None] = (
         frozenset({"permit", "isolation", "conflict"}) | REFERENCE_STREAMS

@@ -2,7 +2,8 @@
 
 A task is the caller's when it is granted to them by name or to one of their roles, and no separation-of-duties
 rule bars them from it (the projection records who is barred). Tasks that end when their permit expires
-(deciding an extension, acknowledging a handover) are gone from the permit's expiry instant on, recorded or not.
+(deciding an extension, acknowledging a handover, reviewing a missed one) are gone from the permit's expiry instant
+on, recorded or not.
 """
 
 from __future__ import annotations

@@ -30,6 +30,7 @@ from ptw_api.http.settings import ApiSettings
 from ptw_api.http.wire import SERVER_FIELDS, body_type
 from ptw_domain import commands as c
 from ptw_domain.clock import ManualClock
+from ptw_domain.records.commands import MEDIA_TYPE_PATTERN, URI_PATTERN
 from ptw_domain.roles import Member, Role
 from tests.api.http.conftest import SECRET, grant_of
 from tests.builders import START, World
@@ -157,6 +158,8 @@ _PATTERNS = {
     r"^[A-Z0-9][A-Z0-9_-]*$": "X1",
     r"^[0-9a-f]{64}$": "0" * 64,
     r"^(I|II|III)$": "I",
+    URI_PATTERN: "https://docs.example/a.pdf",
+    MEDIA_TYPE_PATTERN: "application/pdf",
 }
 
 

@@ -11,14 +11,14 @@ its operation id; the last test fails when a route of `ROUTES` lacks an accepted
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import msgspec
 import pytest
 
+from ptw_api.http.auth import ProjectGrant, mint_token
 from ptw_api.http.command_routes import ROUTES, CommandRoute
 from ptw_api.http.settings import ApiSettings
 from ptw_api.http.wire import PATH_IDS
@@ -32,18 +32,18 @@ from ptw_domain.isolation.handling import point_id_for
 from ptw_domain.organisation import template_id
 from ptw_domain.people import commands as pc
 from ptw_domain.people.state import PermitRole
-from ptw_domain.roles import CompanyKind, Role
-from tests.api.http.conftest import SECRET, Caller
+from ptw_domain.roles import ActorKind, CompanyKind, Role
+from tests.api.http.conftest import Caller
+from tests.api.http.endpoint_suite import (  # noqa: F401  (fixtures, known to pytest by their names)
+    ALL_BACKENDS,
+    Coverage,
+    calls_what_it_covers,
+    patient_api_settings,
+    sqlite_by_default,
+)
 from tests.builders import COLD_WORK, HOT_WORK, START, World, activate, nominate
 
-Test = TypeVar("Test", bound=Callable[..., None])
-
 EVENING = START.replace(hour=18)
-ALL_BACKENDS = pytest.mark.parametrize(
-    "database_url",
-    ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
-    indirect=True,
-)
 
 
 def operation_id(route: CommandRoute) -> str:
@@ -52,53 +52,8 @@ def operation_id(route: CommandRoute) -> str:
 
 
 BY_OPERATION = {operation_id(route): route for route in ROUTES}
-COVERED: dict[str, set[str]] = {"accepted": set(), "refused": set()}
-CALLED: set[str] = set()
-
-
-def covers(operation: str, outcome: str) -> Callable[[Test], Test]:
-    """Register the test as the `outcome` case ("accepted" or "refused") of `operation`."""
-    assert operation in BY_OPERATION, operation
-    COVERED[outcome].add(operation)
-
-    def register(test: Test) -> Test:
-        test.covers = operation  # type: ignore[attr-defined]
-        return test
-
-    return register
-
-
-@pytest.fixture(autouse=True)
-def _calls_what_it_covers(request: pytest.FixtureRequest) -> Iterator[None]:
-    """A test registered for an operation must really call it over HTTP."""
-    CALLED.clear()
-    yield
-    operation = getattr(request.function, "covers", None)
-    assert operation is None or operation in CALLED, f"{request.function.__name__} never called {operation}"
-
-
-@pytest.fixture
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """SQLite for the whole set; `ALL_BACKENDS` reruns a test on memory, SQLite and PostgreSQL."""
-    backend = getattr(request, "param", "sqlite")
-    if backend == "memory":
-        return "memory://"
-    if backend == "sqlite":
-        return f"sqlite:///{tmp_path / 'ptw.db'}"
-    return str(request.getfixturevalue("postgres_url"))
-
-
-@pytest.fixture
-def api_settings(database_url: str) -> ApiSettings:
-    """As the shared fixture, with a read wait long enough for a loaded machine: a read still answers as soon
-    as the projections pass the caller's last write (RM-08), so this only removes timing from the tests."""
-    return ApiSettings(
-        database_url=database_url,
-        jwt_secret=SECRET,
-        rate_limits_enabled=False,
-        openapi_ui=False,
-        read_wait_seconds=60.0,
-    )
+COVERAGE = Coverage(BY_OPERATION, ("accepted", "refused"))
+covers, COVERED, CALLED = COVERAGE.covers, COVERAGE.covered, COVERAGE.called
 
 
 class Api:
@@ -342,8 +297,14 @@ def live_over_evening(site: World) -> uuid.UUID:
     )
 
 
-def handover_body(site: World, incoming: str = "req2") -> dict[str, Any]:
-    return {"role": "performing", "incoming": person(site, incoming), "notes": "Flange bolts torqued to 50 %"}
+def handover_body(site: World, pid: uuid.UUID, incoming: str = "req2") -> dict[str, Any]:
+    """HOV-02 and SIG-01: the outgoing PA's signed handover of the performing role."""
+    return {
+        "role": "performing",
+        "incoming": person(site, incoming),
+        "notes": "Flange bolts torqued to 50 %",
+        "signature": signature(site, pid),
+    }
 
 
 VESSEL = {
@@ -1033,17 +994,26 @@ def test_HOV_02_the_pa_records_a_handover_before_the_boundary(site: World, api: 
     site.clock.set(EVENING - timedelta(minutes=45))
     req = api("req")
     outcome = accepted(
-        req.send("recordHandover", handover_body(site), permit_id=pid), "HandoverRecorded", status=201
+        req.send("recordHandover", handover_body(site, pid), permit_id=pid), "HandoverRecorded", status=201
     )
     [handover] = req.permit(pid)["handover"]["handovers"]
     assert handover["handover_id"] == outcome["created"]["handover_id"]
+    response = req.caller.get(f"/permits/{pid}")
+    signed = response.json()["signatures"][-1]  # SIG-01/SIG-11: the outgoing PA's signature with its status
+    assert (signed["signature"]["point"], signed["signature"]["signer"], signed["status"]) == (
+        "handover",
+        "req",
+        "valid",
+    )
 
 
 @covers("recordHandover", "refused")
 def test_HOV_02_a_handover_outside_the_window_is_refused(site: World, api: Callable[..., Api]) -> None:
     pid = live_over_evening(site)
     site.clock.set(START.replace(hour=12))
-    problem = api("req").refused("recordHandover", handover_body(site), 409, "guard_failed", permit_id=pid)
+    problem = api("req").refused(
+        "recordHandover", handover_body(site, pid), 409, "guard_failed", permit_id=pid
+    )
     assert {b["code"] for b in problem["blockers"]} == {"outside_handover_window"}
 
 
@@ -1058,9 +1028,15 @@ def handover_recorded(site: World) -> tuple[uuid.UUID, uuid.UUID]:
             handover_id=hid,
             role=HandoverRole.PERFORMING,
             incoming=site.people["req2"],
+            signature=site.signature(pid),
         )
     )
     return pid, hid
+
+
+def acknowledgement(site: World, pid: uuid.UUID, hid: uuid.UUID) -> dict[str, Any]:
+    """HOV-04 and SIG-01: the incoming person's signed acknowledgement."""
+    return {"handover_id": str(hid), "signature": signature(site, pid)}
 
 
 @covers("acknowledgeHandover", "accepted")
@@ -1068,7 +1044,8 @@ def test_HOV_04_the_incoming_pa_acknowledges_and_takes_over(site: World, api: Ca
     pid, hid = handover_recorded(site)
     req2 = api("req2")
     accepted(
-        req2.send("acknowledgeHandover", {"handover_id": str(hid)}, permit_id=pid), "HandoverAcknowledged"
+        req2.send("acknowledgeHandover", acknowledgement(site, pid, hid), permit_id=pid),
+        "HandoverAcknowledged",
     )
     assert req2.permit(pid)["handed_over_pa"] == "req2"
 
@@ -1076,7 +1053,9 @@ def test_HOV_04_the_incoming_pa_acknowledges_and_takes_over(site: World, api: Ca
 @covers("acknowledgeHandover", "refused")
 def test_SEC_05_only_the_incoming_person_acknowledges(site: World, api: Callable[..., Api]) -> None:
     pid, hid = handover_recorded(site)
-    api("app3").refused("acknowledgeHandover", {"handover_id": str(hid)}, 403, "forbidden", permit_id=pid)
+    api("app3").refused(
+        "acknowledgeHandover", acknowledgement(site, pid, hid), 403, "forbidden", permit_id=pid
+    )
 
 
 # --- people ----------------------------------------------------------------------------------------------------
@@ -1576,8 +1555,26 @@ def test_ISO_11_no_de_isolation_while_a_linked_permit_holds(site: World, api: Ca
     )
 
 
+def test_ISO_13_LOCK_03_another_de_isolates_only_after_the_LOCK_02_facts_for_each_lock(
+    site: World, api: Callable[..., Api]
+) -> None:
+    pid = electrical(site).completed(template="electrical")
+    iso_id = isolation_of(site, pid)
+    [lock_id] = next(
+        e.payload.lock_ids for e in site.service.store.events.get(iso_id) if e.type == "PointIsolated"
+    )
+    iso2 = api("iso2")
+    problem = iso2.refused(
+        "deisolatePoint", {}, 409, "guard_failed", "ISO-13", "LOCK-03", isolation_id=iso_id
+    )
+    assert problem["blockers"][0]["facts"] == {"owner": "iso", "lock_ids": [lock_id]}
+    body = lock_exception_body(site, lock_id=lock_id)
+    accepted(iso2.send("recordLockRemovalException", body, permit_id=pid), "LinkedIsolationLockExcepted")
+    accepted(iso2.send("deisolatePoint", {}, isolation_id=iso_id), "PointDeisolated")
+
+
 @covers("transferIsolationToOperations", "accepted")
-def test_ISO_13_an_area_authority_takes_an_isolation_over(site: World, api: Callable[..., Api]) -> None:
+def test_ISO_14_an_area_authority_takes_an_isolation_over(site: World, api: Callable[..., Api]) -> None:
     pid = electrical(site).completed(template="electrical")
     body = {"reason": "left in place for recommissioning"}
     response = api("area").send("transferIsolationToOperations", body, isolation_id=isolation_of(site, pid))
@@ -1585,7 +1582,7 @@ def test_ISO_13_an_area_authority_takes_an_isolation_over(site: World, api: Call
 
 
 @covers("transferIsolationToOperations", "refused")
-def test_ISO_13_a_transfer_needs_a_reason(site: World, api: Callable[..., Api]) -> None:
+def test_ISO_14_a_transfer_needs_a_reason(site: World, api: Callable[..., Api]) -> None:
     pid = electrical(site).completed(template="electrical")
     api("area").refused(
         "transferIsolationToOperations",
@@ -1628,7 +1625,7 @@ def test_LOCK_02_someone_else_does_not_remove_a_lock(site: World, api: Callable[
 
 
 @covers("recordLockRemovalException", "accepted")
-def test_LOCK_03_an_absent_workers_lock_is_removed_with_the_three_facts(
+def test_LOCK_02_an_absent_workers_lock_is_removed_with_the_three_facts(
     site: World, api: Callable[..., Api]
 ) -> None:
     pid = locked(site)
@@ -1641,7 +1638,7 @@ def test_LOCK_03_an_absent_workers_lock_is_removed_with_the_three_facts(
 
 
 @covers("recordLockRemovalException", "refused")
-def test_LOCK_03_the_exception_needs_the_promise_to_inform(site: World, api: Callable[..., Api]) -> None:
+def test_LOCK_02_the_exception_needs_the_promise_to_inform(site: World, api: Callable[..., Api]) -> None:
     pid = locked(site)
     body = lock_exception_body(site, will_inform_before_resuming=False)
     api("iso").refused("recordLockRemovalException", body, 422, "validation_failed", permit_id=pid)
@@ -1742,6 +1739,97 @@ def test_CLO_06_the_restorer_does_not_confirm_their_own_restore(site: World, api
     api("area").refused("restoreInhibit", body, 409, "guard_failed", "CLO-06", permit_id=pid)
 
 
+# --- records: attachments, annotations, incidents ---------------------------------------------------------------
+
+ATTACHMENT = {
+    "uri": "https://docs.example/permits/gas-free-certificate.pdf",
+    "sha256": "9f" * 32,
+    "media_type": "application/pdf",
+    "size": 48213,
+    "title": "Gas-free certificate",
+}
+
+
+@covers("addAttachment", "accepted")
+def test_SEC_05_the_requestor_attaches_a_document_shown_in_the_detail(
+    site: World, api: Callable[..., Api]
+) -> None:
+    pid = site.draft()
+    req = api("req")
+    accepted(req.send("addAttachment", ATTACHMENT, permit_id=pid), "AttachmentAdded")
+    [attachment] = req.permit(pid)["records"]["attachments"]
+    assert (attachment["uri"], attachment["sha256"], attachment["added_by"]) == (
+        ATTACHMENT["uri"],
+        ATTACHMENT["sha256"],
+        "req",
+    )
+    retry = req.send("addAttachment", ATTACHMENT, permit_id=pid)
+    assert (retry.status_code, retry.json()["events"]) == (200, [])  # the same document: nothing recorded
+
+
+@covers("addAttachment", "refused")
+def test_SEC_12_an_attachment_with_a_malformed_digest_is_refused_naming_it(
+    site: World, api: Callable[..., Api]
+) -> None:
+    pid = site.draft()
+    body = {**ATTACHMENT, "sha256": "not-a-digest"}
+    problem = api("req").refused("addAttachment", body, 422, "validation_failed", "SEC-12", permit_id=pid)
+    assert problem["fields"] == ["sha256"]
+
+
+def test_LIFE_05_a_closed_permit_takes_no_attachment(site: World, api: Callable[..., Api]) -> None:
+    pid = site.closed()
+    problem = api("area").refused("addAttachment", ATTACHMENT, 409, "invalid_transition", permit_id=pid)
+    assert problem["allowed_commands"] == ["AnnotatePermit", "LinkIncident"]
+
+
+@covers("annotatePermit", "accepted")
+def test_AUD_11_a_safety_officer_annotates_a_closed_permit(site: World, api: Callable[..., Api]) -> None:
+    pid = site.closed()
+    safe = api("safe")
+    text = "Entrant reported dizziness at 14:10; ventilation was increased"
+    accepted(safe.send("annotatePermit", {"text": text}, permit_id=pid), "PermitAnnotated")
+    permit = safe.permit(pid)
+    assert permit["status"] == "closed"
+    [note] = permit["records"]["annotations"]
+    assert (note["text"], note["by"], note["status"]) == (text, "safe", "closed")
+
+
+@covers("annotatePermit", "refused")
+def test_SEC_04_a_requestor_does_not_annotate(site: World, api: Callable[..., Api]) -> None:
+    pid = site.closed()
+    api("req").refused("annotatePermit", {"text": "mine"}, 403, "forbidden", "SEC-04", permit_id=pid)
+
+
+@covers("linkIncident", "accepted")
+def test_RPT_04_an_integration_principal_links_an_incident(
+    site: World, api: Callable[..., Api], client: Any, api_settings: ApiSettings
+) -> None:
+    pid = site.closed()
+    token = mint_token(
+        api_settings,
+        subject="incident-system",
+        projects={site.project_id: ProjectGrant(roles=frozenset({Role.INTEGRATION}))},
+        organisation=site.organisation_id,
+        kind=ActorKind.SERVICE,
+        scopes=("ptw:read", "ptw:write"),
+    )
+    ims = Api(Caller(client, site, token, site.project_id))
+    body = {"incident_ref": "INC-2026-0042", "occurred_at": now(site), "summary": "Hand burn while grinding"}
+    accepted(ims.send("linkIncident", body, permit_id=pid), "IncidentLinked")
+    [incident] = ims.permit(pid)["records"]["incidents"]
+    assert (incident["incident_ref"], incident["linked_by"]) == ("INC-2026-0042", "incident-system")
+    again = ims.send("linkIncident", body, permit_id=pid)
+    assert (again.status_code, again.json()["events"]) == (200, [])  # redelivered: nothing recorded
+
+
+@covers("linkIncident", "refused")
+def test_RPT_04_an_approver_does_not_link_incidents(site: World, api: Callable[..., Api]) -> None:
+    pid = site.active()
+    body = {"incident_ref": "INC-7"}
+    api("app").refused("linkIncident", body, 403, "forbidden", "RPT-04", permit_id=pid)
+
+
 # --- SIMOPS ----------------------------------------------------------------------------------------------------
 
 
@@ -1763,6 +1851,42 @@ def test_SEC_04_an_approver_does_not_resolve_a_conflict(site: World, api: Callab
     _newer, conflict_id = conflict(site)
     body = {"decision": "accept_with_controls", "controls": "x"}
     api("app").refused("resolveConflict", body, 403, "forbidden", conflict_id=conflict_id)
+
+
+@covers("publishZoneMap", "accepted")
+def test_SIM_02_SIM_09_a_published_zone_map_makes_permits_in_adjacent_areas_conflict(
+    site: World, api: Callable[..., Api]
+) -> None:
+    site.publish_template({"key": "tank", "category": "confined_space"})
+    site.submitted(template="tank", area="U100")
+    newer = site.under_review(area="U200", equipment_tags=("P-900",))
+    accepted(api("admin").send("publishZoneMap", {"adjacency": {"U100": ["U200"]}}), "ZoneMapPublished")
+    [blocker] = [b for b in site.service.readiness(newer).actions["approve"].blockers if b.rule == "SIM-06"]
+    assert blocker.facts["overlapping"] == {"adjacent_areas": ["U100 <-> U200"]}
+
+
+@covers("publishZoneMap", "refused")
+def test_SEC_04_a_safety_officer_does_not_publish_the_zone_map(api: Callable[..., Api]) -> None:
+    api("safe").refused("publishZoneMap", {"adjacency": {"U100": ["U200"]}}, 403, "forbidden", "SEC-04")
+
+
+@covers("publishSimopsMatrix", "accepted")
+def test_SIM_05_a_safety_officer_publishes_the_next_interaction_matrix(
+    site: World, api: Callable[..., Api]
+) -> None:
+    site.submitted(template="cold-work", area="U300")
+    later = site.submitted(template="cold-work", area="U300")
+    body = {"entries": [{"first": "cold_work", "second": "*", "severity": "high", "rule": "SIM-M08"}]}
+    accepted(api("safe").send("publishSimopsMatrix", body), "SimopsMatrixPublished")
+    [blocker] = [b for b in site.service.readiness(later).actions["approve"].blockers if b.rule == "SIM-06"]
+    assert (blocker.facts["rule"], blocker.facts["severity"]) == ("SIM-M08", "high")
+
+
+@covers("publishSimopsMatrix", "refused")
+def test_SIM_05_a_matrix_entry_with_an_unknown_severity_is_refused(api: Callable[..., Api]) -> None:
+    body = {"entries": [{"first": "cold_work", "second": "*", "severity": "critical", "rule": "SIM-M08"}]}
+    problem = api("safe").refused("publishSimopsMatrix", body, 422, "validation_failed", "SIM-05")
+    assert problem["fields"] == ["entries[0].severity"]
 
 
 # --- the API's own part of a command ---------------------------------------------------------------------------

@@ -23,7 +23,16 @@ from ptw_domain.clock import ManualClock
 from tests.api.http.conftest import SECRET, Caller, token_for
 from tests.builders import World
 
-PROJECTIONS = ("permit_list", "tasks", "registers", "kpis", "board", "audit_trail")
+PROJECTIONS = (
+    "permit_list",
+    "tasks",
+    "registers",
+    "kpis",
+    "board",
+    "audit_trail",
+    "sync_ledger",
+    "readiness",
+)
 LIMITS = dict(RATE_LIMITS)
 
 

@@ -43,9 +43,11 @@ from ptw_domain.people import commands as pc
 from ptw_domain.people.state import PermitRole
 from ptw_domain.permit.readiness import Action
 from ptw_domain.presence import ScanEvidence
+from ptw_domain.records import commands as rc
 from ptw_domain.roles import DEFAULT_ROLE_POLICY, ActorKind, CompanyKind, Member, Role
 from ptw_domain.signatures import SignatureInput
 from ptw_domain.simops import commands as sc
+from ptw_domain.simops.model import DEFAULT_MATRIX
 from tests.api.http.conftest import grant_of
 from tests.api.http.matrix import Env, assert_problem, open_env
 from tests.builders import World, activate, approve, nominate
@@ -585,6 +587,29 @@ def _complete_fire_watch(w: World) -> Maker:
     return lambda who: pc.CompleteFireWatch(actor=anyone(w), permit_id=pid)
 
 
+def _add_attachment(w: World) -> Maker:
+    pid = w.draft(**spot())
+    return lambda who: rc.AddAttachment(
+        actor=anyone(w),
+        permit_id=pid,
+        uri="https://docs.example/method-statement.pdf",
+        sha256="ab" * 32,
+        media_type="application/pdf",
+        size=1024,
+    )
+
+
+def _annotate(w: World) -> Maker:
+    pid = w.draft(**spot())
+    w.run(c.CancelPermit(actor=w.actor("req"), permit_id=pid))
+    return lambda who: rc.AnnotatePermit(actor=anyone(w), permit_id=pid, text="Raised in error")
+
+
+def _link_incident(w: World) -> Maker:
+    pid = w.draft(**spot())
+    return lambda who: rc.LinkIncident(actor=anyone(w), permit_id=pid, incident_ref="INC-7")
+
+
 def _delegate(w: World) -> Maker:
     delegable = {Role.VERIFIER, Role.APPROVER, Role.AREA_AUTHORITY}
 
@@ -635,6 +660,18 @@ def _withdraw_override(w: World) -> Maker:
     )
     return lambda who: c.WithdrawTemplateOverride(
         actor=anyone(w), project_id=w.project_id, template_key="cold-work"
+    )
+
+
+def _zone_map(w: World) -> Maker:
+    return lambda who: sc.PublishZoneMap(
+        actor=anyone(w), project_id=w.project_id, adjacency={f"Z-{next(_spots)}": ("Z-0",)}
+    )
+
+
+def _matrix(w: World) -> Maker:
+    return lambda who: sc.PublishSimopsMatrix(
+        actor=anyone(w), project_id=w.project_id, entries=DEFAULT_MATRIX.entries
     )
 
 
@@ -857,6 +894,15 @@ CASES = [
         _complete_fire_watch,
         {FW: "watch"},
     ),
+    # not a row of SEC-04: our rule (docs/domain/lifecycle.md), the integration refused by ROLE-07
+    Case("AddAttachment", "add attachment", "P · Y Y Y Y · Y · · · ·", _add_attachment, {REQ: "req"}),
+    Case(
+        "AnnotatePermit",
+        "void any gas reading, resolve SIMOPS conflict, annotate",
+        "· · · Y · · · Y · · · ·",
+        _annotate,
+    ),
+    Case("LinkIncident", "link incident", "· · · · · · · Y · · · Y", _link_incident),
     Case(
         "GrantDelegation",
         "delegate own task",
@@ -873,6 +919,8 @@ CASES = [
     Case("ChangeProjectSettings", CONFIG, "· · · · · · · · · Y · ·", _settings),
     Case("PublishTemplateOverride", CONFIG, "· · · · · · · · · Y · ·", _override),
     Case("WithdrawTemplateOverride", CONFIG, "· · · · · · · · · Y · ·", _withdraw_override),
+    Case("PublishZoneMap", CONFIG, "· · · · · · · · · Y · ·", _zone_map),
+    Case("PublishSimopsMatrix", CONFIG, "· · · · · · · Y · Y · ·", _matrix),
     Case("RegisterIsolationPoint", CONFIG, "· · · · Y · · · · Y · ·", _register_point),
     Case("ReviseIsolationPoint", CONFIG, "· · · · Y · · · · Y · ·", _revise_point),
     Case("DeactivateIsolationPoint", CONFIG, "· · · · Y · · · · Y · ·", _deactivate_point),

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from litestar.testing import TestClient
@@ -25,16 +24,16 @@ from ptw_api.http.query_routes import query_handlers
 from ptw_api.http.settings import ApiSettings
 from ptw_api.http.sync_routes import sync_handlers
 from ptw_domain.isolation import commands as ic
-from tests.api.http.conftest import SECRET, Caller
+from tests.api.http.conftest import Caller
+from tests.api.http.endpoint_suite import (  # noqa: F401  (fixtures, known to pytest by their names)
+    ALL_BACKENDS,
+    Coverage,
+    calls_what_it_covers,
+    patient_api_settings,
+    sqlite_by_default,
+)
 from tests.builders import START, World
 
-Test = TypeVar("Test", bound=Callable[..., None])
-
-ALL_BACKENDS = pytest.mark.parametrize(
-    "database_url",
-    ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
-    indirect=True,
-)
 PROJECT_PREFIX = "/projects/{project_id:uuid}"
 PATHS = {
     handler.operation_id: next(iter(handler.paths))
@@ -42,53 +41,8 @@ PATHS = {
     if "GET" in handler.http_methods
 }
 HEALTH = {"liveness": "/health/live", "readinessProbe": "/health/ready"}
-COVERED: dict[str, set[str]] = {"answered": set(), "refused": set()}
-CALLED: set[str] = set()
-
-
-def covers(operation: str, outcome: str) -> Callable[[Test], Test]:
-    """Register the test as the `outcome` case ("answered" or "refused") of the GET `operation`."""
-    assert operation in PATHS or operation in HEALTH, operation
-    COVERED[outcome].add(operation)
-
-    def register(test: Test) -> Test:
-        test.covers = operation  # type: ignore[attr-defined]
-        return test
-
-    return register
-
-
-@pytest.fixture(autouse=True)
-def _calls_what_it_covers(request: pytest.FixtureRequest) -> Iterator[None]:
-    """A test registered for an operation must really call it over HTTP."""
-    CALLED.clear()
-    yield
-    operation = getattr(request.function, "covers", None)
-    assert operation is None or operation in CALLED, f"{request.function.__name__} never called {operation}"
-
-
-@pytest.fixture
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """SQLite for the whole set; `ALL_BACKENDS` reruns a test on memory, SQLite and PostgreSQL."""
-    backend = getattr(request, "param", "sqlite")
-    if backend == "memory":
-        return "memory://"
-    if backend == "sqlite":
-        return f"sqlite:///{tmp_path / 'ptw.db'}"
-    return str(request.getfixturevalue("postgres_url"))
-
-
-@pytest.fixture
-def api_settings(database_url: str) -> ApiSettings:
-    """As the shared fixture, with a read wait long enough for a loaded machine: a read still answers as soon
-    as the projections pass the position it waits for (RM-08), so this only removes timing from the tests."""
-    return ApiSettings(
-        database_url=database_url,
-        jwt_secret=SECRET,
-        rate_limits_enabled=False,
-        openapi_ui=False,
-        read_wait_seconds=60.0,
-    )
+COVERAGE = Coverage({*PATHS, *HEALTH}, ("answered", "refused"))
+covers, COVERED, CALLED = COVERAGE.covers, COVERAGE.covered, COVERAGE.called
 
 
 class Reader:
@@ -168,6 +122,28 @@ def test_RM_01_the_list_filters_by_status_and_pages(site: World, reader: Callabl
 def test_SEC_12_an_unknown_list_parameter_is_refused_naming_it(reader: Callable[[str], Reader]) -> None:
     problem = reader("req").refused("listPermits", {"colour": "red"}, 422, "validation_failed", "SEC-12")
     assert problem["fields"] == ["colour"]
+
+
+def test_RDY_01_the_list_filters_on_readiness_and_shows_its_summary(
+    site: World, reader: Callable[[str], Reader]
+) -> None:
+    waiting = site.draft()  # LIFE-08: no verifier nominated yet
+    ready = site.submitted()
+    listed = reader("req").answer("listPermits", {"ready_for": "verify"})["items"]
+    assert [item["id"] for item in listed] == [str(ready)]
+    [blocked] = reader("req").answer("listPermits", {"blocked": "true", "blocked_by": "LIFE-08"})["items"]
+    assert blocked["id"] == str(waiting)
+    summary = blocked["readiness"]
+    assert (summary["current"], summary["next_action"], summary["allowed"]) == (True, "submit", False)
+    assert (summary["blockers"], summary["blocker_count"]) == (["LIFE-08"], 1)
+
+
+@pytest.mark.parametrize(("parameter", "value"), [("ready_for", "launch"), ("blocked_by", "NOPE-01")])
+def test_RDY_02_an_unknown_readiness_filter_value_is_refused_naming_it(
+    reader: Callable[[str], Reader], parameter: str, value: str
+) -> None:
+    problem = reader("req").refused("listPermits", {parameter: value}, 422, "validation_failed")
+    assert problem["fields"] == [parameter]
 
 
 @ALL_BACKENDS

@@ -213,7 +213,10 @@ def test_SYNC_09_foreign_ids_are_rejected_not_found_like_unknown_ones(site: Worl
     assert "SOUTH" not in answer.text and south.permit(foreign).status == "draft"
 
 
-def test_SYNC_07_12_the_review_list_and_health_come_from_the_ledger(site: World, as_person: Any) -> None:
+def test_SYNC_07_12_RM_08_the_review_list_and_health_reflect_the_batch_at_once(
+    site: World, as_person: Any
+) -> None:
+    """Read from the sync ledger read model, after the projection has passed the batch (RM-08)."""
     pid = site.draft()
     now = site.clock.now()
     signature = {"core_hash": site.permit(pid).core_hash, "reauthenticated_at": now.isoformat()}
@@ -223,17 +226,68 @@ def test_SYNC_07_12_the_review_list_and_health_come_from_the_ledger(site: World,
         offline("c1", "SubmitPermit", {"signature": signature}, now, target=pid, base=1),  # no verifier yet
         offline("c2", "EditPermit", {"changes": {"title": "t"}}, now, target=pid),  # no base version
     )
-    first, second = results(post(req, body))
+    answer = post(req, body)
+    first, second = results(answer)
     assert (first["reason"], first["needs_review"]) == ("guard_failed", True)
     assert [b["code"] for b in first["blockers"]] == ["verifier_not_nominated"]
     assert second["reason"] == "missing_base_version"
+    written = int(answer.headers["X-PTW-Position"])
     review = req.get("/sync/review")
     assert review.status_code == 200, review.text
     assert [(i["permit_id"], i["client_command_id"]) for i in review.json()["items"]] == [(str(pid), "c1")]
+    assert review.json()["as_of_position"] >= written
     health = req.get("/sync/health").json()
     assert (health["applied"], health["conflicts"], health["rejected"]) == (0, 2, 0)
     assert health["reasons"] == {"guard_failed": 1, "missing_base_version": 1}
+    assert health["as_of_position"] >= written
     assert req.get("/sync/health", params={"window": "1"}).status_code == 422  # SEC-12
+
+
+def test_SYNC_07_RM_01_RM_05_the_permit_list_filters_and_shows_needs_review_until_an_offline_command_applies(
+    site: World, as_person: Any
+) -> None:
+    pid = site.draft()
+    calm = site.draft()
+    now = site.clock.now()
+    signature = {"core_hash": site.permit(pid).core_hash, "reauthenticated_at": now.isoformat()}
+    req = as_person("req")
+    results(
+        post(
+            req, batch(site, offline("c1", "SubmitPermit", {"signature": signature}, now, target=pid, base=1))
+        )
+    )
+
+    def listed(**params: Any) -> dict[str, bool]:
+        page = req.get("/permits", params=params)
+        assert page.status_code == 200, page.text
+        return {i["id"]: i["needs_review"] for i in page.json()["items"]}
+
+    assert listed() == {str(pid): True, str(calm): False}
+    assert listed(needs_review="true") == {str(pid): True}
+    assert listed(needs_review="false") == {str(calm): False}
+    assert req.get("/permits", params={"needs_review": "maybe"}).status_code == 422  # SEC-12
+    edited = offline("c2", "EditPermit", {"changes": {"title": "t"}}, now, target=pid, base=1)
+    assert [r["outcome"] for r in results(post(req, batch(site, edited, batch_id="b-2")))] == ["applied"]
+    assert listed(needs_review="true") == {}
+    assert req.get("/sync/review").json()["items"] == []
+
+
+def test_SYNC_02_TEN_06_too_old_follows_the_projects_offline_max_age_hours(
+    site: World, as_person: Any
+) -> None:
+    pid = site.draft()
+    made = site.clock.now()
+    site.clock.advance(timedelta(hours=30))
+    edited = offline("c1", "EditPermit", {"changes": {"title": "a"}}, made, target=pid, base=1)
+    assert [r["outcome"] for r in results(post(as_person("req"), batch(site, edited)))] == ["applied"]
+    site.change_settings(offline_max_age_hours=24)
+    again = offline("c2", "EditPermit", {"changes": {"title": "b"}}, made, target=pid, base=2)
+    [told] = results(post(as_person("req"), batch(site, again, batch_id="b-2")))
+    assert (told["outcome"], told["reason"], told["detail"]) == (
+        "rejected",
+        "too_old",
+        "device_time is more than 24 hours old",
+    )
 
 
 def test_SEC_11_a_batch_over_2_MiB_is_refused_413(site: World, as_person: Any) -> None:
