@@ -156,7 +156,10 @@ def grow(url: str, store: PtwStore, permits: int) -> UUID:
     for name in [
         *PER_PERMIT,
         "tasks",
-    ]:  # the list's assignee filter reads the tasks (not cloned: keyed by text)
+        "sync_ledger",
+        "readiness",
+    ]:  # the list reads these too (assignee, needs_review, the readiness summaries); not cloned: a clone has no
+        # task, no review and no stored readiness, which costs a lookup of the same index as a row would
         runner = Runner(store, db, projections([name])[0], batch_size=BATCH)
         runner.catch_up(runner.live_generation())
     with db.engine.connect() as conn:
