@@ -33,6 +33,7 @@ SAFETY_FACTS = frozenset(
         "ApplyPersonalLock",
         "RemovePersonalLock",
         "RecordLockRemovalException",
+        "RecordIsolationLockException",
         "ApplyInhibit",
         "RestoreInhibit",
         "ResolveConflict",
@@ -42,9 +43,9 @@ SAFETY_FACTS = frozenset(
 
 
 # SEC-08: what an inactive project still accepts — close-out, de-isolation (and its alternative, the transfer
-# to operations), annotation, the settings that reactivate it, and linking an incident (a close-out event, §19);
-# and, our choice, stopping work, leaving a confined space and removing one's own lock, which a safety system
-# never refuses.
+# to operations, and the LOCK-02 facts on the isolation that let another than the absent owner de-isolate),
+# annotation, the settings that reactivate it, and linking an incident (a close-out event, §19); and, our choice,
+# stopping work, leaving a confined space and removing one's own lock, which a safety system never refuses.
 WHILE_INACTIVE = frozenset(
     {
         "CompletePermit",
@@ -55,6 +56,7 @@ WHILE_INACTIVE = frozenset(
         "ClosePermit",
         "DeisolatePoint",
         "TransferIsolationToOperations",
+        "RecordIsolationLockException",
         "ChangeProjectSettings",
         "SuspendPermit",
         "RecordExit",

@@ -22,6 +22,7 @@ from ptw_domain.errors import DomainError, NotFound, StaleVersion, ValidationFai
 from ptw_domain.findings import Finding
 from ptw_domain.gas import commands as gc
 from ptw_domain.gas.time_facts import gas_time_facts
+from ptw_domain.handover.decide import incoming_person
 from ptw_domain.handover.time_facts import handover_time_facts
 from ptw_domain.isolation.project_locks import LOCK_ACTS, ProjectLocks, project_locks_id, register_events
 from ptw_domain.organisation import template_id
@@ -78,7 +79,10 @@ def decide_permit(bench: Workbench, command: c.PermitCommand) -> Change:
     named = [getattr(command, f) for f in command.__struct_fields__ if f.endswith("worker_id")]
     point_id = getattr(command, "point_id", None)
     points = [point_id] if isinstance(point_id, UUID) else []
-    ctx = bench.context(state, now, command.actor, acting_for, extra_workers=named, points=points)
+    persons = [p for p in (incoming_person(command),) if p is not None]
+    ctx = bench.context(
+        state, now, command.actor, acting_for, extra_workers=named, points=points, persons=persons
+    )
     if command.context.client_command_id and command.context.device_time:  # an offline command (SYNC-11)
         ctx = dataclasses.replace(ctx, device_time=command.context.device_time)
     project = bench.project(state.project_id).state

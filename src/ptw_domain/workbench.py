@@ -156,13 +156,20 @@ class Workbench:
         acting_for: ActingFor | None = None,
         extra_workers: Iterable[UUID] = (),
         points: Iterable[UUID] = (),
+        persons: Iterable[str] = (),
     ) -> PermitContext:
+        """What a permit decision reads; `persons` are members (beside the PA and the acting issuer) whose
+        linked worker records it checks competencies on (WRK-01), e.g. the incoming person of a handover."""
         project = self.project(state.project_id).state
         template = self.template(state.organisation_id, state.template.key)
         org = self.organisation(state.organisation_id)
         assert template is not None, "a permit's template stream always exists"
         resolved = self.pinned(project, template.state, state.template)
-        members = party_members(state, actor, resolved, org.state.member_workers) if org else {}
+        members: dict[str, UUID] = {}
+        if org is not None:
+            linked = org.state.member_workers
+            members = party_members(state, actor, resolved, linked)
+            members |= {p: linked[p] for p in persons if p in linked}
         return PermitContext(
             state=state,
             template=resolved,

@@ -26,6 +26,7 @@ def state_column() -> Column[bytes]:
 
 
 CACHE_SIZE = 20_000  # states kept in memory between batches, most recently used first
+KNOWN_SIZE = 200_000  # stream ids remembered as written since the table was empty (about 20 MB at most)
 
 
 class Folder(Generic[S]):
@@ -33,14 +34,20 @@ class Folder(Generic[S]):
 
     States the projection hands back with `keep` stay in memory for the next batch, so a runner that is the only
     writer does not read and decode what it wrote itself. The runner calls `forget` whenever it cannot be sure of
-    that (another writer moved the position, a batch failed, a generation changed).
+    that (another writer moved the position, a batch failed, a generation changed). When the runner knows the
+    table was empty (a generation at position 0: rows and position commit together), the folder also remembers
+    every stream it has written since, so a stream it has never seen is known to have no row and a rebuild does
+    not look up each new stream in a table that cannot hold it. That needs `keeps_every_write`: the projection
+    hands every state it writes to the table back with `keep`.
     """
 
-    def __init__(self, kind: str, state_type: type[S]) -> None:
+    def __init__(self, kind: str, state_type: type[S], *, keeps_every_write: bool = False) -> None:
+        self.keeps_every_write = keeps_every_write
         self.evolve = KINDS[kind][0]
         self._decoder = msgspec.json.Decoder(state_type)
         self._encoder = msgspec.json.Encoder()
         self._kept: OrderedDict[UUID, S] = OrderedDict()
+        self._written: set[UUID] | None = None  # every stream with a row, while that is known
 
     def load(self, conn: Connection, table: Table, key: str, ids: Iterable[UUID]) -> dict[UUID, S]:
         states: dict[UUID, S] = {}
@@ -51,6 +58,8 @@ class Folder(Generic[S]):
                 missing.append(stream_id)
             else:
                 states[stream_id] = kept
+        if self._written is not None:
+            missing = [stream_id for stream_id in missing if stream_id in self._written]
         column = table.c[key]
         for chunk in _chunks(missing, 500):
             for row in conn.execute(select(column, table.c.state).where(column.in_(chunk))):
@@ -63,9 +72,15 @@ class Folder(Generic[S]):
             self._kept.move_to_end(stream_id)
         while len(self._kept) > CACHE_SIZE:
             self._kept.popitem(last=False)
+        if self._written is not None:
+            self._written.update(states)
+            if len(self._written) > KNOWN_SIZE:
+                self._written = None  # too many to remember: look rows up again
 
-    def forget(self) -> None:
+    def forget(self, *, empty: bool = False) -> None:
+        """`empty`: the table is known to hold no row (its generation has applied nothing yet)."""
         self._kept.clear()
+        self._written = set() if empty and self.keeps_every_write else None
 
     def decode(self, data: bytes) -> S:
         return self._decoder.decode(data)

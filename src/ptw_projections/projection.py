@@ -47,12 +47,12 @@ class Projection(ABC):
         keeps two projections' tables of the same name (each has its own `templates`) apart."""
         return {base: define(metadata, f"{self.name}__{base}") for base, define in self.definitions.items()}
 
-    def forget(self) -> None:
-        """Drop every state kept in memory between batches (see `Folder`)."""
+    def forget(self, *, empty: bool = False) -> None:
+        """Drop every state kept in memory between batches (see `Folder`); `empty`: the tables hold no row."""
         for value in vars(self).values():
             for folder in value.values() if isinstance(value, dict) else (value,):
                 if isinstance(folder, Folder):
-                    folder.forget()
+                    folder.forget(empty=empty)
 
     @abstractmethod
     def apply(self, conn: Connection, tables: Mapping[str, Table], events: Sequence[Positioned]) -> None:

@@ -135,7 +135,9 @@ class Runner:
         with self.db.writing() as conn:
             start = self.catalogue.position(conn, generation, for_update=True)
             if self._memory != (generation.generation, start):
-                self.projection.forget()  # another generation, or another writer since: memory may be stale
+                # another generation, or another writer since: memory may be stale; at position 0 the
+                # generation has applied nothing, so its tables are empty
+                self.projection.forget(empty=start == 0)
             fresh = [r for r in rows if r.id > start]
             if not fresh:
                 return start

@@ -13,6 +13,7 @@ import pytest
 from ptw_domain import commands as c
 from ptw_domain.canonical import canonical_json
 from ptw_domain.errors import (
+    DomainError,
     Forbidden,
     GuardFailed,
     InvalidTransition,
@@ -23,13 +24,15 @@ from ptw_domain.errors import (
 from ptw_domain.events.handover import HandoverRole
 from ptw_domain.handover import commands as hc
 from ptw_domain.isolation import commands as ic
+from ptw_domain.people import commands as pc
 from ptw_domain.roles import CompanyKind, Role
 from ptw_domain.signatures import SignatureInput
 from ptw_domain.store.mapper import decode_event
 from tests.builders import START, World, activate, codes, complete, refused, resume, types
+from tests.domain.test_people import certify, link_worker
 
 EVENING = START.replace(hour=18)  # the boundary the permits below are live at
-PERFORMING, ISSUING = HandoverRole.PERFORMING, HandoverRole.ISSUING
+PERFORMING, ISSUING, ISOLATING = HandoverRole.PERFORMING, HandoverRole.ISSUING, HandoverRole.ISOLATING
 
 
 @pytest.fixture
@@ -303,6 +306,98 @@ def test_HOV_04_readiness_judges_a_due_miss_before_the_sweep_records_it(crew: Wo
         world.run(resume(world, pid))
     assert refusal.value.blockers == before
     assert world.permit(pid).handover.missed == (EVENING,)  # recorded first, and kept (TIME-04)
+
+
+@pytest.fixture
+def qualified(crew: World) -> World:
+    """COMP-03: a cold-work template naming codes for the PA (`performing_authority`) and the issuer (`issuer`),
+    which `req` and `app` hold through their linked worker records (WRK-01)."""
+    crew.publish_template(
+        {
+            "key": "cold-qualified",
+            "category": "cold_work",
+            "required_competencies": {"performing_authority": ["site_lead"], "issuer": ["permit_issuer"]},
+        }
+    )
+    link_worker(crew, "req", "site_lead")
+    link_worker(crew, "app", "permit_issuer")
+    return crew
+
+
+def hov_04(refusal: DomainError) -> list[tuple[str, str, str, list[str]]]:
+    return [
+        (b.code, b.facts["person_id"], b.facts["permit_role"], b.facts["missing"])
+        for b in refusal.blockers
+        if b.rule == "HOV-04"
+    ]
+
+
+def test_HOV_04_SIG_09_the_incoming_person_holds_the_competencies_of_the_role_at_the_signing_time(
+    qualified: World,
+) -> None:
+    """The nominee is checked when the handover is recorded, the incoming person again when they sign the
+    acknowledgement (COMP-02), which names the records relied on."""
+    world = qualified
+    pid = world.active(
+        template="cold-qualified",
+        planned_start=START + timedelta(hours=1),
+        planned_end=START + timedelta(hours=13),
+    )
+    world.clock.set(EVENING - timedelta(minutes=45))
+    unlinked = refused(world, pid, record(world, pid), GuardFailed)
+    assert hov_04(unlinked) == [("no_worker_record", "req2", "performing_authority", ["site_lead"])]
+    assert unlinked.blockers[0].facts["at"] == world.clock.now().isoformat()
+    link_worker(world, "req2")
+    untrained = refused(world, pid, record(world, pid), GuardFailed)
+    assert hov_04(untrained) == [("competency_missing", "req2", "performing_authority", ["site_lead"])]
+    first = certify(world, "req2", "site_lead")
+    performing = record(world, pid)
+    world.run(performing)
+    world.run(
+        pc.RevokeCompetency(
+            actor=world.actor("safe"), worker_id=world.workers["req2"], competency_id=first, reason="fraud"
+        )
+    )
+    ack = hc.AcknowledgeHandover(
+        actor=world.actor("req2"),
+        permit_id=pid,
+        handover_id=performing.handover_id,
+        signature=world.signature(pid),
+    )
+    revoked = refused(world, pid, ack, GuardFailed)
+    assert hov_04(revoked) == [("competency_missing", "req2", "performing_authority", ["site_lead"])]
+    renewed = certify(world, "req2", "site_lead")
+    acknowledge(world, pid, performing.handover_id)
+    assert world.service.history(pid)[-1].payload.signature.competency_ids == (str(renewed),)
+    assert world.permit(pid).performing_authority == "req2"
+    issuing = refused(world, pid, record(world, pid, "app3", actor="app", role=ISSUING), GuardFailed)
+    assert hov_04(issuing) == [("no_worker_record", "app3", "issuer", ["permit_issuer"])]
+
+
+def test_HOV_04_LOCK_03_an_isolating_handover_needs_the_isolating_authoritys_codes(world: World) -> None:
+    """Template key `isolating_authority` (COMP-03's isolating authority): `iso2` takes the locks over only while
+    holding its `isolation` code. Without codes under a key nothing is required (the tests above)."""
+    world.publish_template(
+        {
+            "key": "electrical-iso",
+            "category": "electrical",
+            "required_competencies": {"isolating_authority": ["isolation"]},
+        }
+    )
+    pid = world.active(
+        template="electrical-iso",
+        planned_start=START + timedelta(hours=1),
+        planned_end=START + timedelta(hours=13),
+    )
+    world.clock.set(EVENING - timedelta(minutes=45))
+    handover = record(world, pid, "iso2", actor="iso", role=ISOLATING)
+    unlinked = refused(world, pid, handover, GuardFailed)
+    assert hov_04(unlinked) == [("no_worker_record", "iso2", "isolating_authority", ["isolation"])]
+    [held] = link_worker(world, "iso2", "isolation").values()
+    world.run(handover)
+    acknowledge(world, pid, handover.handover_id, "iso2")
+    acknowledged = world.service.history(pid)[-1].payload
+    assert (acknowledged.by, acknowledged.signature.competency_ids) == ("iso2", (str(held),))
 
 
 def test_SIG_01_SIG_03_SIG_11_both_sides_of_a_handover_sign_inside_the_events(crew: World) -> None:

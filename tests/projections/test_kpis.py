@@ -34,6 +34,7 @@ from ptw_projections.kpis.query import (
 )
 from ptw_projections.params import parse_query
 from tests.builders import START, World, activate, amend, approve, cancel, complete, verify
+from tests.domain.test_lock_ownership import on_isolation
 from tests.projections.conftest import Projected
 
 SECOND = timedelta(seconds=1)
@@ -848,5 +849,28 @@ def test_RPT_03_lock_removals_by_exception(world: World, projected: Projected) -
         pid,
         "LOCK-02",
         "P-1",
+        "iso",
+    )
+
+
+def test_RPT_03_isolation_lock_removals_by_exception_are_listed_too(
+    world: World, projected: Projected
+) -> None:
+    """LOCK-02 facts recorded on an isolation (ISO-13: its locks are then removed by someone else) are an exception
+    of the same list, naming the isolation and the owner; here a cancelled permit's isolation, on its own stream."""
+    world.publish_template({"key": "electrical", "category": "electrical"})
+    pid = world.approved(template="electrical")
+    world.isolate_and_verify(pid)
+    world.run(c.CancelPermit(actor=world.actor("req"), permit_id=pid, reason="called off"))
+    iid = world.permit(pid).isolations.assignments[0].isolation_id
+    [lock_id] = next(
+        e for e in world.service.store.events.get(iid) if e.type == "PointIsolated"
+    ).payload.lock_ids
+    world.run(on_isolation(world, iid, lock_id))
+    [removal] = exceptions(projected, world).lock_removals_by_exception.items
+    assert (removal.permit_id, removal.rule) == (None, "LOCK-02")
+    assert (removal.facts["isolation_id"], removal.facts["lock_id"], removal.facts["owner"]) == (
+        str(iid),
+        lock_id,
         "iso",
     )

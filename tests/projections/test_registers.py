@@ -11,8 +11,10 @@ from typing import Any
 
 import pytest
 
+from ptw_domain.events.simops import MatrixEntry
 from ptw_domain.isolation import commands as ic
 from ptw_domain.simops import commands as sc
+from ptw_domain.simops.model import DEFAULT_MATRIX
 from ptw_projections.errors import InvalidQuery
 from ptw_projections.reader import ReadSide
 from ptw_projections.registers.query import (
@@ -294,6 +296,37 @@ def test_RM_10_SIM_05_open_conflicts_by_severity_most_severe_first(site: World, 
     assert [f.id for f in conflicts(reads, world, severity="high")] == [high.id]
     assert [f.id for f in conflicts(reads, world, severity="low,medium")] == [low.id]
     assert [f.id for f in conflicts(reads, world, permit=cold2)] == [low.id]
+
+
+def test_RM_10_SIM_10_a_conflict_shows_the_matrix_and_zone_map_versions_it_was_judged_under(
+    site: World, projected: Projected
+) -> None:
+    world = site
+    admin = world.actor("admin")
+    world.run(sc.PublishZoneMap(actor=admin, project_id=world.project_id, adjacency={"U100": ("U200",)}))
+    world.submitted(area="U400")
+    world.submitted(area="U400")  # hot work twice: SIM-M05 medium, under matrix v1 and zone map v1
+    [judged] = conflicts(projected.catch_up(), world)
+    assert (judged.rule, judged.severity, judged.matrix_version, judged.zone_map_version) == (
+        "SIM-M05",
+        "medium",
+        1,
+        1,
+    )
+    raised = tuple(
+        MatrixEntry(first="hot_work", second="hot_work", severity="high", rule="SIM-M05")
+        if e.rule == "SIM-M05"
+        else e
+        for e in DEFAULT_MATRIX.entries
+    )
+    world.run(sc.PublishSimopsMatrix(actor=admin, project_id=world.project_id, entries=raised))  # SIM-09
+    [rejudged] = conflicts(projected.catch_up(), world)
+    assert (rejudged.id, rejudged.severity, rejudged.matrix_version, rejudged.zone_map_version) == (
+        judged.id,
+        "high",
+        2,
+        1,
+    )
 
 
 def test_RM_10_SIM_08_accepted_with_controls_and_not_accepted(site: World, projected: Projected) -> None:

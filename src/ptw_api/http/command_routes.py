@@ -291,6 +291,13 @@ ROUTES: tuple[CommandRoute, ...] = (
         "Leave the isolation in place under operations (ISO-14).",
         "isolation",
     ),
+    R(
+        isolation.RecordIsolationLockException,
+        "/isolations/{isolation_id:uuid}/record-lock-exception",
+        "Record the three LOCK-02 facts for a lock of the isolation, so another than its absent owner may "
+        "de-isolate it (ISO-13); the owner is flagged at de-isolation (LOCK-04).",
+        "isolation",
+    ),
     _permit(isolation.ApplyPersonalLock, "apply-personal-lock", "Apply your personal lock (LOCK-01)."),
     _permit(isolation.RemovePersonalLock, "remove-personal-lock", "Remove your personal lock (LOCK-02)."),
     _permit(

@@ -5,7 +5,7 @@ Beyond the specification's catalogue (ADR 0008): `PointIsolationOpened`/`PointIs
 point's stream, which isolation is open (ISO-03, race-free), `LinkedIsolationEnded` puts the end of an isolation on
 every linked permit's own record (and makes de-isolation and activation conflict), `LinkedIsolationLockExcepted`
 does the same for a LOCK-02 exception on an isolation lock, and `WorkerFlaggedForLockRemoval` carries the LOCK-04
-flag on the worker's stream.
+flag on the worker's stream (for a personal lock and for an isolation lock removed at de-isolation).
 """
 
 from __future__ import annotations
@@ -130,8 +130,9 @@ class IsolationLockOwnershipTransferred(IsolationEvent, frozen=True, kw_only=Tru
 
 
 class IsolationLockExceptionRecorded(IsolationEvent, frozen=True, kw_only=True):
-    """LOCK-02 for an isolation lock: the three facts, recorded through a linked permit, that let someone other
-    than the owner remove the lock at de-isolation (ISO-13)."""
+    """LOCK-02 for an isolation lock: the three facts that let someone other than the owner remove the lock at
+    de-isolation (ISO-13), recorded through the linked permit `permit_id` or, without one, on the isolation
+    itself (`RecordIsolationLockException`)."""
 
     lock_id: str
     owner: str
@@ -141,7 +142,7 @@ class IsolationLockExceptionRecorded(IsolationEvent, frozen=True, kw_only=True):
     contacted_at: datetime
     will_inform_before_resuming: bool
     recorded_by: str
-    permit_id: UUID
+    permit_id: UUID | None = None
 
 
 class IsolationWithdrawn(IsolationEvent, frozen=True, kw_only=True):
@@ -208,7 +209,11 @@ class LockRemovalExceptionRecorded(PermitEvent, frozen=True, kw_only=True):
 
 
 class WorkerFlaggedForLockRemoval(WorkerEvent, frozen=True, kw_only=True):
-    permit_id: UUID
+    """LOCK-04: a lock of the worker was removed by exception: their personal lock on `permit_id`, or a lock of
+    `isolation_id` they owned, removed at its de-isolation."""
+
+    permit_id: UUID | None = None
+    isolation_id: UUID | None = None
     lock_id: str
 
 

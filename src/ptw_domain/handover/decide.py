@@ -14,6 +14,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from msgspec.structs import replace
+
+from ptw_domain.commands import PermitCommand
 from ptw_domain.errors import Forbidden, NotFound, ValidationFailed
 from ptw_domain.events import handover as ev
 from ptw_domain.events import isolation as iev
@@ -23,6 +26,8 @@ from ptw_domain.handover import commands as hc
 from ptw_domain.handover.shifts import boundary_at, missed_boundaries
 from ptw_domain.isolation.decide import isolations_in_place
 from ptw_domain.isolation.state import IsolationState
+from ptw_domain.people.facts import ISOLATING_ROLE, ISSUER_ROLE, PA_ROLE, PartyFacts, person_facts
+from ptw_domain.people.guards import party_finding
 from ptw_domain.permit.authority import check_status, refuse_integration_signing, require_party, require_role
 from ptw_domain.permit.context import Decision, PermitContext
 from ptw_domain.permit.guards import relaxes_self_issue
@@ -35,11 +40,30 @@ R = ev.HandoverRole
 Events = list[PermitEvent]
 # SIG-01/SIG-09: the role both signers sign a handover in, by what is handed over.
 SIGNING_ROLE = {R.PERFORMING: Role.REQUESTOR, R.ISSUING: Role.APPROVER, R.ISOLATING: Role.ISOLATING_AUTHORITY}
+# COMP-03: the template key naming the codes the holder of each role handed over needs.
+COMPETENCY_KEY = {R.PERFORMING: PA_ROLE, R.ISSUING: ISSUER_ROLE, R.ISOLATING: ISOLATING_ROLE}
+
+
+def incoming_person(command: PermitCommand) -> str | None:
+    """WRK-01: whose linked worker record a handover decision reads (HOV-04): the person nominated when it is
+    recorded, the actor when it is acknowledged."""
+    if isinstance(command, hc.RecordHandover):
+        return command.incoming.person_id
+    if isinstance(command, hc.AcknowledgeHandover):
+        return command.actor.person_id
+    return None
+
+
+def holder_competency(ctx: PermitContext, role: R, person: str) -> PartyFacts:
+    """HOV-04, SIG-09, COMP-02: how the incoming person stands now (the signing time) against the codes the
+    template requires for the role handed over."""
+    return person_facts(ctx, COMPETENCY_KEY[role], person)
 
 
 def holder_findings(ctx: PermitContext, role: R, member: Member, who: str) -> list[Finding]:
-    """HOV-04: the incoming person holds the role handed over, at the level ROLE-04 asks, and does not end up on
-    both sides of issue and acceptance (SOD-02, unless SOD-09 relaxes it)."""
+    """HOV-04: the incoming person holds the role handed over, at the level ROLE-04 asks, with its competencies
+    (none unless the template lists some), and does not end up on both sides of issue and acceptance (SOD-02,
+    unless SOD-09 relaxes it)."""
     state, risk = ctx.state, ctx.state.effective_risk_level
     person = member.person_id
     if role is R.PERFORMING:
@@ -60,6 +84,9 @@ def holder_findings(ctx: PermitContext, role: R, member: Member, who: str) -> li
                 )
             )
         clash = {}
+    standing = holder_competency(ctx, role, person)
+    if standing.missing:
+        findings.append(party_finding(ctx, standing, "HOV-04", incoming=True))
     if relaxes_self_issue(ctx):
         clash = {}
     findings += [
@@ -252,6 +279,9 @@ def acknowledge(cmd: hc.AcknowledgeHandover, ctx: PermitContext) -> Decision:
     signature = sign_act(
         ctx, cmd.signature, point=SigningPoint.HANDOVER, intent=cmd.name, role=SIGNING_ROLE[role]
     )
+    # COMP-02: the signature names the competency records the incoming person relied on
+    relied = holder_competency(ctx, role, ctx.person or "").relied_on
+    signature = replace(signature, competency_ids=tuple(str(r) for r in relied))
     acknowledged = ev.HandoverAcknowledged(
         handover_id=cmd.handover_id,
         by=ctx.person or "",

@@ -1,5 +1,5 @@
-"""Deciding acts on an isolation and the point library (ISO-01..14, SOD-03, LOCK-04). Pure: the handler hands
-in the isolation, the linked permits and the acting person's facts."""
+"""Deciding acts on an isolation and the point library (ISO-01..14, SOD-03, LOCK-02, LOCK-04). Pure: the handler
+hands in the isolation, the linked permits and the acting person's facts."""
 
 from __future__ import annotations
 
@@ -212,29 +212,96 @@ def _holding(linked: list[Linked]) -> list[str]:
     return [lk.state.number for lk in linked if lk.state.status in HOLDING]
 
 
-def lock_owner_findings(iso: IsolationState, person: str) -> list[Finding]:
-    """ISO-13/LOCK-03: the isolation's locks are removed by their owner, or by another once the LOCK-02 facts are
-    recorded for each of them."""
-    owner = iso.owner
-    if owner is None or owner == person:
-        return []
-    unexcepted = [lock for lock in iso.lock_ids if lock not in iso.excepted_locks]
-    if not unexcepted:
+def check_exception_facts(cmd: ic.LockExceptionCommand, now: datetime) -> None:
+    """LOCK-02: any missing fact refuses the removal (a personal lock or an isolation lock alike)."""
+    missing = [
+        name
+        for name, ok in (
+            ("verified_absent_by", bool(cmd.verified_absent_by.strip()) and cmd.verified_absent_at <= now),
+            ("contact_attempts", bool(cmd.contact_attempts.strip()) and cmd.contacted_at <= now),
+            ("will_inform_before_resuming", cmd.will_inform_before_resuming),
+        )
+        if not ok
+    ]
+    if missing:
+        raise ValidationFailed(
+            f"the exception needs all three facts: {', '.join(missing)}",
+            rule_ids=("LOCK-02",),
+            facts={"fields": missing},
+        )
+
+
+def isolation_exception_recorded(
+    cmd: ic.LockExceptionCommand, iso: IsolationState, person: str, now: datetime
+) -> list[ev.IsolationLockExceptionRecorded]:
+    """LOCK-02/ISO-13: the facts for a lock of the isolation in place, recorded once, through a linked permit or on
+    the isolation itself."""
+    if cmd.lock_id not in iso.lock_ids or not iso.in_place:
+        raise NotFound("no such lock on the isolation in place", facts={"field": "lock_id"})
+    check_exception_facts(cmd, now)
+    if cmd.lock_id in iso.excepted_locks:
         return []
     return [
-        Finding(
-            rule="ISO-13",
-            code="not_lock_owner",
-            message=f"the locks {', '.join(unexcepted)} are {owner}'s (LOCK-03): {owner} removes them, or the "
-            "LOCK-02 exception is recorded for each",
-            facts={"owner": owner, "lock_ids": unexcepted},
+        ev.IsolationLockExceptionRecorded(
+            lock_id=cmd.lock_id,
+            owner=iso.owner or "",
+            verified_absent_by=cmd.verified_absent_by,
+            verified_absent_at=cmd.verified_absent_at,
+            contact_attempts=cmd.contact_attempts,
+            contacted_at=cmd.contacted_at,
+            will_inform_before_resuming=True,
+            recorded_by=person,
+            permit_id=cmd.permit_id if isinstance(cmd, ic.RecordLockRemovalException) else None,
         )
     ]
 
 
-def deisolation_findings(iso: IsolationState, linked: list[Linked], person: str) -> list[Finding]:
-    """ISO-11/12/13, all evaluated (RDY-03): no linked permit holding, no personal lock on a linked permit, and the
-    locks removed by their owner or through LOCK-02."""
+def record_isolation_lock_exception(
+    cmd: ic.RecordIsolationLockException, iso: IsolationState, now: datetime
+) -> list[ev.IsolationLockExceptionRecorded]:
+    """LOCK-02/SEC-04 on the isolation's stream, by an isolating authority or project admin: the path for an
+    isolation no linked permit can carry the facts for (linked only to cancelled or closed permits, or held by
+    operations)."""
+    require_project_role(cmd.actor, cmd.name, Role.ISOLATING_AUTHORITY, Role.PROJECT_ADMIN)
+    return isolation_exception_recorded(cmd, iso, cmd.actor.person_id, now)
+
+
+def lock_owner_findings(iso: IsolationState, person: str, owner_worker: WorkerState | None) -> list[Finding]:
+    """ISO-13/LOCK-03: the isolation's locks are removed by their owner, or by another once the LOCK-02 facts are
+    recorded for each of them; LOCK-04: then the owner is flagged on the worker record linked to them (WRK-01),
+    so an owner linked to none cannot have their locks removed by exception (ADR 0008)."""
+    owner = iso.owner
+    if owner is None or owner == person:
+        return []
+    unexcepted = [lock for lock in iso.lock_ids if lock not in iso.excepted_locks]
+    if unexcepted:
+        return [
+            Finding(
+                rule="ISO-13",
+                code="not_lock_owner",
+                message=f"the locks {', '.join(unexcepted)} are {owner}'s (LOCK-03): {owner} removes them, or "
+                "the LOCK-02 exception is recorded for each",
+                facts={"owner": owner, "lock_ids": unexcepted},
+            )
+        ]
+    if owner_worker is None:
+        return [
+            Finding(
+                rule="LOCK-04",
+                code="owner_not_flaggable",
+                message=f"{owner} is linked to no worker record, so removing their locks by exception cannot "
+                "flag them until they acknowledge it: link them to their worker record (WRK-01) first",
+                facts={"owner": owner},
+            )
+        ]
+    return []
+
+
+def deisolation_findings(
+    iso: IsolationState, linked: list[Linked], person: str, owner_worker: WorkerState | None
+) -> list[Finding]:
+    """ISO-11/12/13 and LOCK-04, all evaluated (RDY-03): no linked permit holding, no personal lock on a linked
+    permit, and the locks removed by their owner or through LOCK-02 with the owner flaggable."""
     findings = []
     holding = _holding(linked)
     if holding:
@@ -256,16 +323,19 @@ def deisolation_findings(iso: IsolationState, linked: list[Linked], person: str)
                 facts={"permits": locked},
             )
         )
-    return findings + lock_owner_findings(iso, person)
+    return findings + lock_owner_findings(iso, person, owner_worker)
 
 
-def deisolate(cmd: ic.DeisolatePoint, iso: IsolationState, linked: list[Linked]) -> list[ev.IsolationEvent]:
+def deisolate(
+    cmd: ic.DeisolatePoint, iso: IsolationState, linked: list[Linked], owner_worker: WorkerState | None
+) -> tuple[list[ev.IsolationEvent], list[ev.WorkerFlaggedForLockRemoval]]:
     """ISO-11/12/13: refused while a linked permit is holding or a personal lock remains, or when the locks are
-    another's without the LOCK-02 facts; removes the locks."""
+    another's without the LOCK-02 facts; removes the locks. LOCK-04: locks removed by exception flag their owner's
+    worker record (`owner_worker`, linked to the owner), the events for that record being the second list."""
     require_project_role(cmd.actor, cmd.name, Role.ISOLATING_AUTHORITY)
     forward(iso, (IsolationStatus.ISOLATED, IsolationStatus.VERIFIED), cmd.name)
     person = cmd.actor.person_id
-    findings = deisolation_findings(iso, linked, person)
+    findings = deisolation_findings(iso, linked, person, owner_worker)
     if findings:
         rules = [f.rule for f in findings]
         raise GuardFailed(
@@ -273,8 +343,12 @@ def deisolate(cmd: ic.DeisolatePoint, iso: IsolationState, linked: list[Linked])
             blockers=findings,
             rule_ids=tuple(dict.fromkeys([*rules, *(["LOCK-03"] if "ISO-13" in rules else [])])),
         )
-    method = "owner" if iso.owner == person else "exception"
-    return [ev.PointDeisolated(by=person, locks_removed=iso.lock_ids, method=method)]
+    if iso.owner == person:
+        return [ev.PointDeisolated(by=person, locks_removed=iso.lock_ids, method="owner")], []
+    flags = [
+        ev.WorkerFlaggedForLockRemoval(isolation_id=iso.isolation_id, lock_id=lock) for lock in iso.lock_ids
+    ]
+    return [ev.PointDeisolated(by=person, locks_removed=iso.lock_ids, method="exception")], flags
 
 
 def transfer(

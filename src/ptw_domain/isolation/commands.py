@@ -86,5 +86,22 @@ class RecordLockRemovalException(PermitCommand, frozen=True, kw_only=True):
     will_inform_before_resuming: bool
 
 
+class RecordIsolationLockException(Command, frozen=True, kw_only=True):
+    """LOCK-02 on the isolation itself: the three facts for one of its locks, so another than its owner may remove
+    it at de-isolation (ISO-13); the path when no linked permit can carry them (linked only to cancelled or closed
+    permits, or held by operations)."""
+
+    isolation_id: UUID
+    lock_id: Short
+    verified_absent_by: Short
+    verified_absent_at: datetime
+    contact_attempts: Reason
+    contacted_at: datetime
+    will_inform_before_resuming: bool
+
+
+LockExceptionCommand = RecordLockRemovalException | RecordIsolationLockException
+
+
 class AcknowledgeLockRemoval(Command, frozen=True, kw_only=True):
     worker_id: UUID

@@ -7,10 +7,11 @@ from datetime import timedelta
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from ptw_domain.errors import Forbidden, NotFound, ValidationFailed
+from ptw_domain.errors import Forbidden, NotFound
 from ptw_domain.events import isolation as ev
 from ptw_domain.findings import Finding
 from ptw_domain.isolation import commands as ic
+from ptw_domain.isolation.acts import check_exception_facts, isolation_exception_recorded
 from ptw_domain.isolation.state import IsolationState, IsolationStatus
 from ptw_domain.people.decide import role_findings
 from ptw_domain.permit.authority import check_status, require_party
@@ -168,49 +169,18 @@ def remove_lock(cmd: ic.RemovePersonalLock, ctx: PermitContext) -> list[Any]:
     ]
 
 
-def _exception_facts(cmd: ic.RecordLockRemovalException, ctx: PermitContext) -> None:
-    """LOCK-02: any missing fact refuses the removal."""
-    missing = [
-        name
-        for name, ok in (
-            (
-                "verified_absent_by",
-                bool(cmd.verified_absent_by.strip()) and cmd.verified_absent_at <= ctx.now,
-            ),
-            ("contact_attempts", bool(cmd.contact_attempts.strip()) and cmd.contacted_at <= ctx.now),
-            ("will_inform_before_resuming", cmd.will_inform_before_resuming),
-        )
-        if not ok
-    ]
-    if missing:
-        raise ValidationFailed(
-            f"the exception needs all three facts: {', '.join(missing)}",
-            rule_ids=("LOCK-02",),
-            facts={"fields": missing},
-        )
-
-
 def _isolation_lock_exception(
     cmd: ic.RecordLockRemovalException, ctx: PermitContext, iso: IsolationState
 ) -> Decision:
     """LOCK-02 for a lock of an isolation the permit links to: the facts go on the isolation's stream, so its
     de-isolation may remove the lock though its owner is absent (ISO-13); the permit keeps a pointer."""
-    owner = iso.owner or ""
-    if cmd.lock_id in iso.excepted_locks:
+    recorded = isolation_exception_recorded(cmd, iso, ctx.person or "", ctx.now)
+    if not recorded:
         return Decision(permit=[])
-    recorded = ev.IsolationLockExceptionRecorded(
-        lock_id=cmd.lock_id,
-        owner=owner,
-        verified_absent_by=cmd.verified_absent_by,
-        verified_absent_at=cmd.verified_absent_at,
-        contact_attempts=cmd.contact_attempts,
-        contacted_at=cmd.contacted_at,
-        will_inform_before_resuming=True,
-        recorded_by=ctx.person or "",
-        permit_id=ctx.state.permit_id,
+    pointer = ev.LinkedIsolationLockExcepted(
+        isolation_id=iso.isolation_id, lock_id=cmd.lock_id, owner=recorded[0].owner
     )
-    pointer = ev.LinkedIsolationLockExcepted(isolation_id=iso.isolation_id, lock_id=cmd.lock_id, owner=owner)
-    return Decision(permit=[pointer], others=((iso.isolation_id, (recorded,)),))
+    return Decision(permit=[pointer], others=((iso.isolation_id, tuple(recorded)),))
 
 
 def record_lock_exception(cmd: ic.RecordLockRemovalException, ctx: PermitContext) -> Decision:
@@ -228,9 +198,8 @@ def record_lock_exception(cmd: ic.RecordLockRemovalException, ctx: PermitContext
         iso = next((i for i in isolations_in_place(ctx) if cmd.lock_id in i.lock_ids), None)
         if iso is None:
             raise NotFound("no such lock on this permit or its isolations", facts={"field": "lock_id"})
-        _exception_facts(cmd, ctx)
         return _isolation_lock_exception(cmd, ctx, iso)
-    _exception_facts(cmd, ctx)
+    check_exception_facts(cmd, ctx.now)
     recorded = ev.LockRemovalExceptionRecorded(
         lock_id=cmd.lock_id,
         applier_worker_id=lock.worker_id,

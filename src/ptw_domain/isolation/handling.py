@@ -92,6 +92,8 @@ def _isolation_act(bench: Workbench, cmd: Any) -> Change:
     now = at_of(cmd)
     linked = _linked(bench, iso, bench.written if ending else Freshness.FRESH, now)
     states = [lk for _, lk in linked]
+    owner: Stream[Any] | None = None
+    flags: list[Any] = []  # LOCK-04: for the owner's worker record
     if isinstance(cmd, ic.IsolatePoint):
         isolator = bench.workers([cmd.isolator_worker_id]).get(cmd.isolator_worker_id)
         if isolator is None:
@@ -100,11 +102,15 @@ def _isolation_act(bench: Workbench, cmd: Any) -> Change:
     elif isinstance(cmd, ic.VerifyIsolation):
         events = acts.verify(cmd, iso, states, now, _skew(bench, iso))
     elif isinstance(cmd, ic.DeisolatePoint):
-        events = acts.deisolate(cmd, iso, states)
+        owner = _owner_worker(bench, iso, cmd.actor.person_id)
+        events, flags = acts.deisolate(cmd, iso, states, owner.state if owner else None)
     else:
         events = acts.transfer(cmd, iso, states)
     main = _save(bench, cmd, isolation, cmd.isolation_id, events, iso.project_id)
     streams = [main]
+    if flags:  # LOCK-04: in the de-isolation's own transaction
+        assert owner is not None, "acts.deisolate flags only a linked worker record"
+        streams.append(_save(bench, cmd, owner, owner.id, flags, iso.project_id))
     if ending:
         how = "deisolated" if isinstance(cmd, ic.DeisolatePoint) else "transferred_to_operations"
         ended = ev.LinkedIsolationEnded(isolation_id=iso.isolation_id, point_id=iso.point_id, how=how)
@@ -120,12 +126,33 @@ def _isolation_act(bench: Workbench, cmd: Any) -> Change:
     return Change(streams=[*streams, *locks], main=main)
 
 
+def _owner_worker(bench: Workbench, iso: IsolationState, person: str) -> Stream[Any] | None:
+    """LOCK-04/WRK-01: the worker record linked to the owner of the isolation's locks, which their removal by
+    `person` (another) flags; read only when `person` is not the owner."""
+    if iso.owner is None or iso.owner == person:
+        return None
+    org = bench.organisation(bench.project(iso.project_id).state.organisation_id)
+    worker_id = org.state.member_workers.get(iso.owner) if org else None
+    stream = bench.stream(worker_id, bench.written) if worker_id else None
+    return stream if stream is not None and stream.kind == "worker" else None
+
+
 def deisolation_blockers(bench: Workbench, isolation_id: UUID, person: str, now: datetime) -> list[Finding]:
     """RDY-04 for de-isolation: the blockers `DeisolatePoint` by `person` at `now` is refused with (ISO-11, ISO-12,
-    ISO-13), from the evaluation the command runs, in its order."""
+    ISO-13, LOCK-04), from the evaluation the command runs, in its order."""
     iso: IsolationState = _stream(bench, isolation_id, "isolation", "isolation_id").state
     linked = [lk for _, lk in _linked(bench, iso, Freshness.FRESH, now)]
-    return acts.deisolation_findings(iso, linked, person)
+    owner = _owner_worker(bench, iso, person)
+    return acts.deisolation_findings(iso, linked, person, owner.state if owner else None)
+
+
+def _isolation_lock_exception(bench: Workbench, cmd: ic.RecordIsolationLockException) -> Change:
+    """LOCK-02 on the isolation's stream alone: no permit to write (ADR 0008)."""
+    isolation = _stream(bench, cmd.isolation_id, "isolation", "isolation_id")
+    iso: IsolationState = isolation.state
+    events = acts.record_isolation_lock_exception(cmd, iso, at_of(cmd))
+    stream = _save(bench, cmd, isolation, cmd.isolation_id, events, iso.project_id) if events else isolation
+    return Change(streams=[stream], main=stream)
 
 
 def _acknowledge(bench: Workbench, cmd: ic.AcknowledgeLockRemoval) -> Change:
@@ -143,5 +170,6 @@ ISOLATION_ACTS: dict[type[Any], Callable[[Workbench, Any], Change]] = {
     ic.VerifyIsolation: _isolation_act,
     ic.DeisolatePoint: _isolation_act,
     ic.TransferIsolationToOperations: _isolation_act,
+    ic.RecordIsolationLockException: _isolation_lock_exception,
     ic.AcknowledgeLockRemoval: _acknowledge,
 }

@@ -25,10 +25,11 @@ class WorkerFacts:
     ending: tuple[tuple[str, datetime], ...]  # RDY-08: relied-on records ending within 7 days
 
 
-# COMP-03/04: the template keys (beside the permit roles of WRK-02) naming the codes the PA and the issuer need;
-# none are required unless the template lists some.
+# COMP-03/04: the template keys (beside the permit roles of WRK-02) naming the codes the PA, the issuer and an
+# isolating authority taking over isolation locks (HOV-04) need; none are required unless the template lists some.
 PA_ROLE = "performing_authority"
 ISSUER_ROLE = "issuer"
+ISOLATING_ROLE = "isolating_authority"
 
 
 def party_persons(state: PermitState, actor: Actor | None, template: ResolvedTemplate) -> dict[str, str]:
@@ -51,7 +52,7 @@ def party_members(
 
 @dataclass(frozen=True, slots=True)
 class PartyFacts:
-    role: str  # PA_ROLE or ISSUER_ROLE
+    role: str  # PA_ROLE, ISSUER_ROLE or ISOLATING_ROLE
     person_id: str
     worker_id: UUID | None  # None: the member is linked to no worker record
     # COMP-04: required codes without a valid record now (all of them without a worker record)
@@ -65,20 +66,24 @@ def party_facts(ctx: PermitContext) -> tuple[PartyFacts, ...]:
 
 
 def _derive_parties(ctx: PermitContext) -> tuple[PartyFacts, ...]:
-    out = []
-    for role, person in party_persons(ctx.state, ctx.actor, ctx.template).items():
-        codes = ctx.required_codes(role)
-        worker = ctx.linked_worker(person)
-        out.append(
-            PartyFacts(
-                role=role,
-                person_id=person,
-                worker_id=worker.worker_id if worker else None,
-                missing=tuple(sorted(worker.missing(codes, ctx.now) if worker else set(codes))),
-                relied_on=worker.relied_on(codes, ctx.now) if worker else (),
-            )
-        )
-    return tuple(out)
+    return tuple(
+        person_facts(ctx, role, person)
+        for role, person in party_persons(ctx.state, ctx.actor, ctx.template).items()
+    )
+
+
+def person_facts(ctx: PermitContext, role: str, person: str) -> PartyFacts:
+    """COMP-02: how `person` stands now against the codes the template requires for `role`, through the worker
+    record their member is linked to (WRK-01; loaded into `ctx.members` by the service)."""
+    codes = ctx.required_codes(role)
+    worker = ctx.linked_worker(person)
+    return PartyFacts(
+        role=role,
+        person_id=person,
+        worker_id=worker.worker_id if worker else None,
+        missing=tuple(sorted(worker.missing(codes, ctx.now) if worker else set(codes))),
+        relied_on=worker.relied_on(codes, ctx.now) if worker else (),
+    )
 
 
 def assigned_facts(ctx: PermitContext) -> tuple[WorkerFacts, ...]:

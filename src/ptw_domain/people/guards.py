@@ -6,7 +6,14 @@ from datetime import timedelta
 
 from ptw_domain.findings import Finding, found
 from ptw_domain.people.decide import fire_watch_findings, role_findings
-from ptw_domain.people.facts import ISSUER_ROLE, PA_ROLE, PartyFacts, assigned_facts, party_facts
+from ptw_domain.people.facts import (
+    ISOLATING_ROLE,
+    ISSUER_ROLE,
+    PA_ROLE,
+    PartyFacts,
+    assigned_facts,
+    party_facts,
+)
 from ptw_domain.people.state import PermitRole
 from ptw_domain.permit.context import PermitContext
 from ptw_domain.permit.readiness import Action, guard, warning
@@ -101,30 +108,33 @@ def everyone_competent(ctx: PermitContext) -> list[Finding]:
         for f in assigned_facts(ctx)
         if f.missing
     ]
-    return workers + [_party_finding(ctx, p) for p in party_facts(ctx) if p.missing]
+    return workers + [party_finding(ctx, p) for p in party_facts(ctx) if p.missing]
 
 
-_PARTY_NAMES = {PA_ROLE: "performing authority", ISSUER_ROLE: "issuer"}
+_PARTY_NAMES = {PA_ROLE: "performing authority", ISSUER_ROLE: "issuer", ISOLATING_ROLE: "isolating authority"}
 
 
-def _party_finding(ctx: PermitContext, p: PartyFacts) -> Finding:
-    """A PA or issuer without the codes of their role; without a linked worker record (WRK-01) none can be found."""
+def party_finding(
+    ctx: PermitContext, p: PartyFacts, rule: str = "COMP-04", *, incoming: bool = False
+) -> Finding:
+    """A PA, issuer or isolating authority (or the person taking the role over at a handover, HOV-04) without
+    the codes of their role; without a linked worker record (WRK-01) none can be found."""
     facts = {
         "person_id": p.person_id,
         "permit_role": p.role,
         "missing": list(p.missing),
         "at": ctx.now.isoformat(),
     }
-    who = f"the {_PARTY_NAMES[p.role]} {p.person_id}"
+    who = f"the {'incoming ' if incoming else ''}{_PARTY_NAMES[p.role]} {p.person_id}"
     if p.worker_id is None:
         return Finding(
-            rule="COMP-04",
+            rule=rule,
             code="no_worker_record",
             message=f"{who} is linked to no worker record holding {', '.join(p.missing)}",
             facts=facts,
         )
     return Finding(
-        rule="COMP-04",
+        rule=rule,
         code="competency_missing",
         message=f"{who} lacks a valid {', '.join(p.missing)} competency",
         facts={**facts, "worker_id": str(p.worker_id)},

@@ -62,7 +62,8 @@ class PermitContext:
     actor: Actor | None = None
     acting_for: ActingFor | None = None
     workers: Mapping[UUID, WorkerState] = field(default_factory=dict)
-    # WRK-01: the worker ids the PA and the acting person log in as (for COMP-04), when their members are linked
+    # WRK-01: the worker ids the PA, the acting person and a handover's incoming person log in as (COMP-04,
+    # HOV-04), when their members are linked
     members: Mapping[str, UUID] = field(default_factory=dict)
     gas_profiles: tuple[PublishedProfile, ...] = ()
     isolations: Mapping[UUID, IsolationState] = field(default_factory=dict)

@@ -41,7 +41,7 @@ class AuditTrail(Projection):
 
     def __init__(self) -> None:
         types = state_types()
-        self.folders = {kind: Folder(kind, types[kind]) for kind in FOLDED}
+        self.folders = {kind: Folder(kind, types[kind], keeps_every_write=True) for kind in FOLDED}
 
     def apply(self, conn: Connection, tables: Mapping[str, Table], events: Sequence[Positioned]) -> None:
         streams = tables["audit_streams"]

@@ -87,7 +87,8 @@ class Fact(msgspec.Struct, frozen=True, kw_only=True):
 class Kpis(Projection):
     name: ClassVar[str] = "kpis"
     # 2: reference data shared with the other read models; 3: permits per recorded status (KPI-01), approvals keep
-    # their duration (KPI-07), the windows' indexes cover what KPI-07/08 read; 4: incidents linked (RPT-02/04), permits created per day (KPI-08)
+    # their duration (KPI-07), the windows' indexes cover what KPI-07/08 read; 4: incidents linked (RPT-02/04), permits created per day (KPI-08), isolation-lock exceptions
+    # (RPT-03)
     version: ClassVar[int] = 4
     definitions: ClassVar[Mapping[str, TableDefinition]] = DEFINITIONS
     streams: ClassVar[frozenset[str] | None] = frozenset(
@@ -448,6 +449,19 @@ def isolation_fact(
     recorded: Recorded[Any], before: IsolationState | None, after: IsolationState
 ) -> Fact | None:
     e = recorded.payload
+    if isinstance(e, iev.IsolationLockExceptionRecorded):  # RPT-03: isolation locks too (LOCK-02, ISO-13)
+        return Fact(
+            kind=LOCK_REMOVAL_EXCEPTION,
+            rule="LOCK-02",
+            permit_id=e.permit_id,
+            detail={
+                "lock_id": e.lock_id,
+                "isolation_id": str(after.isolation_id),
+                "owner": e.owner,
+                "verified_absent_by": e.verified_absent_by,
+                "recorded_by": e.recorded_by,
+            },
+        )
     if isinstance(e, iev.IsolationTransferredToOperations):
         linked = sorted(str(p) for p in (before.links if before else {}))
         return Fact(

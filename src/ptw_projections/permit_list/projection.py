@@ -55,8 +55,8 @@ class PermitList(Projection):
     streams: ClassVar[frozenset[str] | None] = frozenset({"permit", "conflict"}) | REFERENCE_STREAMS
 
     def __init__(self) -> None:
-        self.permits = Folder("permit", PermitState)
-        self.conflicts = Folder("conflict", ConflictState)
+        self.permits = Folder("permit", PermitState, keeps_every_write=True)
+        self.conflicts = Folder("conflict", ConflictState, keeps_every_write=True)
         self.reference = ReferenceData()
 
     def apply(self, conn: Connection, tables: Mapping[str, Table], events: Sequence[Positioned]) -> None:

@@ -60,7 +60,7 @@ class RowFolder(Folder[S]):
 
 class Registers(Projection):
     name: ClassVar[str] = "registers"
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2  # 2: conflicts keep their matrix and zone-map versions (SIM-10)
     definitions: ClassVar[Mapping[str, TableDefinition]] = DEFINITIONS
 
     def __init__(self) -> None:
@@ -216,6 +216,8 @@ class Registers(Projection):
             "facts_hash": s.facts_hash,
             "overlap_start": s.facts.overlap_start,
             "overlap_end": s.facts.overlap_end,
+            "matrix_version": s.facts.matrix_version,
+            "zone_map_version": s.facts.zone_map_version,
             "decision": latest.decision if latest else None,
             "decision_controls": latest.controls if latest else None,
             "decided_by": latest.by if latest else None,

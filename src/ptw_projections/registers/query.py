@@ -140,6 +140,8 @@ class ConflictItem(msgspec.Struct, frozen=True, kw_only=True):
     facts_hash: str
     overlap_start: datetime
     overlap_end: datetime | None
+    matrix_version: int  # SIM-10: the SIMOPS matrix and zone map the current facts were judged under
+    zone_map_version: int
     detected_at: datetime
     updated_at: datetime
     cleared_reason: str | None
@@ -448,6 +450,8 @@ def _conflict(r: Any) -> ConflictItem:
         facts_hash=r.facts_hash,
         overlap_start=r.overlap_start,
         overlap_end=r.overlap_end,
+        matrix_version=r.matrix_version,
+        zone_map_version=r.zone_map_version,
         detected_at=r.detected_at,
         updated_at=r.updated_at,
         cleared_reason=r.cleared_reason,

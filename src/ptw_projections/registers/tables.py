@@ -120,6 +120,8 @@ def conflicts(metadata: MetaData, name: str) -> Table:
         Column("facts_hash", String(64), nullable=False),
         Column("overlap_start", UtcDateTime, nullable=False),
         Column("overlap_end", UtcDateTime),  # None: until further notice (SIM-03)
+        Column("matrix_version", Integer, nullable=False),  # SIM-10: the versions the facts were judged under
+        Column("zone_map_version", Integer, nullable=False),
         Column("detected_at", UtcDateTime, nullable=False),
         Column("updated_at", UtcDateTime, nullable=False),
         Column("cleared_reason", Text),

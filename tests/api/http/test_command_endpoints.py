@@ -1593,6 +1593,43 @@ def test_ISO_14_a_transfer_needs_a_reason(site: World, api: Callable[..., Api]) 
     )
 
 
+@covers("recordIsolationLockException", "accepted")
+def test_LOCK_02_ISO_13_the_facts_go_on_an_isolation_held_by_operations(
+    site: World, api: Callable[..., Api]
+) -> None:
+    """LOCK-02: no permit carries an isolation held by operations (ISO-14); the facts go on the isolation, then
+    another de-isolates (ISO-13) and the owner is flagged (LOCK-04)."""
+    pid = electrical(site).completed(template="electrical")
+    iso_id = isolation_of(site, pid)
+    [lock_id] = next(
+        e.payload.lock_ids for e in site.service.store.events.get(iso_id) if e.type == "PointIsolated"
+    )
+    api("area").send("transferIsolationToOperations", {"reason": "left in place"}, isolation_id=iso_id)
+    iso2 = api("iso2")
+    body = lock_exception_body(site, lock_id=lock_id)
+    accepted(
+        iso2.send("recordIsolationLockException", body, isolation_id=iso_id), "IsolationLockExceptionRecorded"
+    )
+    accepted(iso2.send("deisolatePoint", {}, isolation_id=iso_id), "PointDeisolated")
+    assert site.service.worker(site.workers["iso"]).flagged
+
+
+@covers("recordIsolationLockException", "refused")
+def test_LOCK_02_the_isolation_lock_exception_needs_all_three_facts(
+    site: World, api: Callable[..., Api]
+) -> None:
+    pid = electrical(site).completed(template="electrical")
+    iso_id = isolation_of(site, pid)
+    [lock_id] = next(
+        e.payload.lock_ids for e in site.service.store.events.get(iso_id) if e.type == "PointIsolated"
+    )
+    body = lock_exception_body(site, lock_id=lock_id, contact_attempts=" ")
+    problem = api("iso2").refused(
+        "recordIsolationLockException", body, 422, "validation_failed", "LOCK-02", isolation_id=iso_id
+    )
+    assert problem["facts"] == {"fields": ["contact_attempts"]}
+
+
 @covers("applyPersonalLock", "accepted")
 def test_LOCK_01_a_crew_worker_applies_their_lock(site: World, api: Callable[..., Api]) -> None:
     pid = electrical(site).active(template="electrical")

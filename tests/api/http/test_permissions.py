@@ -479,6 +479,24 @@ def _lock_exception(w: World) -> Maker:
     )
 
 
+def _isolation_lock_exception(w: World) -> Maker:
+    pid = w.under_review(**spot())
+    w.assign_point(pid)
+    iid = isolation_of(w, pid)
+    isolate(w, iid)
+    [lock] = next(e.payload.lock_ids for e in w.service.store.events.get(iid) if e.type == "PointIsolated")
+    return lambda who: ic.RecordIsolationLockException(
+        actor=anyone(w),
+        isolation_id=iid,
+        lock_id=lock,
+        verified_absent_by="area",
+        verified_absent_at=w.clock.now(),
+        contact_attempts="phoned twice",
+        contacted_at=w.clock.now(),
+        will_inform_before_resuming=True,
+    )
+
+
 def _apply_inhibit(w: World) -> Maker:
     pid = w.approved(**spot())
     return lambda who: cc.ApplyInhibit(
@@ -855,6 +873,12 @@ CASES = [
     ),
     Case("DeisolatePoint", "isolate, de-isolate, verify isolation", "· · · · Y · · · · · · ·", _deisolate),
     Case("RecordLockRemovalException", "lock-removal exception", "· · · · Y · · · · Y · ·", _lock_exception),
+    Case(
+        "RecordIsolationLockException",
+        "lock-removal exception",
+        "· · · · Y · · · · Y · ·",
+        _isolation_lock_exception,
+    ),
     Case(
         "TransferIsolationToOperations",
         "transfer isolation to operations, apply or restore inhibit",
