@@ -236,7 +236,7 @@ def lock(world: World, pid: uuid.UUID, who: str = "crew1", lock_id: str = "P-1")
     )
 
 
-def test_LOCK_01_02_05_personal_locks_are_the_owners_and_block_hand_back(electrical: World) -> None:
+def test_LOCK_01_02_05_CLO_01_personal_locks_are_the_owners_and_block_hand_back(electrical: World) -> None:
     world = electrical
     pid = world.active(template="electrical")
     with pytest.raises(Forbidden):

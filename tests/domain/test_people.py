@@ -474,7 +474,7 @@ def test_CSE_03_the_attendant_stays_on_duty_while_someone_is_inside(confined: Wo
     assert world.permit(pid).people.attendants_on_duty == ()
 
 
-def test_CSE_05_and_WRK_03_no_hand_back_or_release_while_someone_is_inside(confined: World) -> None:
+def test_CLO_01_CSE_05_and_WRK_03_no_hand_back_or_release_while_someone_is_inside(confined: World) -> None:
     world = confined
     pid = approved_tank_entry(world)
     activated(world, pid)

@@ -320,7 +320,7 @@ def test_RDY_05_actor_dependent_guards_only_with_an_actor(world: World) -> None:
     assert all(not g.actor_dependent for g in guards_of(Action.VERIFY) if g.rule == "LIFE-06")
 
 
-def test_AUD_06_a_permit_and_its_readiness_at_a_past_point(world: World) -> None:
+def test_AUD_06_RDY_09_a_permit_and_its_readiness_at_a_past_point(world: World) -> None:
     pid = world.draft()
     drafted_at = world.clock.now()
     world.clock.advance(timedelta(minutes=5))

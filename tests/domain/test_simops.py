@@ -48,6 +48,20 @@ def test_SIM_01_to_07_a_newer_hot_work_permit_in_the_same_area_is_blocked(site: 
     assert refused.value.rule_ids == ("SIM-06",)
 
 
+def test_SIM_07_entries_at_the_same_instant_make_the_higher_number_the_newer(site: World) -> None:
+    """SIM-07: the newer permit is the later entry into the candidate set; at the same instant the higher number
+    is the newer, whichever was submitted first."""
+    world = site
+    lower = world.draft(area="U100")  # hot work, drafted first: the lower number
+    higher = world.draft(template="tank", area="U100")
+    world.nominate_and_submit(higher)  # submitted first, at the same instant (the clock does not move)
+    world.nominate_and_submit(lower)
+    assert world.permit(lower).number < world.permit(higher).number
+    [facts] = conflicts(world, higher)
+    assert (facts["older"], facts["newer"]) == (str(lower), str(higher))
+    assert conflicts(world, lower) == []
+
+
 def test_SIM_02_different_places_or_SIM_03_times_that_only_touch_do_not_conflict(site: World) -> None:
     world = site
     first = world.submitted(template="tank", area="U100")
@@ -118,7 +132,9 @@ def test_SOD_06_the_newer_permits_parties_cannot_resolve(site: World) -> None:
     assert refused.value.rule_ids == ("SOD-06",)
 
 
-def test_SIM_11_detection_is_idempotent_and_leaving_the_candidate_set_clears(site: World) -> None:
+def test_SIM_11_SIM_12_detection_is_deterministic_idempotent_and_leaving_the_candidate_set_clears(
+    site: World,
+) -> None:
     world = site
     world.submitted(template="tank", area="U100")
     newer = world.submitted(area="U100")
