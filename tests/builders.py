@@ -66,6 +66,28 @@ class World:
     people: dict[str, Member] = field(default_factory=dict)
     workers: dict[str, uuid.UUID] = field(default_factory=dict)
 
+    def sibling(self, code: str) -> World:
+        """Another project of this organisation, with the same people: its templates and worker registry are
+        shared (TEN-01)."""
+        sibling = World(
+            service=self.service,
+            clock=self.clock,
+            organisation_id=self.organisation_id,
+            project_id=uuid.uuid4(),
+            people=dict(self.people),
+            workers=dict(self.workers),
+        )
+        sibling.run(
+            c.OpenProject(
+                actor=sibling.actor("admin", org_admin=True),
+                project_id=sibling.project_id,
+                organisation_id=self.organisation_id,
+                code=code,
+                title=f"{code} site",
+            )
+        )
+        return sibling
+
     @classmethod
     def create(cls, service: PermitService, clock: ManualClock, code: str = "NORTH") -> World:
         world = cls(service=service, clock=clock, organisation_id=uuid.uuid4(), project_id=uuid.uuid4())
@@ -445,6 +467,27 @@ def create(
         content=world.content(**content),
         **{name: value for name, value in given.items() if value is not None},
     )
+
+
+def absence_facts(world: World) -> dict[str, Any]:
+    """LOCK-02: the three facts of a lock removal by exception (the applier verified absent, contact tried, they
+    will be told before resuming), as of now."""
+    now = world.clock.now()
+    return {
+        "verified_absent_by": "gatehouse",
+        "verified_absent_at": now,
+        "contact_attempts": "phone x3",
+        "contacted_at": now,
+        "will_inform_before_resuming": True,
+    }
+
+
+def lock_exception(
+    world: World, pid: uuid.UUID, lock_id: str = "P-1", actor: str | Actor = "iso", **overrides: Any
+) -> ic.RecordLockRemovalException:
+    """RecordLockRemovalException with the three facts (`overrides` replaces some)."""
+    facts = {**absence_facts(world), **overrides}
+    return ic.RecordLockRemovalException(actor=_actor(world, actor), permit_id=pid, lock_id=lock_id, **facts)
 
 
 def edit(world: World, pid: uuid.UUID, actor: str | Actor = "req", **changes: Any) -> c.EditPermit:

@@ -19,7 +19,7 @@ from ptw_domain.handover import commands as hc
 from ptw_domain.isolation import commands as ic
 from ptw_domain.people import commands as pc
 from ptw_domain.signatures import SignatureInput
-from tests.builders import START, World, complete, refused
+from tests.builders import START, World, absence_facts, complete, lock_exception, refused
 
 EVENING = START.replace(hour=18)
 
@@ -45,15 +45,7 @@ def deisolate(world: World, isolation_id: uuid.UUID, who: str) -> ic.DeisolatePo
 
 def exception(world: World, pid: uuid.UUID, lock_id: str, **overrides: Any) -> ic.RecordLockRemovalException:
     """LOCK-02: the three facts, recorded by `iso2` (an isolating authority) through the permit."""
-    facts: dict[str, Any] = {
-        "verified_absent_by": "gatehouse",
-        "verified_absent_at": world.clock.now(),
-        "contact_attempts": "phone x3, text",
-        "contacted_at": world.clock.now(),
-        "will_inform_before_resuming": True,
-    }
-    facts.update(overrides)
-    return ic.RecordLockRemovalException(actor=world.actor("iso2"), permit_id=pid, lock_id=lock_id, **facts)
+    return lock_exception(world, pid, lock_id, actor="iso2", **overrides)
 
 
 def test_ISO_13_LOCK_03_only_the_owner_of_the_locks_de_isolates(electrical: World) -> None:
@@ -81,18 +73,7 @@ def test_ISO_13_LOCK_02_with_the_exception_facts_for_each_lock_another_de_isolat
     missing = refused(world, pid, exception(world, pid, lock_id, contact_attempts=" "), ValidationFailed)
     assert missing.facts == {"fields": ["contact_attempts"]}
     with pytest.raises(Forbidden):  # LOCK-02/SEC-04: an isolating authority or project admin
-        world.run(
-            ic.RecordLockRemovalException(
-                actor=world.actor("req"),
-                permit_id=pid,
-                lock_id=lock_id,
-                verified_absent_by="gatehouse",
-                verified_absent_at=world.clock.now(),
-                contact_attempts="phone",
-                contacted_at=world.clock.now(),
-                will_inform_before_resuming=True,
-            )
-        )
+        world.run(lock_exception(world, pid, lock_id, actor="req"))
     result = world.run(exception(world, pid, lock_id))
     assert result.events == ("LinkedIsolationLockExcepted",)  # the permit's own record of it
     recorded = isolation_events(world, iid)[-1]
@@ -191,21 +172,10 @@ def test_LOCK_03_HOV_04_an_acknowledged_isolating_handover_moves_the_locks(elect
     assert isolation_events(world, iid)[-1].payload.method == "owner"
 
 
-def facts(world: World) -> dict[str, Any]:
-    """LOCK-02: the three facts."""
-    return {
-        "verified_absent_by": "gatehouse",
-        "verified_absent_at": world.clock.now(),
-        "contact_attempts": "phone x3, text",
-        "contacted_at": world.clock.now(),
-        "will_inform_before_resuming": True,
-    }
-
-
 def on_isolation(world: World, iid: uuid.UUID, lock_id: str, who: str = "iso2", **overrides: Any) -> Any:
     """LOCK-02 recorded on the isolation itself (`RecordIsolationLockException`)."""
     return ic.RecordIsolationLockException(
-        actor=world.actor(who), isolation_id=iid, lock_id=lock_id, **{**facts(world), **overrides}
+        actor=world.actor(who), isolation_id=iid, lock_id=lock_id, **{**absence_facts(world), **overrides}
     )
 
 

@@ -33,7 +33,7 @@ from ptw_projections.kpis.query import (
     kpis,
 )
 from ptw_projections.params import parse_query
-from tests.builders import START, World, activate, amend, approve, cancel, complete, verify
+from tests.builders import START, World, activate, amend, approve, cancel, complete, lock_exception, verify
 from tests.domain.test_lock_ownership import on_isolation
 from tests.projections.conftest import Projected
 
@@ -831,19 +831,7 @@ def test_RPT_03_lock_removals_by_exception(world: World, projected: Projected) -
             actor=world.actor("crew1"), permit_id=pid, lock_id="P-1", worker_id=world.workers["crew1"]
         )
     )
-    now = world.clock.now()
-    world.run(
-        ic.RecordLockRemovalException(
-            actor=world.actor("iso"),
-            permit_id=pid,
-            lock_id="P-1",
-            verified_absent_by="gatehouse",
-            verified_absent_at=now,
-            contact_attempts="phone x3",
-            contacted_at=now,
-            will_inform_before_resuming=True,
-        )
-    )
+    world.run(lock_exception(world, pid))
     [removal] = exceptions(projected, world).lock_removals_by_exception.items
     assert (removal.permit_id, removal.rule, removal.facts["lock_id"], removal.facts["recorded_by"]) == (
         pid,

@@ -25,7 +25,7 @@ from ptw_projections.registers.query import (
     lock_register,
 )
 from ptw_projections.verify import verify
-from tests.builders import World, activate, cancel, complete
+from tests.builders import World, activate, cancel, complete, lock_exception
 from tests.projections.conftest import Projected
 
 
@@ -194,19 +194,7 @@ def test_RM_10_LOCK_02_a_lock_removed_by_exception_leaves_the_register(
     pid = world.active(template="electrical")
     world.run(lock(world, pid))
     assert lock_register(projected.catch_up(), world.project_id, permit=pid).total == 1
-    now = world.clock.now()
-    world.run(
-        ic.RecordLockRemovalException(
-            actor=world.actor("iso"),
-            permit_id=pid,
-            lock_id="P-1",
-            verified_absent_by="gatehouse",
-            verified_absent_at=now,
-            contact_attempts="phone x3",
-            contacted_at=now,
-            will_inform_before_resuming=True,
-        )
-    )
+    world.run(lock_exception(world, pid))
     assert lock_register(projected.catch_up(), world.project_id).total == 0
 
 

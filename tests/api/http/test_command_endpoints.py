@@ -41,7 +41,7 @@ from tests.api.http.endpoint_suite import (  # noqa: F401  (fixtures, known to p
     patient_api_settings,
     sqlite_by_default,
 )
-from tests.builders import COLD_WORK, HOT_WORK, START, World, activate, nominate
+from tests.builders import COLD_WORK, HOT_WORK, START, World, activate, lock_exception, nominate
 
 EVENING = START.replace(hour=18)
 
@@ -1140,19 +1140,7 @@ def test_COMP_01_revoking_an_unknown_competency_is_not_found(site: World, api: C
 
 def lock_removed(site: World) -> uuid.UUID:
     pid = locked(site)
-    now_ = site.clock.now()
-    site.run(
-        ic.RecordLockRemovalException(
-            actor=site.actor("iso"),
-            permit_id=pid,
-            lock_id="P-1",
-            verified_absent_by="gatehouse",
-            verified_absent_at=now_,
-            contact_attempts="phone x3",
-            contacted_at=now_,
-            will_inform_before_resuming=True,
-        )
-    )
+    site.run(lock_exception(site, pid))
     return pid
 
 

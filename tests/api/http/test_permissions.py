@@ -50,7 +50,7 @@ from ptw_domain.simops import commands as sc
 from ptw_domain.simops.model import DEFAULT_MATRIX
 from tests.api.http.conftest import grant_of
 from tests.api.http.matrix import Env, assert_problem, open_env
-from tests.builders import World, activate, approve, nominate
+from tests.builders import World, absence_facts, activate, approve, lock_exception, nominate
 
 COLUMNS = (
     Role.REQUESTOR,
@@ -467,16 +467,7 @@ def _transfer(w: World) -> Maker:
 
 def _lock_exception(w: World) -> Maker:
     pid, lock = locked(w, fresh_crew(w))
-    return lambda who: ic.RecordLockRemovalException(
-        actor=anyone(w),
-        permit_id=pid,
-        lock_id=lock,
-        verified_absent_by="area",
-        verified_absent_at=w.clock.now(),
-        contact_attempts="phoned twice",
-        contacted_at=w.clock.now(),
-        will_inform_before_resuming=True,
-    )
+    return lambda who: lock_exception(w, pid, lock, actor=anyone(w))
 
 
 def _isolation_lock_exception(w: World) -> Maker:
@@ -486,14 +477,7 @@ def _isolation_lock_exception(w: World) -> Maker:
     isolate(w, iid)
     [lock] = next(e.payload.lock_ids for e in w.service.store.events.get(iid) if e.type == "PointIsolated")
     return lambda who: ic.RecordIsolationLockException(
-        actor=anyone(w),
-        isolation_id=iid,
-        lock_id=lock,
-        verified_absent_by="area",
-        verified_absent_at=w.clock.now(),
-        contact_attempts="phoned twice",
-        contacted_at=w.clock.now(),
-        will_inform_before_resuming=True,
+        actor=anyone(w), isolation_id=iid, lock_id=lock, **absence_facts(w)
     )
 
 
@@ -1234,32 +1218,11 @@ def test_ROLE_08_the_authority_level_comes_from_the_token(env: Env) -> None:
     assert env.send(env.token("app"), command).status_code == 200
 
 
-def _sibling(w: World, code: str) -> World:
-    sibling = World(
-        service=w.service,
-        clock=w.clock,
-        organisation_id=w.organisation_id,
-        project_id=uuid.uuid4(),
-        people=dict(w.people),
-        workers=dict(w.workers),
-    )
-    sibling.run(
-        c.OpenProject(
-            actor=sibling.actor("admin", org_admin=True),
-            project_id=sibling.project_id,
-            organisation_id=w.organisation_id,
-            code=code,
-            title=code,
-        )
-    )
-    return sibling
-
-
 def test_TEN_04_roles_granted_for_project_a_do_not_apply_in_project_b(env: Env) -> None:
     """TEN-04: a token with approver in A and requestor in B cannot act as an approver in B — neither approve
     (the nominee!) nor cancel another's draft — and nothing is recorded; the approver grant for B can."""
     a = env.world
-    b = _sibling(a, f"B{next(_spots)}")
+    b = a.sibling(f"B{next(_spots)}")
     under_review = b.under_review(**spot())
     draft = b.draft(**spot())
     member = a.people["app"]

@@ -32,7 +32,7 @@ from tests.api.http.endpoint_suite import (  # noqa: F401  (fixtures, known to p
     patient_api_settings,
     sqlite_by_default,
 )
-from tests.builders import START, World
+from tests.builders import START, World, lock_exception
 
 PROJECT_PREFIX = "/projects/{project_id:uuid}"
 PATHS = {
@@ -340,19 +340,7 @@ def test_RPT_03_the_exceptions_list_a_lock_removed_by_exception(
             actor=site.actor("crew1"), permit_id=pid, lock_id="P-1", worker_id=site.workers["crew1"]
         )
     )
-    now = site.clock.now()
-    site.run(
-        ic.RecordLockRemovalException(
-            actor=site.actor("iso"),
-            permit_id=pid,
-            lock_id="P-1",
-            verified_absent_by="gatehouse",
-            verified_absent_at=now,
-            contact_attempts="phone x3",
-            contacted_at=now,
-            will_inform_before_resuming=True,
-        )
-    )
+    site.run(lock_exception(site, pid))
     report = reader("safe").answer("getComplianceExceptions", {"exceptions_cap": 5})
     removals = report["lock_removals_by_exception"]
     assert (removals["total"], removals["truncated"], report["thresholds"]["exceptions_cap"]) == (1, False, 5)

@@ -61,28 +61,6 @@ class Tenancy:
     own_permit: uuid.UUID
 
 
-def _sibling_project(world: World, code: str) -> World:
-    """Another project of `world`'s organisation: its templates and worker registry are shared (TEN-01)."""
-    sibling = World(
-        service=world.service,
-        clock=world.clock,
-        organisation_id=world.organisation_id,
-        project_id=uuid.uuid4(),
-        people=dict(world.people),
-        workers=dict(world.workers),
-    )
-    sibling.run(
-        c.OpenProject(
-            actor=sibling.actor("admin", org_admin=True),
-            project_id=sibling.project_id,
-            organisation_id=sibling.organisation_id,
-            code=code,
-            title=f"{code} site",
-        )
-    )
-    return sibling
-
-
 def _furnish(world: World, *, workers: bool) -> Foreign:
     """A permit with an isolation, a point, a SIMOPS conflict and a delegation in `world`'s project."""
     foreign = Foreign(world=world)
@@ -130,7 +108,7 @@ def tenancy(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     url = _database_url(request, tmp_path_factory)
     with open_env(url) as env:
         world = env.world
-        same_org = _furnish(_sibling_project(world, "EAST"), workers=False)
+        same_org = _furnish(world.sibling("EAST"), workers=False)
         other_org = _furnish(World.create(world.service, world.clock, code="SOUTH"), workers=True)
         own = world.draft(area="A9", equipment_tags=("A-9",))
         yield Tenancy(env=env, same_org=same_org, other_org=other_org, own_permit=own)
