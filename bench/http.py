@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import importlib.util
 import io
 import json
 import logging
@@ -914,6 +915,14 @@ IDLE = {
 # --- facts and the report -----------------------------------------------------------------------------------------
 
 
+def server_parts() -> str:
+    """What uvicorn's `auto` settings pick here: httptools and uvloop when installed (ADR 0016), else h11 and
+    asyncio's own loop."""
+    parser = "httptools" if importlib.util.find_spec("httptools") else "h11"
+    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio loop"
+    return f"{parser}, {loop}"
+
+
 def facts(load_at_start: float, workers: int) -> dict[str, str]:
     with psycopg.connect(DSN, autocommit=True) as conn:
         row = conn.execute("SHOW server_version").fetchone()
@@ -921,7 +930,7 @@ def facts(load_at_start: float, workers: int) -> dict[str, str]:
     versions = {
         "PostgreSQL": f"{row[0] if row else '?'} on 127.0.0.1 (synchronous_commit={sync[0] if sync else '?'})",
         "Litestar": report.version("litestar"),
-        "uvicorn": report.version("uvicorn") + f" ({workers} workers, h11, asyncio loop)",
+        "uvicorn": report.version("uvicorn") + f" ({workers} workers, {server_parts()})",
         "psycopg": psycopg.__version__,
     }
     return report.machine_facts(load_at_start, versions)

@@ -9,7 +9,7 @@ happens on the COPY path, so the read tables use only plain column types for the
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Table
@@ -27,6 +27,18 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
     if conn.dialect.name != "postgresql" or len(rows) < COPY_FROM:
         conn.execute(table.insert(), list(rows))
         return
+    _copy(conn, table, _name(table), _values(table, rows))
+
+
+def insert_values(conn: Connection, table: Table, rows: Sequence[tuple[Any, ...]]) -> None:
+    """`insert_rows` for rows given as tuples in the table's column order: a batch of thousands of rows then
+    goes to COPY without a dict built and taken apart again per row."""
+    if not rows:
+        return
+    if conn.dialect.name != "postgresql" or len(rows) < COPY_FROM:
+        columns = table.c.keys()
+        conn.execute(table.insert(), [dict(zip(columns, row, strict=True)) for row in rows])
+        return
     _copy(conn, table, _name(table), rows)
 
 
@@ -42,7 +54,7 @@ def upsert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], 
     cursor.execute(
         f"CREATE TEMPORARY TABLE IF NOT EXISTS {staging} (LIKE {_name(table)}) ON COMMIT DELETE ROWS"
     )
-    _copy(conn, table, staging, rows)
+    _copy(conn, table, staging, _values(table, rows))
     quoted = ", ".join(f'"{c}"' for c in columns)
     updates = ", ".join(f'"{c}" = excluded."{c}"' for c in columns if c not in key)
     keys = ", ".join(f'"{k}"' for k in key)
@@ -53,15 +65,20 @@ def upsert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], 
     cursor.execute(f"DELETE FROM {staging}")
 
 
-def _copy(conn: Connection, table: Table, target: str, rows: Sequence[dict[str, Any]]) -> None:
-    """Binary COPY: the driver's C dumpers write each value without formatting it as text first."""
+def _values(table: Table, rows: Sequence[dict[str, Any]]) -> Iterable[list[Any]]:
     columns = [c.name for c in table.columns]
+    return ([row.get(c) for c in columns] for row in rows)
+
+
+def _copy(conn: Connection, table: Table, target: str, rows: Iterable[Sequence[Any]]) -> None:
+    """Binary COPY of rows given in column order: the driver's C dumpers write each value without formatting it
+    as text first."""
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    quoted = ", ".join(f'"{c}"' for c in columns)
+    quoted = ", ".join(f'"{c.name}"' for c in table.columns)
     with cursor.copy(f"COPY {target} ({quoted}) FROM STDIN (FORMAT BINARY)") as copy:
         copy.set_types([_pg_type(c.type) for c in table.columns])
         for row in rows:
-            copy.write_row([row.get(c) for c in columns])
+            copy.write_row(row)
 
 
 def _pg_type(column_type: Any) -> str:

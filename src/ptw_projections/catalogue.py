@@ -12,6 +12,7 @@ from enum import StrEnum
 
 import msgspec
 from sqlalchemy import (
+    BindParameter,
     Column,
     ColumnElement,
     Connection,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    bindparam,
     func,
     select,
     update,
@@ -71,6 +73,19 @@ class Catalogue:
         self.db = db
         self.metadata = db.metadata()
         self.table = catalogue_table(self.metadata)
+        t = self.table
+        self._advance = (
+            update(t)
+            .where(
+                and_(
+                    t.c.name == bindparam("g_name"),
+                    t.c.generation == bindparam("g_generation"),
+                    t.c.position == bindparam("old"),
+                )
+            )
+            .values(position=bindparam("new"), error=None, error_position=None, updated_at=bindparam("at"))
+        )
+        self._live = select(self.live_position(bindparam("live_name")))
 
     def create(self) -> None:
         with self.db.ddl() as conn:
@@ -86,12 +101,17 @@ class Catalogue:
             for r in conn.execute(query)
         ]
 
-    def live_position(self, name: str) -> ColumnElement[int]:
+    def live_position(self, name: str | BindParameter[str]) -> ColumnElement[int]:
         """The live generation's position as a scalar subquery, so a query reads it in its own statement and
         snapshot (0 before the projection has a live generation)."""
         t = self.table
         live = select(t.c.position).where(t.c.name == name, t.c.stage == Stage.ACTIVE.value).scalar_subquery()
         return func.coalesce(live, 0)
+
+    def live(self, conn: Connection, name: str) -> int:
+        """The live generation's position (0 before there is one): one prebuilt statement, since every query
+        of the read side asks it."""
+        return int(conn.execute(self._live, {"live_name": name}).scalar_one())
 
     def active(self, conn: Connection, name: str) -> Generation | None:
         return next((g for g in self.generations(conn, name) if g.stage is Stage.ACTIVE), None)
@@ -117,14 +137,15 @@ class Catalogue:
         return generation
 
     def advance(self, conn: Connection, g: Generation, old: int, new: int) -> None:
-        t = self.table
-        result = conn.execute(
-            update(t)
-            .where(and_(t.c.name == g.name, t.c.generation == g.generation, t.c.position == old))
-            .values(position=new, error=None, error_position=None, updated_at=_now())
-        )
-        if result.rowcount != 1:
+        if not self.try_advance(conn, g, old, new):
             raise PositionMoved(f"{g.name} generation {g.generation} is no longer at position {old}")
+
+    def try_advance(self, conn: Connection, g: Generation, old: int, new: int) -> bool:
+        """The compare-and-set: moves the position from `old` to `new` and keeps the row locked until the
+        transaction ends; False (nothing changed or locked) when the position is not `old`. The statement is
+        built once: the caught-up runner sends one per transaction, and building it cost more than running it."""
+        values = {"g_name": g.name, "g_generation": g.generation, "old": old, "new": new, "at": _now()}
+        return conn.execute(self._advance, values).rowcount == 1
 
     def position(self, conn: Connection, g: Generation, *, for_update: bool = False) -> int:
         """The generation's tracked position; `for_update` locks it until the transaction ends (PostgreSQL), so

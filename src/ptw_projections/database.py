@@ -9,6 +9,7 @@ One URL (the store's) decides all three, so an embedding application configures 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -88,7 +89,11 @@ def open_read_database(store_url: str, *, pool_size: int = 5) -> ReadDatabase:
         _sqlite_pragmas(engine)
         return ReadDatabase(engine, None, store_url)
     if parts.scheme in ("postgresql", "postgres"):
-        store_schema = parse_qs(parts.query).get("schema", [None])[0]
+        query = parse_qs(parts.query)
+        store_schema = query.get("schema", [None])[0]
+        synchronous_commit = query.get("read_synchronous_commit", ["off"])[0]
+        if synchronous_commit not in ("on", "off"):
+            raise ValueError("read_synchronous_commit takes on or off")
         schema = f"{store_schema}_read" if store_schema else DEFAULT_READ_SCHEMA
         netloc = parts.netloc or "postgres@127.0.0.1:5432"
         engine = create_engine(
@@ -97,8 +102,12 @@ def open_read_database(store_url: str, *, pool_size: int = 5) -> ReadDatabase:
             max_overflow=pool_size,
             pool_recycle=1800,  # no pre-ping: it would cost every query a round trip
             # Folded states are stored as JSON of a few KB: lz4 compresses them several times faster than the
-            # default pglz, which is most of what a batch costs the server.
-            connect_args={"options": "-c default_toast_compression=lz4"},
+            # default pglz, which is most of what a batch costs the server. Read-side commits do not wait for
+            # the WAL flush unless the URL asks (read_synchronous_commit=on): everything here is rebuilt from
+            # the events, and a commit lost in a server crash loses its rows and position together (ADR 0015).
+            connect_args={
+                "options": f"-c default_toast_compression=lz4 -c synchronous_commit={synchronous_commit}"
+            },
         )
         # Batches of rows go out as multi-row INSERT … VALUES pages (as with psycopg2) instead of one statement
         # per row in a pipeline: several times faster for the projections' bulk writes.
@@ -151,7 +160,14 @@ def _sqlite_pragmas(engine: Engine) -> None:
 
 def upsert(conn: Connection, table: Table, key: Sequence[str]) -> Insert:
     """INSERT … ON CONFLICT (key) DO UPDATE for the connection's dialect; execute it with a list of rows."""
-    dialect: Any = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return _upsert(conn.dialect.name, table, tuple(key))
+
+
+@functools.lru_cache(maxsize=1024)
+def _upsert(dialect_name: str, table: Table, key: tuple[str, ...]) -> Insert:
+    """Built once per table and key: building it copies every column for `excluded`, which cost a caught-up
+    runner more than the statement's own execution."""
+    dialect: Any = postgresql if dialect_name == "postgresql" else sqlite
     stmt = dialect.insert(table)
     return stmt.on_conflict_do_update(  # type: ignore[no-any-return]
         index_elements=list(key),

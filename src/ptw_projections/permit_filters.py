@@ -25,6 +25,7 @@ STATUS_ALIASES = {
     "in_progress": Status.ACTIVE,
 }
 EXPIRING = (Status.APPROVED, Status.ACTIVE, Status.SUSPENDED)
+Instant = datetime | ColumnElement[datetime]  # a value, or a parameter of a statement built once
 
 
 class PermitFilters(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -69,7 +70,7 @@ def statuses(value: str) -> list[Status]:
     return out
 
 
-def effective_status_in(p: Any, wanted: Iterable[Status], as_of: datetime) -> ColumnElement[bool]:
+def effective_status_in(p: Any, wanted: Iterable[Status], as_of: Instant) -> ColumnElement[bool]:
     """TIME-05 as conditions the (project, status, expires_at) index serves: each arm is one `status IN (…)`, so
     the planner scans only the index ranges of the statuses asked for (an OR of equalities mixed with the expiry
     test made it scan the project's whole index)."""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from typing import Any, TypeVar
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -13,6 +15,8 @@ from ptw_projections.catalogue import Catalogue
 from ptw_projections.database import ReadDatabase
 from ptw_projections.errors import NotCaughtUp
 from ptw_projections.registry import PROJECTIONS
+
+T = TypeVar("T")
 
 
 class Lag(msgspec.Struct, frozen=True, kw_only=True):
@@ -30,6 +34,15 @@ class ReadSide:
         metadata = db.metadata()
         self._views = {name: factory().views(metadata) for name, factory in PROJECTIONS.items()}
         self._zones: dict[UUID, ZoneInfo] = {}
+        self._prepared: dict[str, Any] = {}
+
+    def prepared(self, key: str, build: Callable[[], T]) -> T:
+        """Statements built once per read side and reused by every call: SQLAlchemy's construction and cache-key
+        walk of a statement cost more than running a small one. A race builds it twice, harmlessly."""
+        found = self._prepared.get(key)
+        if found is None:
+            found = self._prepared[key] = build()
+        return found
 
     def views(self, projection: str) -> dict[str, Table]:
         return self._views[projection]
@@ -46,8 +59,7 @@ class ReadSide:
         if conn is None:
             with self.connect() as own:
                 return self.position(projection, own)
-        active = self.catalogue.active(conn, projection)
-        return active.position if active else 0
+        return self.catalogue.live(conn, projection)
 
     def time_zone(self, project_id: UUID, conn: Connection) -> ZoneInfo:
         """The project's time zone (RM-02: a date-only bound is a whole project day). Set when the project is

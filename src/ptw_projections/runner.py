@@ -1,16 +1,15 @@
 """Running a projection exactly once, in batches: catch up, then follow the store.
 
 Each batch is one transaction holding the view rows and the tracked position (ADR 0010). While behind, a batch
-holds up to `batch_size` events; once caught up, each new event is applied as it arrives. On PostgreSQL the
-runner follows the store through the library's subscription (LISTEN/NOTIFY plus pull); SQLite has no
-subscriptions, so it polls. A poison event stops the projection: the good events before it are committed, its
+holds up to `batch_size` events; once caught up, a batch is whatever has been recorded since the last one. On
+PostgreSQL the runner is woken by the store's NOTIFY and then reads from its position (ADR 0015); SQLite has no
+notifications, so it polls. A poison event stops the projection: the good events before it are committed, its
 position and error are recorded for `ptw projections status`, and nothing after it is applied.
 """
 
 from __future__ import annotations
 
 import gc
-import queue
 import sys
 import threading
 import traceback
@@ -19,6 +18,9 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 from eventsourcing.persistence import Notification
+from eventsourcing.postgres import PostgresApplicationRecorder
+from psycopg.sql import SQL, Identifier
+from sqlalchemy import Connection
 
 from ptw_domain.events.base import EVENT_TYPES
 from ptw_domain.store.application import PtwStore
@@ -133,11 +135,7 @@ class Runner:
     def _write_batch(self, generation: Generation, rows: Sequence[Notification]) -> int:
         tables = self.layout.tables(generation.generation)
         with self.db.writing() as conn:
-            start = self.catalogue.position(conn, generation, for_update=True)
-            if self._memory != (generation.generation, start):
-                # another generation, or another writer since: memory may be stale; at position 0 the
-                # generation has applied nothing, so its tables are empty
-                self.projection.forget(empty=start == 0)
+            start = self._claim(conn, generation, rows[-1].id)
             fresh = [r for r in rows if r.id > start]
             if not fresh:
                 return start
@@ -148,8 +146,27 @@ class Runner:
                 if wanted is None or EVENT_TYPES[r.topic].stream in wanted
             ]
             self.projection.apply(conn, tables, events)
-            self.catalogue.advance(conn, generation, start, fresh[-1].id)
             return fresh[-1].id
+
+    def _claim(self, conn: Connection, generation: Generation, end: int) -> int:
+        """Lock the generation's position for a batch ending at `end` and advance it there (the rows follow in
+        the same transaction); returns the position the batch starts after.
+
+        When the position is still the one this runner committed last, one compare-and-set does both (the
+        caught-up runner's usual case: a statement fewer per transaction). Otherwise the position is read and
+        locked first, and the states kept in memory are forgotten: another generation, or another writer since,
+        may have made them stale (at position 0 the generation has applied nothing, so its tables are empty).
+        """
+        if self._memory is not None and self._memory[0] == generation.generation:
+            known = self._memory[1]
+            if known < end and self.catalogue.try_advance(conn, generation, known, end):
+                return known
+        start = self.catalogue.position(conn, generation, for_update=True)
+        if self._memory != (generation.generation, start):
+            self.projection.forget(empty=start == 0)
+        if start < end:
+            self.catalogue.advance(conn, generation, start, end)
+        return start
 
     def _record_failure(self, generation: Generation, row: Notification) -> None:
         error = "".join(traceback.format_exception_only(*_current_exception())).strip()
@@ -196,8 +213,8 @@ class Runner:
                 generation = self.live_generation()
                 try:
                     self.catch_up(generation)
-                    if hasattr(self.store.recorder, "channel_name"):
-                        self._follow_subscription(generation, stop)
+                    if isinstance(self.store.recorder, PostgresApplicationRecorder):
+                        self._follow_notified(generation, stop)
                     else:
                         self._follow_polling(generation, stop, poll_seconds)
                 except PositionMoved:
@@ -212,44 +229,33 @@ class Runner:
             if self.catch_up(generation) >= self.head():
                 stop.wait(poll_seconds)
 
-    def _follow_subscription(self, generation: Generation, stop: threading.Event) -> None:
-        position = self.catalogue.position_of(generation)
-        arrivals: queue.Queue[Notification | BaseException] = queue.Queue(maxsize=10 * self.batch_size)
-        subscription = self.store.recorder.subscribe(gt=position)
-
-        def feed() -> None:
+    def _follow_notified(self, generation: Generation, stop: threading.Event) -> None:
+        """PostgreSQL: LISTEN on the store's channel; whenever woken, read everything recorded since the last
+        batch and apply it as one batch. A notification only says "something new": the rows are read from the
+        tracked position, so however many arrived while a batch was applied, the next batch takes them all in
+        one read and one transaction (the library's subscription read after every notification on a thread
+        of its own and handed the rows over one by one through two more threads). LISTEN comes before the
+        first read, so nothing recorded after that read goes unnoticed."""
+        recorder = self.store.recorder
+        assert isinstance(recorder, PostgresApplicationRecorder)
+        with recorder.datastore.get_connection() as listener:
+            listener.execute(SQL("LISTEN {0}").format(Identifier(recorder.channel_name)))
             try:
-                with subscription:
-                    for notification in subscription:
-                        arrivals.put(notification)
-            except BaseException as error:  # surfaced in the runner's thread
-                arrivals.put(error)
-
-        feeder = threading.Thread(target=feed, name=f"ptw-feed-{self.projection.name}", daemon=True)
-        feeder.start()
-        try:
-            while not stop.is_set():
-                try:
-                    first = arrivals.get(timeout=0.5)
-                except queue.Empty:
-                    if not self._still_live(generation):
+                position = self.catalogue.position_of(generation)
+                while not stop.is_set():
+                    for _ in listener.notifies(timeout=0):  # those the read below covers
+                        pass
+                    rows = recorder.select_notifications(
+                        start=position, limit=self.batch_size, inclusive_of_start=False
+                    )
+                    if rows:
+                        position = self.apply(generation, rows)
+                        continue
+                    woken = any(True for _ in listener.notifies(timeout=0.5, stop_after=1))
+                    if not woken and not self._still_live(generation):
                         return
-                    continue
-                batch = [first]
-                while len(batch) < self.batch_size:
-                    try:
-                        batch.append(arrivals.get_nowait())
-                    except queue.Empty:
-                        break
-                rows = [b for b in batch if isinstance(b, Notification)]
-                if rows:
-                    self.apply(generation, rows)
-                errors = [b for b in batch if isinstance(b, BaseException)]
-                if errors:
-                    raise errors[0]
-        finally:
-            subscription.stop()
-            feeder.join(timeout=5)
+            finally:
+                listener.execute(SQL("UNLISTEN {0}").format(Identifier(recorder.channel_name)))
 
 
 @contextmanager

@@ -154,6 +154,17 @@ def test_RM_11_AUD_12_an_act_of_the_system_names_its_rule(world: World, projecte
     assert expired.changes["status"] == ["active", "expired"]
 
 
+def test_RM_11_a_map_that_only_grew_shows_what_was_added(world: World, projected: Projected) -> None:
+    """A project's map of permit numbers grows with every permit: each allocation shows its own entry, not the
+    whole map twice (which would make the rows grow with the project's history)."""
+    first, second = world.draft(), world.draft()
+    allocated = rows(projected, world, stream=str(world.project_id), type="PermitNumberAllocated")
+    numbers = [world.permit(pid).number for pid in (first, second)]
+    assert allocated[0].changes["permits"] == [{}, {numbers[0]: str(first)}]  # nothing before: shown whole
+    assert allocated[1].changes["permits"] == {"added": {numbers[1]: str(second)}}
+    assert len(allocated[1].changes["sequences"]) == 2  # a value that changed: [before, after]
+
+
 # --- filters ---------------------------------------------------------------------------------------------
 
 

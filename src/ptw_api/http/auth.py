@@ -22,6 +22,7 @@ from litestar.security.jwt import JWTAuth, JWTAuthenticationMiddleware, Token
 
 from ptw_api.http.keys import HMAC_ALGORITHMS, SigningKey, VerificationKeys
 from ptw_api.http.settings import ApiSettings
+from ptw_api.http.verified import VerifiedTokens
 from ptw_domain.errors import NotFound
 from ptw_domain.roles import Actor, ActorKind, CompanyKind, Member, Role
 
@@ -89,6 +90,7 @@ class PtwToken(Token):
 
     keys: ClassVar[VerificationKeys]
     claim_names: ClassVar[dict[str, str]]
+    verified: ClassVar[VerifiedTokens]
 
     @classmethod
     def decode_payload(
@@ -100,9 +102,12 @@ class PtwToken(Token):
         audience: str | Sequence[str] | None = None,
         options: Any = None,
     ) -> Any:
-        payload = cls.keys.decode(
-            encoded_token, issuer=issuer, audience=audience, options=options, leeway=LEEWAY_SECONDS
-        )
+        payload = cls.verified.payload(encoded_token, LEEWAY_SECONDS)
+        if payload is None:
+            payload = cls.keys.decode(
+                encoded_token, issuer=issuer, audience=audience, options=options, leeway=LEEWAY_SECONDS
+            )
+            cls.verified.keep(encoded_token, payload)
         return renamed_claims(payload, cls.claim_names)
 
     def __post_init__(self) -> None:
@@ -174,6 +179,7 @@ def jwt_auth(settings: ApiSettings, *, exclude: list[str]) -> JWTAuth[Principal,
     class ConfiguredToken(PtwToken):
         keys = configured_keys
         claim_names = configured_names
+        verified = VerifiedTokens()
 
     return BearerJWTAuth(
         token_secret=settings.jwt_secret,  # unused: ConfiguredToken decodes with `keys`

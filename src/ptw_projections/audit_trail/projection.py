@@ -14,7 +14,7 @@ from ptw_domain.events.base import Recorded
 from ptw_domain.store.mapper import state_types
 from ptw_projections.audit_trail.changes import changed_fields, summary
 from ptw_projections.audit_trail.tables import DEFINITIONS
-from ptw_projections.bulk import insert_rows, upsert_rows
+from ptw_projections.bulk import insert_values, upsert_rows
 from ptw_projections.folding import Folder
 from ptw_projections.projection import Positioned, Projection, TableDefinition
 
@@ -36,7 +36,7 @@ _json = msgspec.json.Encoder()
 
 class AuditTrail(Projection):
     name: ClassVar[str] = "audit_trail"
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2  # 2: a map that only grew is shown by what it added
     definitions: ClassVar[Mapping[str, TableDefinition]] = DEFINITIONS
 
     def __init__(self) -> None:
@@ -44,41 +44,68 @@ class AuditTrail(Projection):
         self.folders = {kind: Folder(kind, types[kind], keeps_every_write=True) for kind in FOLDED}
 
     def apply(self, conn: Connection, tables: Mapping[str, Table], events: Sequence[Positioned]) -> None:
-        streams = tables["audit_streams"]
-        by_kind: dict[str, list[UUID]] = defaultdict(list)
+        streams, audit_events = tables["audit_streams"], tables["audit_events"]
+        assert tuple(audit_events.c.keys()) == COLUMNS
+        by_kind: dict[str, dict[UUID, None]] = defaultdict(dict)
         for _, recorded in events:
             kind = type(recorded.payload).stream
             if kind in self.folders:
-                by_kind[kind].append(recorded.stream_id)
+                by_kind[kind][recorded.stream_id] = None
         states: dict[UUID, Any] = {}
         for kind, ids in by_kind.items():
-            states.update(self.folders[kind].load(conn, streams, "stream_id", dict.fromkeys(ids)))
-        touched: dict[UUID, str] = {}
+            states.update(self.folders[kind].load(conn, streams, "stream_id", ids))
         rows = []
         for position, recorded in events:
             kind = type(recorded.payload).stream
-            changes: dict[str, Any] = {}
-            permit_number = None
-            if kind in self.folders:
-                before = states.get(recorded.stream_id)
-                after = self.folders[kind].evolve(before, recorded)
-                states[recorded.stream_id] = after
-                touched[recorded.stream_id] = kind
-                changes = changed_fields(before, after)
-                permit_number = after.number if kind == "permit" else None
-            rows.append(_row(position, recorded, kind, permit_number, changes))
-        insert_rows(conn, tables["audit_events"], rows)
+            folder = self.folders.get(kind)
+            if folder is None:
+                rows.append(_row(position, recorded, kind, None, {}))
+                continue
+            before = states.get(recorded.stream_id)
+            after = states[recorded.stream_id] = folder.evolve(before, recorded)
+            permit_number = after.number if kind == "permit" else None
+            rows.append(_row(position, recorded, kind, permit_number, changed_fields(before, after)))
+        insert_values(conn, audit_events, rows)
         upsert_rows(
             conn,
             streams,
             [
                 {"stream_id": sid, "kind": kind, "state": self.folders[kind].encode(states[sid])}
-                for sid, kind in touched.items()
+                for kind, ids in by_kind.items()
+                for sid in ids
             ],
             ["stream_id"],
         )
-        for kind, folder in self.folders.items():
-            folder.keep({sid: states[sid] for sid, k in touched.items() if k == kind})
+        for kind, ids in by_kind.items():
+            self.folders[kind].keep({sid: states[sid] for sid in ids})
+
+
+# The columns of `audit_events` in table order: rows are built as tuples in this order for COPY.
+COLUMNS = (
+    "position",
+    "event_id",
+    "project_id",
+    "stream_id",
+    "stream_type",
+    "permit_id",
+    "permit_number",
+    "version",
+    "type",
+    "schema_version",
+    "occurred_at",
+    "actor_id",
+    "actor_kind",
+    "roles",
+    "on_behalf_of",
+    "delegation_id",
+    "device_id",
+    "correlation_id",
+    "causation_id",
+    "rule",
+    "summary",
+    "changes",
+    "hash",
+)
 
 
 def _row(
@@ -87,30 +114,30 @@ def _row(
     kind: str,
     permit_number: str | None,
     changes: dict[str, Any],
-) -> dict[str, Any]:
+) -> tuple[Any, ...]:
     m = recorded.metadata
-    return {
-        "position": position,
-        "event_id": recorded.event_id,
-        "project_id": m.project_id,
-        "stream_id": recorded.stream_id,
-        "stream_type": kind,
-        "permit_id": recorded.stream_id if kind == "permit" else None,
-        "permit_number": permit_number,
-        "version": recorded.version,
-        "type": recorded.type,
-        "schema_version": recorded.schema_version,
-        "occurred_at": recorded.occurred_at,
-        "actor_id": m.actor.id,
-        "actor_kind": m.actor.kind,
-        "roles": ",".join(m.actor.roles),
-        "on_behalf_of": m.on_behalf_of,
-        "delegation_id": m.delegation_id,
-        "device_id": m.device_id,
-        "correlation_id": m.correlation_id,
-        "causation_id": m.causation_id,
-        "rule": m.rule,
-        "summary": summary(recorded, changes),
-        "changes": _json.encode(changes).decode(),
-        "hash": recorded.hash,
-    }
+    return (
+        position,
+        recorded.event_id,
+        m.project_id,
+        recorded.stream_id,
+        kind,
+        recorded.stream_id if kind == "permit" else None,
+        permit_number,
+        recorded.version,
+        recorded.type,
+        recorded.schema_version,
+        recorded.occurred_at,
+        m.actor.id,
+        m.actor.kind,
+        ",".join(m.actor.roles),
+        m.on_behalf_of,
+        m.delegation_id,
+        m.device_id,
+        m.correlation_id,
+        m.causation_id,
+        m.rule,
+        summary(recorded, changes),
+        _json.encode(changes).decode(),
+        recorded.hash,
+    )

@@ -88,8 +88,8 @@ class Kpis(Projection):
     name: ClassVar[str] = "kpis"
     # 2: reference data shared with the other read models; 3: permits per recorded status (KPI-01), approvals keep
     # their duration (KPI-07), the windows' indexes cover what KPI-07/08 read; 4: incidents linked (RPT-02/04), permits created per day (KPI-08), isolation-lock exceptions
-    # (RPT-03)
-    version: ClassVar[int] = 4
+    # (RPT-03); 5: open conflicts per severity (KPI-10), partial indexes for KPI-05/11/12
+    version: ClassVar[int] = 5
     definitions: ClassVar[Mapping[str, TableDefinition]] = DEFINITIONS
     streams: ClassVar[frozenset[str] | None] = frozenset(
         {"permit", "isolation", "conflict", "template", "project"}
@@ -122,6 +122,10 @@ class Kpis(Projection):
         conflicts = self.conflicts.load(
             conn, tables["kpi_conflicts"], "conflict_id", dict.fromkeys(kinds["conflict"])
         )
+        opened: Counter[tuple[UUID, str]] = Counter()  # KPI-10: the same for the open conflicts' severities
+        for c in conflicts.values():
+            if c.open:
+                opened[(c.project_id, c.severity)] -= 1
         facts: list[Row] = []
         approvals: list[Row] = []
         incidents: list[Row] = []
@@ -171,6 +175,10 @@ class Kpis(Projection):
         _add_counts(
             conn, tables["kpi_created_days"], ("project_id", "day", "template_key", "category"), created
         )
+        for c in conflicts.values():
+            if c.open:
+                opened[(c.project_id, c.severity)] += 1
+        _add_counts(conn, tables["kpi_conflict_counts"], ("project_id", "severity"), opened)
         if isolations:
             self._write_isolations(conn, tables, isolations)
         if conflicts:

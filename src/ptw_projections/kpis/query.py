@@ -5,16 +5,18 @@ projection keeps, and the thresholds used are echoed in the response. Each respo
 `as_of_position` (RM-08: KPIs and reports may lag by at most 5 s). KPIs take the permit list's filters (RM-01)
 that the KPI table can serve (see `KpiFilters`); reports take whole days in the project's time zone (RPT-01).
 
-Cost (issue 4, KPIs p99 <= 20 ms at 100,000 permits): the figures about permits not closed or cancelled come from
-one statement over those permits only; KPI-01 without filters reads the projection's per-status counters and
-corrects them for the permits whose expiry instant has come (with filters it counts the matching rows); the
-windows (KPI-07/08) and the lists (KPI-13) are index ranges.
+Cost (issue 4, KPIs p99 <= 20 ms at 100,000 permits): a report is three statements (`_KpiStatements`), built once
+when unfiltered and planned once (generic plans). Each figure is one count over its own index range (partial
+indexes for KPI-05/11/12), never a pass over every open permit; without filters KPI-01, KPI-08 and KPI-10 read
+the projection's counters, KPI-01 corrected for the permits whose expiry instant has come (with filters the
+matching rows are counted); KPI-06 and KPI-09's total are KPI-01's figures; the windows (KPI-07/08) and the lists
+(KPI-13) are index ranges.
 """
 
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -24,23 +26,39 @@ from zoneinfo import ZoneInfo
 import msgspec
 from sqlalchemy import (
     ColumnElement,
+    CompoundSelect,
     Connection,
+    Integer,
+    Select,
+    String,
     Table,
     and_,
+    bindparam,
     case,
+    cast,
     exists,
     func,
+    literal_column,
+    null,
     or_,
     select,
+    text,
     union_all,
 )
+from sqlalchemy.dialects.postgresql import array
 
 from ptw_domain.permit.status import LIVE, TERMINAL, Status
 from ptw_projections.errors import InvalidQuery
 from ptw_projections.kpis import projection as kinds
-from ptw_projections.permit_filters import EXPIRING, PermitFilters, common_filters, effective_status_in
+from ptw_projections.permit_filters import (
+    EXPIRING,
+    Instant,
+    PermitFilters,
+    common_filters,
+    effective_status_in,
+)
 from ptw_projections.reader import ReadSide
-from ptw_projections.types import day_of, day_start
+from ptw_projections.types import UtcDateTime, day_of, day_start
 
 NAME = "kpis"
 # KPI-05: "under_review to suspended"
@@ -251,6 +269,24 @@ class ComplianceExceptions(msgspec.Struct, frozen=True, kw_only=True):
 
 # --- KPIs ----------------------------------------------------------------------------------------------------
 
+# What a KPI statement takes as parameters, so that the unfiltered statements are built once (see `_statements`).
+_AS_OF = bindparam("as_of", type_=UtcDateTime)
+_SOON = bindparam("soon", type_=UtcDateTime)  # as_of + expiring_soon_hours
+_WINDOW_FROM = bindparam("window_from", type_=UtcDateTime)  # as_of - window_days
+_SIZE = bindparam("size", type_=Integer)  # list_size
+# the whole UTC days of a window and the instants that bound them (`_day_params`)
+_FIRST_DAY = bindparam("first_day", type_=Integer)
+_LAST_DAY = bindparam("last_day", type_=Integer)
+_FIRST_START = bindparam("first_start", type_=UtcDateTime)
+_AFTER_LAST = bindparam("after_last", type_=UtcDateTime)
+# Set for the transaction of one report (each statement its own snapshot, as in autocommit): a statement psycopg
+# has prepared keeps one generic plan instead of being planned anew for every as_of, which cost more than running
+# it; a generic plan estimates ranges coarsely, which must not turn a few index ranges into a parallel plan.
+_GENERIC_PLANS = select(
+    func.set_config("plan_cache_mode", "force_generic_plan", True),
+    func.set_config("max_parallel_workers_per_gather", "0", True),
+)
+
 
 def kpis(
     reads: ReadSide,
@@ -268,158 +304,231 @@ def kpis(
     _positive("window_days", window_days)
     _positive("list_size", list_size, most=100)
     chosen = filters or KpiFilters()
-    filtered = chosen != KpiFilters()
-    v = reads.views(NAME)
-    p = v["kpi_permits"]
-    with reads.connect() as conn:
-        position = reads.position(NAME, conn)
-        zone = reads.time_zone(project_id, conn)
-        where = [p.c.project_id == project_id, *_filters(v, chosen, as_of, zone)]
-        soon = as_of + timedelta(hours=expiring_soon_hours)
-        window_from = as_of - timedelta(days=window_days)
-        overdue_v = [_is(p, as_of, Status.SUBMITTED), p.c.verification_due_at <= as_of]
-        overdue_a = [_is(p, as_of, Status.UNDER_REVIEW), p.c.approval_due_at <= as_of]
-        expiring = [_is(p, as_of, *EXPIRING), p.c.valid_until > as_of, p.c.valid_until <= soon]
-        live = _is(p, as_of, *LIVE)
-        figures = _open_figures(
-            conn,
-            p,
-            where,
-            as_of,
-            overdue_verifications=and_(*overdue_v),
-            overdue_approvals=and_(*overdue_a),
-            expiring_soon=and_(*expiring),
-            isolation_pending=and_(*_isolation_pending(p, as_of)),
-            completed=p.c.status == Status.COMPLETED.value,
-            expired=_is(p, as_of, Status.EXPIRED),
-            suspended=_is(p, as_of, Status.SUSPENDED),
-            gas_tests_overdue=and_(_is(p, as_of, Status.ACTIVE), p.c.retest_due_at <= as_of),
-            handovers_pending=and_(live, p.c.handover_due_at <= as_of),
-            handovers_missed=and_(live, p.c.handover_missed_at <= as_of),
-        )
-        counts = (
-            _status_counts(conn, p, where, as_of)
-            if filtered
-            else _counted_statuses(conn, v, project_id, as_of, figures.expired_from)
-        )
-        return KpiReport(
-            as_of=as_of,
-            as_of_position=position,
-            thresholds=KpiThresholds(
-                expiring_soon_hours=expiring_soon_hours, window_days=window_days, list_size=list_size
-            ),
-            filters=chosen,
-            counts=counts,
-            overdue_verifications=figures.counts["overdue_verifications"],
-            overdue_approvals=figures.counts["overdue_approvals"],
-            expiring_soon=figures.counts["expiring_soon"],
-            isolation_pending=figures.counts["isolation_pending"],
-            closeout_pending=CloseoutPending(
-                completed=figures.counts["completed"], expired_awaiting_hand_back=figures.counts["expired"]
-            ),
-            time_to_approve=_time_to_approve(
-                conn, v, project_id, where if filtered else None, window_from, as_of
-            ),
-            permits_per_type=(
-                _per_type(conn, p, [*where, p.c.created_at > window_from, p.c.created_at <= as_of])
-                if filtered
-                else _created_per_type(
-                    conn,
-                    v,
-                    project_id,
-                    window_from,
-                    as_of,
-                    from_start=p.c.created_at > window_from,
-                    to_end=p.c.created_at <= as_of,
+    window_from = as_of - timedelta(days=window_days)
+    params = {
+        "project_id": project_id,
+        "as_of": as_of,
+        "soon": as_of + timedelta(hours=expiring_soon_hours),
+        "window_from": window_from,
+        "size": list_size,
+        **_day_params(window_from, as_of),
+    }
+    with reads.db.engine.connect() as conn, conn.begin():
+        if conn.dialect.name == "postgresql":
+            conn.execute(_GENERIC_PLANS)
+        conditions = []
+        if chosen != KpiFilters():
+            zone = reads.time_zone(project_id, conn)
+            conditions = _filters(reads.views(NAME), chosen, as_of, zone)
+        statements = _statements(reads, conditions)
+        figures = conn.execute(statements.figures, params).one()
+        waits = None if statements.waits is None else list(conn.execute(statements.waits, params).scalars())
+        tallies = _grouped(conn.execute(statements.tallies, params))
+        listed = conn.execute(statements.lists, params).all()
+    counts = _status_totals(tallies)
+    by_severity = dict.fromkeys(SEVERITIES, 0)
+    for severity, _, n in tallies.get("severity", []):
+        by_severity[str(severity)] = n
+    return KpiReport(
+        as_of=as_of,
+        as_of_position=figures.position,
+        thresholds=KpiThresholds(
+            expiring_soon_hours=expiring_soon_hours, window_days=window_days, list_size=list_size
+        ),
+        filters=chosen,
+        counts=counts,
+        overdue_verifications=figures.overdue_verifications,
+        overdue_approvals=figures.overdue_approvals,
+        expiring_soon=figures.expiring_soon,
+        isolation_pending=figures.isolation_pending,
+        # KPI-06 and KPI-09 are KPI-01's effective figures (a completed permit never expires: `expiry_due`)
+        closeout_pending=CloseoutPending(
+            completed=counts.by_status[Status.COMPLETED.value],
+            expired_awaiting_hand_back=counts.by_status[Status.EXPIRED.value],
+        ),
+        time_to_approve=_time_to_approve(figures, waits, window_from, as_of),
+        permits_per_type=_type_counts(tallies.get("type", [])),
+        suspended=SuspendedCounts(
+            total=counts.by_status[Status.SUSPENDED.value],
+            by_reason={
+                str(reason or "unknown"): n
+                for reason, _, n in sorted(
+                    tallies.get("reason", []), key=lambda r: (r[0] is None, r[0] or "")
                 )
-            ),
-            suspended=SuspendedCounts(
-                total=figures.counts["suspended"], by_reason=figures.suspended_by_reason
-            ),
-            conflicts_open=_conflicts(conn, v, project_id, where, filtered=filtered),
-            gas_tests_overdue=figures.counts["gas_tests_overdue"],
-            handovers=HandoversPending(
-                pending=figures.counts["handovers_pending"], missed=figures.counts["handovers_missed"]
-            ),
-            lists=KpiLists(
-                top_overdue=_top_overdue(conn, p, where, overdue_v, overdue_a, as_of, list_size),
-                expiring_soon=_expiring(conn, p, [*where, *expiring], as_of, list_size),
-            ),
-        )
-
-
-class _OpenFigures(msgspec.Struct, frozen=True, kw_only=True):
-    counts: dict[str, int]
-    suspended_by_reason: dict[str, int]  # KPI-09: of the `suspended` figure
-    expired_from: dict[str, int]  # KPI-01: recorded approved/active/suspended whose expiry instant has come
-
-
-def _open_figures(
-    conn: Connection,
-    p: Table,
-    where: list[ColumnElement[bool]],
-    as_of: datetime,
-    **figures: ColumnElement[bool],
-) -> _OpenFigures:
-    """The figures about permits that are not closed or cancelled, in one statement over those permits only (the
-    (project, status, expires_at) index serves the restriction): each a `count(*) FILTER (WHERE …)`, grouped by
-    the suspension reason for KPI-09 (set only on suspended permits, so there are few groups)."""
-    moved = {s.value: and_(p.c.status == s.value, p.c.expires_at <= as_of) for s in EXPIRING}
-    columns = [func.count().filter(c).label(name) for name, c in figures.items()]
-    columns += [func.count().filter(c).label(f"expired_from_{s}") for s, c in moved.items()]
-    rows = conn.execute(
-        select(p.c.suspension_reason, *columns)
-        .where(*where, p.c.status.in_([s.value for s in Status if s not in TERMINAL]))
-        .group_by(p.c.suspension_reason)
-    ).all()
-    by_reason: dict[str, int] = {}
-    for r in sorted(rows, key=lambda r: (r.suspension_reason is None, r.suspension_reason or "")):
-        if r.suspended:
-            by_reason[str(r.suspension_reason or "unknown")] = r.suspended
-    return _OpenFigures(
-        counts={name: sum(r._mapping[name] for r in rows) for name in figures},
-        suspended_by_reason=by_reason,
-        expired_from={s: sum(r._mapping[f"expired_from_{s}"] for r in rows) for s in moved},
+                if n
+            },
+        ),
+        conflicts_open=ConflictCounts(
+            by_severity=by_severity, total=sum(by_severity.values()), blocking=by_severity["high"]
+        ),
+        gas_tests_overdue=figures.gas_tests_overdue,
+        handovers=HandoversPending(pending=figures.handovers_pending, missed=figures.handovers_missed),
+        lists=_lists(listed, as_of, list_size),
     )
 
 
-def _counted_statuses(
-    conn: Connection,
-    v: dict[str, Table],
-    project_id: UUID,
-    as_of: datetime,
-    expired_from: dict[str, int] | None = None,
-) -> StatusCounts:
-    """KPI-01 without filters: the projection's per-status counters, with the permits whose expiry instant has
-    come moved from their recorded status to expired (TIME-05). `expired_from` is counted here when not given."""
+class _KpiStatements(msgspec.Struct, frozen=True, kw_only=True):
+    """The KPI report in three statements (four on SQLite), each taking the parameters `kpis` passes:
+    `figures`, one row: the position, the counts (each one count over its own index range) and KPI-07's
+    aggregates; `tallies`, the grouped counts as rows (part, key, key2, n); `lists`, KPI-13's rows; `waits`,
+    KPI-07's durations where the database has no ordered-set aggregates (SQLite)."""
+
+    figures: Select[Any]
+    tallies: CompoundSelect[Any]
+    lists: CompoundSelect[Any]
+    waits: Select[Any] | None
+
+
+def _statements(reads: ReadSide, filters: list[ColumnElement[bool]]) -> _KpiStatements:
+    """Without filters the statements are built once per read side, so a call neither builds nor compiles SQL
+    (SQLAlchemy finds the compiled form in its cache); filters carry their values, so those are built per call."""
+    if filters:
+        return _build(reads, filters)
+    return reads.prepared(NAME, lambda: _build(reads, []))
+
+
+def _build(reads: ReadSide, filters: list[ColumnElement[bool]]) -> _KpiStatements:
+    v = reads.views(NAME)
+    p, a = v["kpi_permits"], v["kpi_approvals"]
+    project_id = bindparam("project_id", type_=p.c.project_id.type)
+    where = [p.c.project_id == project_id, *filters]
+    as_of = _AS_OF
+    live = _is(p, as_of, *LIVE)
+    overdue_v = [_is(p, as_of, Status.SUBMITTED), p.c.verification_due_at <= as_of]
+    overdue_a = [_is(p, as_of, Status.UNDER_REVIEW), p.c.approval_due_at <= as_of]
+    expiring = [_is(p, as_of, *EXPIRING), p.c.valid_until > as_of, p.c.valid_until <= _SOON]
+    figures = {
+        "overdue_verifications": overdue_v,
+        "overdue_approvals": overdue_a,
+        "expiring_soon": expiring,
+        "isolation_pending": _isolation_pending(p, as_of),
+        "gas_tests_overdue": [_is(p, as_of, Status.ACTIVE), p.c.retest_due_at <= as_of],
+        "handovers_pending": [live, p.c.handover_due_at <= as_of],
+        "handovers_missed": [live, p.c.handover_missed_at <= as_of],
+    }
+    columns: list[Any] = [reads.catalogue.live_position(NAME).label("position")]
+    columns += [
+        select(func.count()).select_from(p).where(*where, *c).scalar_subquery().label(name)
+        for name, c in figures.items()
+    ]
+    # KPI-07: the approvals in (window_from, as_of], of the permits matching the filters when there are any
+    approvals = select().where(a.c.project_id == project_id, a.c.approved_at > _WINDOW_FROM)
+    approvals = approvals.where(a.c.approved_at <= as_of)
+    if filters:
+        approvals = approvals.join_from(a, p, p.c.permit_id == a.c.permit_id).where(*where)
+    w = a.c.waited_us
+    if reads.db.engine.dialect.name == "postgresql":
+        # The sum, and the lower and upper middle from one sort: percentile_disc(f) is the ceil(f n)-th value, so
+        # 0.5 gives the ceil(n/2)-th and 0.5 + 1e-10 the floor(n/2)+1-th, for any n below 5e9.
+        middle = func.percentile_disc(array([0.5, 0.5 + 1e-10])).within_group(w.asc())
+        stats = approvals.add_columns(
+            func.count().label("approvals"), func.sum(w).label("waited_us"), middle.label("middle")
+        ).subquery()
+        statement, waits = select(*columns, *stats.c).select_from(stats), None
+    else:
+        statement, waits = select(*columns), approvals.add_columns(w)
+    return _KpiStatements(
+        figures=statement,
+        tallies=_tallies(v, project_id, where, filtered=bool(filters)),
+        lists=_list_rows(p, where, overdue_v, overdue_a, expiring),
+        waits=waits,
+    )
+
+
+def _tallies(
+    v: dict[str, Table], project_id: Any, where: list[ColumnElement[bool]], *, filtered: bool
+) -> CompoundSelect[Any]:
+    """KPI-01 ('status', and 'lapsed' with the counters), KPI-09's reasons, KPI-08's template counts ('type') and
+    KPI-10's severities. Without filters KPI-01, KPI-08 and KPI-10 read the projection's counters; with them,
+    the matching permits."""
+    p, c = v["kpi_permits"], v["kpi_conflicts"]
+    reasons = (
+        select(p.c.suspension_reason, func.count())
+        .where(*where, _is(p, _AS_OF, Status.SUSPENDED))
+        .group_by(p.c.suspension_reason)
+    )
+    created = (p.c.created_at > _WINDOW_FROM, p.c.created_at <= _AS_OF)
+    parts: list[tuple[str, Select[Any]]] = [("reason", reasons)]
+    if filtered:
+        effective = _effective(p, _AS_OF)
+        matching = select(p.c.permit_id).where(*where)  # a conflict counts when either of its permits matches
+        parts += [
+            ("status", select(effective, func.count()).where(*where).group_by(effective)),
+            ("type", _per_type(p, [*where, *created])),
+            (
+                "severity",
+                select(c.c.severity, func.count())
+                .where(
+                    c.c.project_id == project_id,
+                    c.c.open.is_(True),
+                    or_(c.c.older.in_(matching), c.c.newer.in_(matching)),
+                )
+                .group_by(c.c.severity),
+            ),
+        ]
+    else:
+        t = v["kpi_conflict_counts"]
+        parts += _counted_parts(v, project_id, _AS_OF)
+        parts += [("type", s) for s in _created_parts(v, project_id, *created)]
+        parts.append(("severity", select(t.c.severity, t.c.n).where(t.c.project_id == project_id)))
+    return _tagged(parts)
+
+
+def _tagged(parts: Sequence[tuple[str, Select[Any]]]) -> CompoundSelect[Any]:
+    """Grouped counts of several kinds in one statement: each part's (key, [key2,] n) rows as (part, key, key2,
+    n), ordered by part and keys (ties of a ranking keep the database's order of the keys)."""
+    rows = []
+    for part, s in parts:
+        key, *middle, n = s.selected_columns
+        rows.append(
+            s.with_only_columns(
+                literal_column(f"'{part}'").label("part"),
+                key.label("key"),
+                (middle[0] if middle else cast(null(), String)).label("key2"),
+                n.label("n"),
+            )
+        )
+    return union_all(*rows).order_by(text("part"), text("key"), text("key2"))
+
+
+def _grouped(rows: Iterable[Any]) -> dict[str, list[tuple[str | None, str | None, int]]]:
+    out: dict[str, list[tuple[str | None, str | None, int]]] = {}
+    for part, key, key2, n in rows:
+        out.setdefault(part, []).append((key, key2, int(n)))
+    return out
+
+
+def _counted_parts(v: dict[str, Table], project_id: Any, as_of: Any) -> list[tuple[str, Select[Any]]]:
+    """KPI-01 without filters: the projection's per-status counters, and the permits whose expiry instant has
+    come by recorded status, which `_status_totals` moves to expired (TIME-05)."""
     t, p = v["kpi_status_counts"], v["kpi_permits"]
-    if expired_from is None:
-        expiring = [s.value for s in EXPIRING]
-        expired_from = dict.fromkeys(expiring, 0)
-        for status, n in conn.execute(
+    expiring = [s.value for s in EXPIRING]
+    return [
+        ("status", select(t.c.status, t.c.n).where(t.c.project_id == project_id)),
+        (
+            "lapsed",
             select(p.c.status, func.count())
             .where(p.c.project_id == project_id, p.c.status.in_(expiring), p.c.expires_at <= as_of)
-            .group_by(p.c.status)
-        ):
-            expired_from[status] = n
+            .group_by(p.c.status),
+        ),
+    ]
+
+
+def _status_totals(tallies: dict[str, list[tuple[str | None, str | None, int]]]) -> StatusCounts:
     by_status = {s.value: 0 for s in Status}
-    for status, n in conn.execute(select(t.c.status, t.c.n).where(t.c.project_id == project_id)):
-        by_status[status] = n
-    for status, n in expired_from.items():
-        by_status[status] -= n
+    for status, _, n in tallies.get("status", []):
+        by_status[str(status)] = n
+    for status, _, n in tallies.get("lapsed", []):
+        by_status[str(status)] -= n
         by_status[Status.EXPIRED.value] += n
     return _totalled(by_status)
 
 
-def _status_counts(
-    conn: Connection, p: Table, where: list[ColumnElement[bool]], as_of: datetime
+def _counted_statuses(
+    conn: Connection, v: dict[str, Table], project_id: UUID, as_of: datetime
 ) -> StatusCounts:
-    effective = _effective(p, as_of).label("effective_status")
-    rows = conn.execute(select(effective, func.count()).where(*where).group_by(effective)).all()
-    by_status = {s.value: 0 for s in Status}
-    for status, count in rows:
-        by_status[status] = count
-    return _totalled(by_status)
+    """KPI-01 without filters (see `_counted_parts`)."""
+    return _status_totals(_grouped(conn.execute(_tagged(_counted_parts(v, project_id, as_of)))))
 
 
 def _totalled(by_status: dict[str, int]) -> StatusCounts:
@@ -437,38 +546,14 @@ def _closeout(
     )
 
 
-def _time_to_approve(
-    conn: Connection,
-    v: dict[str, Table],
-    project_id: UUID,
-    where: list[ColumnElement[bool]] | None,
-    start: datetime,
-    end: datetime,
-) -> TimeToApprove:
-    """Over the approvals of the project in (start, end] (read from its (project, approved_at, waited_us) index),
-    of the permits matching `where` when given. The database sums the durations exactly and picks the one or two
-    middle ones `statistics.median` takes, so a month of approvals is not shipped row by row."""
-    p, a = v["kpi_permits"], v["kpi_approvals"]
-    w = a.c.waited_us
-    if conn.dialect.name == "postgresql":  # the lower and upper middle: the median of either order
-        columns: list[Any] = [
-            func.count(),
-            func.sum(w),
-            func.percentile_disc(0.5).within_group(w.asc()),
-            func.percentile_disc(0.5).within_group(w.desc()),
-        ]
+def _time_to_approve(figures: Any, waits: list[int] | None, start: datetime, end: datetime) -> TimeToApprove:
+    """KPI-07 from the database's count, exact sum and the one or two middle durations `statistics.median`
+    takes (so a month of approvals is not shipped row by row), or from every duration (`waits`)."""
+    if waits is None:
+        n, total = figures.approvals, figures.waited_us
+        middle = figures.middle if n else []
     else:
-        columns = [w]
-    query = select(*columns).where(
-        a.c.project_id == project_id, a.c.approved_at > start, a.c.approved_at <= end
-    )
-    if where is not None:
-        query = query.join(p, p.c.permit_id == a.c.permit_id).where(*where)
-    if conn.dialect.name == "postgresql":
-        n, total, low, high = conn.execute(query).one()
-        middle = [low, high] if n else []
-    else:
-        waits = sorted(conn.execute(query).scalars())
+        waits.sort()
         n, total, middle = len(waits), sum(waits), waits[(len(waits) - 1) // 2 : len(waits) // 2 + 1]
     # each duration in hours as timedelta.total_seconds() / 3600 gives it; the mean of the exact sum
     hours = [int(us) / 10**6 / 3600 for us in middle]
@@ -481,16 +566,54 @@ def _time_to_approve(
     )
 
 
-def _per_type(conn: Connection, p: Table, where: list[ColumnElement[bool]]) -> list[TypeCount]:
-    """Permits matching `where` by template key and category, most first (filtered KPIs: every row is read)."""
-    count = func.count().label("n")
-    query = (
-        select(p.c.template_key, p.c.category, count)
+def _per_type(p: Table, where: Sequence[ColumnElement[bool]]) -> Select[Any]:
+    """Permits matching `where` by template key and category."""
+    return (
+        select(p.c.template_key, p.c.category, func.count())
         .where(*where)
         .group_by(p.c.template_key, p.c.category)
-        .order_by(count.desc(), p.c.template_key, p.c.category)
     )
-    return [TypeCount(template_key=k, category=c, count=n) for k, c, n in conn.execute(query)]
+
+
+def _type_counts(rows: Iterable[tuple[str | None, str | None, int]]) -> list[TypeCount]:
+    """Rows (template key, category, n) ordered by key, summed per key, most first."""
+    totals: dict[tuple[str, str], int] = {}
+    for key, category, n in rows:
+        k = (str(key), str(category))
+        totals[k] = totals.get(k, 0) + n
+    ranked = sorted(totals.items(), key=lambda kv: -kv[1])  # stable: ties keep the keys' order
+    return [TypeCount(template_key=k, category=c, count=n) for (k, c), n in ranked]
+
+
+def _day_params(start: datetime, end: datetime) -> dict[str, Any]:
+    """The whole UTC days strictly between `start` and `end` (none when they are a day or two apart) and the
+    instants where they begin and end."""
+    first = day_of(start) + 1
+    last = max(day_of(end) - 1, first - 1)
+    return {
+        "first_day": first,
+        "last_day": last,
+        "first_start": day_start(first),
+        "after_last": day_start(last + 1),
+    }
+
+
+def _created_parts(
+    v: dict[str, Table], project_id: Any, from_start: ColumnElement[bool], to_end: ColumnElement[bool]
+) -> list[Select[Any]]:
+    """The project's permits created between two instants (bounds as `from_start`/`to_end` say; their whole days
+    as `_day_params` gives them) by template key and category: the whole days from the per-day counters, the
+    two partial days at the ends from the permits' (project, created_at) index, so the cost does not grow with
+    the permits created in the window."""
+    p, d = v["kpi_permits"], v["kpi_created_days"]
+    mine = p.c.project_id == project_id
+    return [
+        select(d.c.template_key, d.c.category, d.c.n).where(
+            d.c.project_id == project_id, d.c.day >= _FIRST_DAY, d.c.day <= _LAST_DAY
+        ),
+        _per_type(p, [mine, from_start, p.c.created_at < _FIRST_START]),
+        _per_type(p, [mine, p.c.created_at >= _AFTER_LAST, to_end]),
+    ]
 
 
 def _created_per_type(
@@ -503,115 +626,86 @@ def _created_per_type(
     from_start: ColumnElement[bool],
     to_end: ColumnElement[bool],
 ) -> list[TypeCount]:
-    """The project's permits created between `start` and `end` (bounds as `from_start`/`to_end` say) by template
-    key and category, most first, in one statement: the whole UTC days in between from the per-day counters, the
-    two partial days at the ends from the permits' (project, created_at) index."""
-    p, d = v["kpi_permits"], v["kpi_created_days"]
-    first, last = day_of(start) + 1, day_of(end) - 1  # the whole days strictly inside
-    if first > last:
-        return _per_type(conn, p, [p.c.project_id == project_id, from_start, to_end])
-    mine = p.c.project_id == project_id
-    n = func.count().label("n")
-    parts = union_all(
-        select(d.c.template_key, d.c.category, d.c.n).where(
-            d.c.project_id == project_id, d.c.day >= first, d.c.day <= last
-        ),
-        select(p.c.template_key, p.c.category, n)
-        .where(mine, from_start, p.c.created_at < day_start(first))
-        .group_by(p.c.template_key, p.c.category),
-        select(p.c.template_key, p.c.category, n)
-        .where(mine, p.c.created_at >= day_start(last + 1), to_end)
-        .group_by(p.c.template_key, p.c.category),
-    ).subquery()
-    total = func.sum(parts.c.n).label("total")
-    rows = conn.execute(
-        select(parts.c.template_key, parts.c.category, total)
-        .group_by(parts.c.template_key, parts.c.category)
-        .order_by(total.desc(), parts.c.template_key, parts.c.category)
-    )
-    return [TypeCount(template_key=k, category=c, count=int(n)) for k, c, n in rows]
+    """RPT-02: the window's permits by template key and category, most first (see `_created_parts`)."""
+    parts = [("type", s) for s in _created_parts(v, project_id, from_start, to_end)]
+    rows = _grouped(conn.execute(_tagged(parts), _day_params(start, end)))
+    return _type_counts(rows.get("type", []))
 
 
-def _conflicts(
-    conn: Connection,
-    v: dict[str, Table],
-    project_id: UUID,
-    where: list[ColumnElement[bool]],
-    *,
-    filtered: bool,
-) -> ConflictCounts:
-    p, c = v["kpi_permits"], v["kpi_conflicts"]
-    conditions = [c.c.project_id == project_id, c.c.open.is_(True)]
-    if filtered:  # a conflict counts when either of its permits matches the filters
-        matching = select(p.c.permit_id).where(*where)
-        conditions.append(or_(c.c.older.in_(matching), c.c.newer.in_(matching)))
-    rows = conn.execute(select(c.c.severity, func.count()).where(*conditions).group_by(c.c.severity)).all()
-    by_severity = dict.fromkeys(SEVERITIES, 0)
-    for severity, n in rows:
-        by_severity[severity] = n
-    return ConflictCounts(
-        by_severity=by_severity, total=sum(by_severity.values()), blocking=by_severity["high"]
-    )
-
-
-def _top_overdue(
-    conn: Connection,
+def _list_rows(
     p: Table,
     where: list[ColumnElement[bool]],
     verification: list[ColumnElement[bool]],
     approval: list[ColumnElement[bool]],
-    as_of: datetime,
-    size: int,
-) -> list[OverdueItem]:
-    items: list[OverdueItem] = []
-    for step, since, limit, conditions in (
-        ("verification", p.c.submitted_at, p.c.verification_sla_hours, verification),
-        ("approval", p.c.verified_at, p.c.approval_sla_hours, approval),
-    ):
-        # `pending_since` is `since` for the step's status: the (project, status, pending_since) index reads the
-        # oldest first and stops at `size`
-        rows = conn.execute(
-            select(p.c.permit_id, p.c.number, p.c.title, since.label("since"), limit.label("limit"))
-            .where(*where, *conditions)
-            .order_by(p.c.pending_since.asc(), p.c.number.asc())
-            .limit(size)
-        ).all()
-        items += [
-            OverdueItem(
-                permit_id=r.permit_id,
-                number=r.number,
-                title=r.title,
-                step=step,
-                pending_since=r.since,
-                age_hours=_round((as_of - r.since).total_seconds() / 3600, 1),
-                limit_hours=r.limit,
-            )
-            for r in rows
-        ]
-    items.sort(key=lambda i: (i.pending_since, i.number))
-    return items[:size]
-
-
-def _expiring(
-    conn: Connection, p: Table, where: list[ColumnElement[bool]], as_of: datetime, size: int
-) -> list[ExpiringItem]:
-    rows = conn.execute(
-        select(p.c.permit_id, p.c.number, p.c.title, p.c.status, p.c.valid_until)
-        .where(*where)
+    expiring: list[ColumnElement[bool]],
+) -> CompoundSelect[Any]:
+    """KPI-13: the oldest `size` of either overdue step (`pending_since` is the step's start: the (project,
+    status, pending_since) index reads them in order and stops) and the `size` soonest to expire, as rows
+    (part, key: the step or the status, permit, number, title, at: since or valid_until, hours: the step's limit)."""
+    parts = [
+        select(
+            literal_column("'overdue'").label("part"),
+            literal_column(f"'{step}'").label("key"),
+            p.c.permit_id,
+            p.c.number,
+            p.c.title,
+            since.label("at"),
+            limit.label("hours"),
+        )
+        .where(*where, *conditions)
+        .order_by(p.c.pending_since.asc(), p.c.number.asc())
+        .limit(_SIZE)
+        for step, since, limit, conditions in (
+            ("verification", p.c.submitted_at, p.c.verification_sla_hours, verification),
+            ("approval", p.c.verified_at, p.c.approval_sla_hours, approval),
+        )
+    ]
+    parts.append(
+        select(
+            literal_column("'expiring'").label("part"),
+            p.c.status.label("key"),
+            p.c.permit_id,
+            p.c.number,
+            p.c.title,
+            p.c.valid_until.label("at"),
+            cast(null(), Integer).label("hours"),
+        )
+        .where(*where, *expiring)
         .order_by(p.c.valid_until.asc(), p.c.number.asc())
-        .limit(size)
-    ).all()
-    return [
+        .limit(_SIZE)
+    )
+    nested = [s.subquery() for s in parts]
+    return union_all(*(select(*n.c) for n in nested)).order_by(text("part"), text("at"), text("number"))
+
+
+def _lists(rows: Sequence[Any], as_of: datetime, size: int) -> KpiLists:
+    overdue = [
+        OverdueItem(
+            permit_id=r.permit_id,
+            number=r.number,
+            title=r.title,
+            step=r.key,
+            pending_since=r.at,
+            age_hours=_round((as_of - r.at).total_seconds() / 3600, 1),
+            limit_hours=r.hours,
+        )
+        for r in rows
+        if r.part == "overdue"
+    ]
+    overdue.sort(key=lambda i: (i.pending_since, i.number))
+    expiring = [
         ExpiringItem(
             permit_id=r.permit_id,
             number=r.number,
             title=r.title,
-            effective_status=Status(r.status),  # not expired at as_of: the recorded status holds
-            valid_until=r.valid_until,
-            minutes_left=int((r.valid_until - as_of).total_seconds() // 60),
+            effective_status=Status(r.key),  # not expired at as_of: the recorded status holds
+            valid_until=r.at,
+            minutes_left=int((r.at - as_of).total_seconds() // 60),
         )
         for r in rows
+        if r.part == "expiring"
     ]
+    return KpiLists(top_overdue=overdue[:size], expiring_soon=expiring)
 
 
 # --- compliance reports ----------------------------------------------------------------------------------------
@@ -838,7 +932,7 @@ def _report_expiring(p: Table, as_of: datetime, hours: int) -> list[ColumnElemen
     ]
 
 
-def _isolation_pending(p: Table, as_of: datetime) -> list[ColumnElement[bool]]:
+def _isolation_pending(p: Table, as_of: Instant) -> list[ColumnElement[bool]]:
     return [_is(p, as_of, *ISOLATION_STAGES), p.c.isolation_pending.is_(True)]
 
 
@@ -948,14 +1042,14 @@ def _positive(parameter: str, value: int, *, most: int | None = None) -> None:
         raise InvalidQuery(parameter, f"must be at most {most}")
 
 
-def _effective(p: Table, as_of: datetime) -> Any:
+def _effective(p: Table, as_of: Instant) -> Any:
     """TIME-05: from its expiry instant a permit counts as expired, recorded or not."""
     return case(
         (and_(p.c.expires_at.is_not(None), p.c.expires_at <= as_of), Status.EXPIRED.value), else_=p.c.status
     )
 
 
-def _is(p: Table, as_of: datetime, *wanted: Status) -> ColumnElement[bool]:
+def _is(p: Table, as_of: Instant, *wanted: Status) -> ColumnElement[bool]:
     return effective_status_in(p, wanted, as_of)
 
 

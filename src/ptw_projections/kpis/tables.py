@@ -3,13 +3,14 @@
 One row per permit holds the scalar facts the figures need, each an instant or a flag that does not depend on
 the clock: the query compares them with an explicit `as_of` (TIME-05). Beside it: the isolations (for KPI-05 and
 orphan isolations), the conflicts (KPI-10), one row per approval (KPI-07), one row per recorded exception fact
-(RPT-03), one row per incident linked to a permit (RPT-02/04) and the permits per recorded status (KPI-01), plus
-the reference data (templates, overrides, projects) a permit's template resolves from.
+(RPT-03), one row per incident linked to a permit (RPT-02/04), the permits per recorded status (KPI-01) and the
+open conflicts per severity (KPI-10), plus the reference data (templates, overrides, projects) a permit's
+template resolves from.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, Index, Integer, MetaData, String, Table, Text, Uuid
+from sqlalchemy import BigInteger, Boolean, Column, Index, Integer, MetaData, String, Table, Text, Uuid, text
 
 from ptw_projections import reference
 from ptw_projections.folding import state_column
@@ -66,23 +67,35 @@ def permits(metadata: MetaData, name: str) -> Table:
         Column("handed_back_at", UtcDateTime),
         Column("version", Integer, nullable=False),
         state_column(),
-        # TIME-05 by status and expiry; on PostgreSQL it also carries what the open-permit figures read (KPI-02..12),
-        # so their one statement over the permits not closed or cancelled reads the index alone
+        # TIME-05 by status and expiry; on PostgreSQL it also carries what KPI-02/03/09 read, so their counts over
+        # the submitted, under-review and suspended permits read the index alone
         Index(
             f"ix_{name}_project_status",
             "project_id",
             "status",
             "expires_at",
-            postgresql_include=[
-                "suspension_reason",
-                "verification_due_at",
-                "approval_due_at",
-                "valid_until",
-                "isolation_pending",
-                "retest_due_at",
-                "handover_due_at",
-                "handover_missed_at",
-            ],
+            postgresql_include=["suspension_reason", "verification_due_at", "approval_due_at"],
+        ),
+        # KPI-05/11/12 from the few permits each concerns: a count over an index range rather than a filter over
+        # every open permit
+        *(
+            Index(
+                f"ix_{name}_project_{column}",
+                "project_id",
+                column,
+                postgresql_include=["status", "expires_at"],
+                postgresql_where=text(f"{column} IS NOT NULL"),
+                sqlite_where=text(f"{column} IS NOT NULL"),
+            )
+            for column in ("retest_due_at", "handover_due_at", "handover_missed_at")
+        ),
+        Index(
+            f"ix_{name}_project_isolation_pending",
+            "project_id",
+            "status",
+            "expires_at",
+            postgresql_where=text("isolation_pending IS true"),
+            sqlite_where=text("isolation_pending IS 1"),
         ),
         Index(f"ix_{name}_project_status_pending", "project_id", "status", "pending_since"),  # KPI-13 overdue
         Index(f"ix_{name}_project_status_valid", "project_id", "status", "valid_until"),  # KPI-04/13 expiring
@@ -99,6 +112,17 @@ def status_counts(metadata: MetaData, name: str) -> Table:
         metadata,
         Column("project_id", Uuid, primary_key=True),
         Column("status", String(16), primary_key=True),
+        Column("n", BigInteger, nullable=False),
+    )
+
+
+def conflict_counts(metadata: MetaData, name: str) -> Table:
+    """KPI-10 without filters: open conflicts per project and severity, kept by increments (no zero rows)."""
+    return Table(
+        name,
+        metadata,
+        Column("project_id", Uuid, primary_key=True),
+        Column("severity", String(16), primary_key=True),
         Column("n", BigInteger, nullable=False),
     )
 
@@ -228,6 +252,7 @@ DEFINITIONS = {
     "kpi_facts": facts,
     "kpi_incidents": incidents,
     "kpi_status_counts": status_counts,
+    "kpi_conflict_counts": conflict_counts,
     "kpi_created_days": created_days,
     **reference.DEFINITIONS,
 }

@@ -9,10 +9,11 @@ statuses and the conflicts touching the permit.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 import msgspec
-from sqlalchemy import or_, select
+from sqlalchemy import BindParameter, Select, bindparam, or_, select
 
 from ptw_domain.errors import NotFound as DomainNotFound
 from ptw_domain.permit.content import PermitContent
@@ -63,25 +64,15 @@ class PermitDetail(msgspec.Struct, frozen=True, kw_only=True):
 def permit_detail(reads: ReadSide, project_id: UUID, permit_id: UUID, *, as_of: datetime) -> PermitDetail:
     if as_of.tzinfo is None:
         raise InvalidQuery("as_of", "needs a UTC offset")
-    v = reads.views("permit_list")
-    p, contents, conflicts = v["permits"], v["permit_contents"], v["conflicts"]
+    find_row, find_scopes, find_touching = reads.prepared("permit_detail", lambda: _statements(reads))
+    ids = {"permit_id": permit_id, "project_id": project_id}
     with reads.connect() as conn:
-        position = reads.position("permit_list", conn)
-        row = conn.execute(
-            select(p.c.state, p.c.chain_head, p.c.expires_at).where(
-                p.c.permit_id == permit_id, p.c.project_id == project_id
-            )
-        ).first()
+        row = conn.execute(find_row, ids).first()
         if row is None:
             raise NotFound("permit", permit_id)
-        scopes = conn.execute(
-            select(contents.c.from_version, contents.c.content, contents.c.template)
-            .where(contents.c.permit_id == permit_id)
-            .order_by(contents.c.from_version)
-        ).all()
-        touching = conn.execute(
-            select(conflicts).where(or_(conflicts.c.older == permit_id, conflicts.c.newer == permit_id))
-        ).all()
+        position = row.position  # in the row's own statement and snapshot (RM-08)
+        scopes = conn.execute(find_scopes, ids).all()
+        touching = conn.execute(find_touching, ids).all()
         time_zone = reads.time_zone(project_id, conn).key
     state = _state.decode(row.state)
 
@@ -106,6 +97,26 @@ def permit_detail(reads: ReadSide, project_id: UUID, permit_id: UUID, *, as_of: 
     ]
     signatures = signature_views_from(state, reviewed, time_zone)
     return _detail(state, row.chain_head, signatures, lines, row.expires_at, as_of, position)
+
+
+def _statements(reads: ReadSide) -> tuple[Select[Any], Select[Any], Select[Any]]:
+    """The detail's three statements, built once per read side (building one costs more than running it)."""
+    v = reads.views("permit_list")
+    p, contents, conflicts = v["permits"], v["permit_contents"], v["conflicts"]
+    permit: BindParameter[UUID] = bindparam("permit_id")
+    row = select(
+        p.c.state,
+        p.c.chain_head,
+        p.c.expires_at,
+        reads.catalogue.live_position("permit_list").label("position"),
+    ).where(p.c.permit_id == permit, p.c.project_id == bindparam("project_id"))
+    scopes = (
+        select(contents.c.from_version, contents.c.content, contents.c.template)
+        .where(contents.c.permit_id == permit)
+        .order_by(contents.c.from_version)
+    )
+    touching = select(conflicts).where(or_(conflicts.c.older == permit, conflicts.c.newer == permit))
+    return row, scopes, touching
 
 
 def permit_detail_at(

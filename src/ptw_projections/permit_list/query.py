@@ -128,8 +128,7 @@ def list_permits(reads: ReadSide, project_id: UUID, query: PermitQuery, *, as_of
             count, reached = rows[0].total, rows[0].as_of_position
         else:  # past the last page (or nothing matches): the figures alone
             count, reached = conn.execute(select(total, position)).one()
-        outlooks = reads.views("readiness")["outlooks"]
-        readiness = summaries(conn, outlooks, {r.permit_id: r.version for r in rows}, as_of)
+        readiness = summaries(reads, conn, {r.permit_id: r.version for r in rows}, as_of)
     items = [
         PermitListItem(
             id=r.permit_id,

@@ -11,10 +11,11 @@ from typing import Any
 from uuid import UUID
 
 import msgspec
-from sqlalchemy import ColumnElement, Connection, Table, and_, exists, or_, select
+from sqlalchemy import ColumnElement, Connection, Select, Table, and_, bindparam, exists, or_, select
 
 from ptw_domain.permit.readiness import GUARD_ORDER, Action
 from ptw_projections.errors import InvalidQuery
+from ptw_projections.reader import ReadSide
 
 RULES = frozenset(rule.lstrip("*") for rules in GUARD_ORDER.values() for rule in rules)
 
@@ -75,14 +76,19 @@ def readiness_filters(
 
 
 def summaries(
-    conn: Connection, o: Table, versions: Mapping[UUID, int], as_of: datetime
+    reads: ReadSide, conn: Connection, versions: Mapping[UUID, int], as_of: datetime
 ) -> dict[UUID, ReadinessSummary]:
     """The summaries of a page's permits (by id, with the version the page lists), by primary key: a second short
     statement rather than a join, so that a sort over a whole project never carries the outlooks along."""
     if not versions:
         return {}
-    rows = conn.execute(select(o).where(o.c.permit_id.in_(list(versions)))).all()
+    statement = reads.prepared("readiness_summaries", lambda: _by_ids(reads.views("readiness")["outlooks"]))
+    rows = conn.execute(statement, {"ids": list(versions)}).all()
     return {row.permit_id: _summary(row, versions[row.permit_id], as_of) for row in rows}
+
+
+def _by_ids(o: Table) -> Select[Any]:
+    return select(o).where(o.c.permit_id.in_(bindparam("ids", expanding=True)))
 
 
 def _summary(row: Any, version: int, as_of: datetime) -> ReadinessSummary:

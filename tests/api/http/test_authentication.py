@@ -30,6 +30,7 @@ from ptw_api.http.app import create_app
 from ptw_api.http.auth import mint_token
 from ptw_api.http.keys import PrivateKey, SigningKey
 from ptw_api.http.settings import ApiSettings
+from ptw_api.http.verified import VerifiedTokens
 from ptw_domain.clock import ManualClock
 from tests.api.http.conftest import SECRET, grant_of
 from tests.api.http.matrix import assert_problem
@@ -414,3 +415,38 @@ def test_SEC_01_ptw_token_signs_with_a_private_key_for_public_key_verification(
         }
     }
     assert datetime.fromtimestamp(payload["exp"], UTC) - datetime.now(UTC) > timedelta(hours=7)
+
+
+def test_SEC_01_a_verified_token_is_kept_by_its_exact_text_so_an_altered_copy_is_still_refused(
+    client: TestClient[Any], site: World, api_settings: ApiSettings
+) -> None:
+    token = signed(claims(api_settings, site), SIGNERS["RS256"])
+    assert read(client, site, token).status_code == 200
+    assert read(client, site, token).status_code == 200  # the second time from the verified tokens
+    header, body, signature = token.split(".")
+    altered = f"{header}.{body}.{signature[:-4]}{'AAAA' if signature[-4:] != 'AAAA' else 'BBBB'}"
+    assert_problem(read(client, site, altered), 401, "unauthenticated")
+    payload = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    payload["projects"][str(site.project_id)]["roles"] = ["issuer"]  # a claim changed, signature kept
+    forged = base64.urlsafe_b64encode(json.dumps(payload).encode()).rstrip(b"=").decode()
+    assert_problem(read(client, site, f"{header}.{forged}.{signature}"), 401, "unauthenticated")
+
+
+def test_SEC_01_a_kept_token_expires_with_its_exp_and_the_leeway_and_after_a_minute_at_most() -> None:
+    tokens = VerifiedTokens(kept_seconds=60, capacity=2)
+    payload = {"sub": "a", "exp": 1_000}
+    tokens.keep("t", payload, now=900)
+    got = tokens.payload("t", 60, now=950)
+    assert got == payload
+    got["sub"] = "changed"  # a caller's copy: the kept payload is not touched
+    assert tokens.payload("t", 60, now=959) == payload
+    assert tokens.payload("t", 60, now=960) is None  # kept a minute at most: verified again
+    tokens.keep("t", payload, now=990)
+    assert tokens.payload("t", 5, now=1_004) == payload  # exp 1000 + leeway 5
+    assert tokens.payload("t", 5, now=1_005) is None
+    tokens.keep("no-exp", {"sub": "a"}, now=0)
+    assert tokens.payload("no-exp", 60, now=0) is None
+    for name in ("x", "y", "z"):
+        tokens.keep(name, payload, now=900)
+    assert tokens.payload("x", 60, now=901) is None  # the oldest gave way to the capacity
+    assert tokens.payload("z", 60, now=901) == payload
