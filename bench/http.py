@@ -395,7 +395,7 @@ def serve(
         try:
             yield port
         except BaseException:
-            print(f"--- the server's log ({factory}) ---\n{stderr.read_text()[-4000:]}", file=sys.stderr)
+            print(f"--- the server's log ({factory}) ---\n{stderr.read_text()[-20000:]}", file=sys.stderr)
             raise
     finally:
         process.send_signal(signal.SIGTERM)
@@ -916,7 +916,7 @@ IDLE = {
 
 
 def server_parts() -> str:
-    """What uvicorn's `auto` settings pick here: httptools and uvloop when installed (ADR 0016), else h11 and
+    """What uvicorn's `auto` settings pick here: httptools (a dependency, ADR 0016) else h11, uvloop if installed else
     asyncio's own loop."""
     parser = "httptools" if importlib.util.find_spec("httptools") else "h11"
     loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio loop"

@@ -30,7 +30,7 @@ def _runners(ctx: click.Context, names: tuple[str, ...]) -> Iterator[list[Runner
     except KeyError as error:
         raise click.BadParameter(str(error.args[0]), param_hint="NAMES") from None
     store = PtwStore(env=store_env(url))
-    db = open_read_database(url)
+    db = open_read_database(url, followers=len(chosen))
     try:
         yield [Runner(store, db, p) for p in chosen]
     finally:

@@ -20,6 +20,17 @@ _TABLE: dict[type[Any], Callable[[Workbench, Any], Change]] = {**HANDLERS, **ISO
 
 # ROLE-07: the safety facts an integration principal never records, whatever roles its token holds (signing
 # acts are refused where they sign, `authority.refuse_integration_signing`).
+def command_types() -> list[type[c.Command]]:
+    """Every command type: the subclasses of `Command`, at any depth."""
+    found: list[type[c.Command]] = []
+    todo: list[type[c.Command]] = [c.Command]
+    while todo:
+        for sub in todo.pop().__subclasses__():
+            found.append(sub)
+            todo.append(sub)
+    return found
+
+
 SAFETY_FACTS = frozenset(
     {
         "RecordGasReading",

@@ -22,7 +22,7 @@ from ptw_domain import commands as c
 from ptw_domain.canonical import sha256_hex
 from ptw_domain.chain import StoredRecord, StreamVerdict, verify_stream
 from ptw_domain.clock import Clock, SystemClock
-from ptw_domain.dispatch import decide
+from ptw_domain.dispatch import command_types, decide
 from ptw_domain.errors import DomainError, IdempotencyKeyReused, NotFound, ValidationFailed, WriteConflict
 from ptw_domain.events.base import Recorded
 from ptw_domain.events.idempotency import CommandAccepted, Outcome
@@ -31,6 +31,7 @@ from ptw_domain.findings import Finding
 from ptw_domain.handlers import at_of, simops_streams, with_time_facts
 from ptw_domain.isolation.handling import deisolation_blockers
 from ptw_domain.people.workers import WorkerState
+from ptw_domain.permit.content import PermitContent
 from ptw_domain.permit.progress import progress
 from ptw_domain.permit.readiness import Readiness, evaluate
 from ptw_domain.permit.signature_status import SignatureView, signature_views
@@ -40,6 +41,7 @@ from ptw_domain.project import ProjectState
 from ptw_domain.roles import SYSTEM_ACTOR, Actor
 from ptw_domain.store.application import PtwStore, install_append_only_guard
 from ptw_domain.store.loader import Freshness, StreamLoader
+from ptw_domain.store.mapper import prepare_decoders
 from ptw_domain.store.settings import store_env
 from ptw_domain.store.streams import Stream, append, fold
 from ptw_domain.sync.batch import SyncBatch, SyncReport
@@ -125,6 +127,8 @@ class PermitService:
         reference_ttl_seconds: float = 1.0,
     ) -> None:
         self.clock: Clock = clock or SystemClock()
+        # msgspec's tables for what request threads decode or convert, made before any thread does (ADR 0016)
+        prepare_decoders(*command_types(), ResolvedTemplate, PermitContent)
         self.store = PtwStore(env=store_env(database_url))
         install_append_only_guard(self.store)
         self._loader = StreamLoader(self.store, reference_ttl_seconds=reference_ttl_seconds)

@@ -12,12 +12,13 @@ import contextlib
 import functools
 import os
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from psycopg.pq import TransactionStatus
 from sqlalchemy import Connection, Engine, MetaData, Table, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, ProgrammingError
@@ -26,6 +27,7 @@ from sqlalchemy.sql.dml import Insert
 from ptw_domain.store.ddl import DDL_XACT_LOCK, ddl_lock_key
 
 DEFAULT_READ_SCHEMA = "ptw_read"
+_BEGIN_WITH_FIRST = "ptw_begin_with_first_statement"  # execution option: see `_begin_with_first_statement`
 
 
 @dataclass(frozen=True)
@@ -50,9 +52,18 @@ class ReadDatabase:
 
     @contextmanager
     def writing(self) -> Iterator[Connection]:
-        """One write transaction (on SQLite it takes the write lock at BEGIN)."""
-        with self.engine.connect().execution_options(writing=True) as conn, conn.begin():
+        """One write transaction (see `writer`)."""
+        with self.writer() as conn, conn.begin():
             yield conn
+
+    def writer(self) -> Connection:
+        """A connection for write transactions (`conn.begin()`): on SQLite each takes the write lock at BEGIN; on
+        PostgreSQL each sends its BEGIN with its first statement, which must therefore be sent through
+        SQLAlchemy (see `_begin_with_first_statement`)."""
+        options: dict[str, Any] = {"writing": True}
+        if self.is_postgres:
+            options.update({"isolation_level": "AUTOCOMMIT", _BEGIN_WITH_FIRST: True})
+        return self.engine.connect().execution_options(**options)
 
     @contextmanager
     def ddl(self) -> Iterator[Connection]:
@@ -72,8 +83,15 @@ class ReadDatabase:
                     os.remove(self.temporary + suffix)
 
 
-def open_read_database(store_url: str, *, pool_size: int = 5) -> ReadDatabase:
-    """The read database that belongs to a store URL (see module docstring)."""
+# A following runner holds two connections for as long as it follows: its projection's advisory lock and the
+# connection its batches are written on (runner.py).
+CONNECTIONS_PER_FOLLOWER = 2
+
+
+def open_read_database(store_url: str, *, pool_size: int = 5, followers: int = 0) -> ReadDatabase:
+    """The read database that belongs to a store URL (see module docstring); the pool holds `pool_size`
+    connections for queries and batches besides those of `followers` runners following the store."""
+    pool_size += CONNECTIONS_PER_FOLLOWER * followers
     parts = urlsplit(store_url)
     if parts.scheme == "memory":
         # A private temporary file rather than SQLite's :memory:, which is one connection: the runner threads
@@ -112,6 +130,7 @@ def open_read_database(store_url: str, *, pool_size: int = 5) -> ReadDatabase:
         # Batches of rows go out as multi-row INSERT … VALUES pages (as with psycopg2) instead of one statement
         # per row in a pipeline: several times faster for the projections' bulk writes.
         engine.dialect.use_insertmanyvalues_wo_returning = True
+        _begin_with_first_statement(engine)
         with engine.begin() as conn:
             _lock_ddl(conn, schema)
             conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
@@ -137,6 +156,44 @@ def _ensure_trigram_extension(engine: Engine) -> None:
         with engine.connect() as conn:
             if not conn.execute(text("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'")).first():
                 raise
+
+
+def _begin_with_first_statement(engine: Engine) -> None:
+    """Write transactions send BEGIN in the same round trip as their first statement.
+
+    psycopg sends a transaction's BEGIN alone and waits for its answer before the first statement (in pipeline
+    mode too): one round trip of the four or five in a caught-up runner's batch. So `writing()` runs its
+    connection in SQLAlchemy's AUTOCOMMIT isolation level (the driver then sends no BEGIN of its own; the pool
+    resets the level when the connection comes back), and its first statement is sent here in one pipeline
+    behind an explicit BEGIN. The transaction ends as any other: psycopg sends COMMIT or ROLLBACK whenever the
+    server is in a transaction, autocommit or not. A statement sent with the driver's own cursor (COPY in
+    bulk.py) bypasses this, so it must never come first.
+    """
+
+    def begun(cursor: Any, context: Any, send: Callable[[], object]) -> bool:
+        """Sends the statement (`send`) behind a BEGIN if it is the first of a write transaction; False when
+        SQLAlchemy is to send it as usual."""
+        driver = cursor.connection
+        if not context.execution_options.get(_BEGIN_WITH_FIRST) or (
+            driver.info.transaction_status != TransactionStatus.IDLE
+        ):
+            return False
+        with driver.pipeline():
+            driver.execute("BEGIN")
+            send()
+        return True
+
+    @event.listens_for(engine, "do_execute")
+    def _execute(cursor: Any, statement: str, parameters: Any, context: Any) -> bool:
+        return begun(cursor, context, lambda: cursor.execute(statement, parameters))
+
+    @event.listens_for(engine, "do_execute_no_params")
+    def _execute_no_params(cursor: Any, statement: str, context: Any) -> bool:
+        return begun(cursor, context, lambda: cursor.execute(statement))
+
+    @event.listens_for(engine, "do_executemany")
+    def _executemany(cursor: Any, statement: str, parameters: Any, context: Any) -> bool:
+        return begun(cursor, context, lambda: cursor.executemany(statement, parameters))
 
 
 def _sqlite_pragmas(engine: Engine) -> None:

@@ -21,8 +21,9 @@ log = logging.getLogger(__name__)
 
 class ReadModels:
     def __init__(self, store: PtwStore, store_url: str, *, names: list[str] | None = None) -> None:
-        self.db: ReadDatabase = open_read_database(store_url)
-        self.runners = [Runner(store, self.db, p) for p in projections(names)]
+        chosen = projections(names)
+        self.db: ReadDatabase = open_read_database(store_url, followers=len(chosen))
+        self.runners = [Runner(store, self.db, p) for p in chosen]
         self.reads = ReadSide(self.db)
         self.errors: list[tuple[str, Exception]] = []
         self._stop = threading.Event()

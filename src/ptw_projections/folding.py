@@ -19,6 +19,7 @@ from ptw_domain.events.base import Recorded
 from ptw_domain.store.streams import KINDS
 
 S = TypeVar("S")
+V = TypeVar("V")
 
 
 def state_column() -> Column[bytes]:
@@ -29,51 +30,45 @@ CACHE_SIZE = 20_000  # states kept in memory between batches, most recently used
 KNOWN_SIZE = 200_000  # stream ids remembered as written since the table was empty (about 20 MB at most)
 
 
-class Folder(Generic[S]):
-    """Folds the events of one kind of stream; states are read from and written to a table's `state` column.
+class Kept(Generic[V]):
+    """What a projection knows of each stream, kept in memory between batches (most recently used first).
 
-    States the projection hands back with `keep` stay in memory for the next batch, so a runner that is the only
-    writer does not read and decode what it wrote itself. The runner calls `forget` whenever it cannot be sure of
-    that (another writer moved the position, a batch failed, a generation changed). When the runner knows the
-    table was empty (a generation at position 0: rows and position commit together), the folder also remembers
-    every stream it has written since, so a stream it has never seen is known to have no row and a rebuild does
-    not look up each new stream in a table that cannot hold it. That needs `keeps_every_write`: the projection
-    hands every state it writes to the table back with `keep`.
+    A runner that is the only writer then does not read and decode what it wrote itself. The runner calls
+    `forget` (through `Projection.forget`) whenever it cannot be sure of that (another writer moved the position,
+    a batch failed, a generation changed). When the runner knows the table was empty (a generation at position 0:
+    rows and position commit together), it also remembers every stream written since, so a stream it has never
+    seen is known to have no row and a rebuild does not look up each new stream in a table that cannot hold it.
+    That needs `keeps_every_write`: the projection hands everything it writes for a stream back with `keep`.
     """
 
-    def __init__(self, kind: str, state_type: type[S], *, keeps_every_write: bool = False) -> None:
+    def __init__(self, *, keeps_every_write: bool = False) -> None:
         self.keeps_every_write = keeps_every_write
-        self.evolve = KINDS[kind][0]
-        self._decoder = msgspec.json.Decoder(state_type)
-        self._encoder = msgspec.json.Encoder()
-        self._kept: OrderedDict[UUID, S] = OrderedDict()
+        self._kept: OrderedDict[UUID, V] = OrderedDict()
         self._written: set[UUID] | None = None  # every stream with a row, while that is known
 
-    def load(self, conn: Connection, table: Table, key: str, ids: Iterable[UUID]) -> dict[UUID, S]:
-        states: dict[UUID, S] = {}
+    def recall(self, ids: Iterable[UUID]) -> tuple[dict[UUID, V], list[UUID]]:
+        """The values kept for `ids`, and the rest of `ids` that may have a row (to be read from the table)."""
+        kept: dict[UUID, V] = {}
         missing = []
         for stream_id in ids:
-            kept = self._kept.get(stream_id)
-            if kept is None:
+            value = self._kept.get(stream_id)
+            if value is None:
                 missing.append(stream_id)
             else:
-                states[stream_id] = kept
+                kept[stream_id] = value
         if self._written is not None:
             missing = [stream_id for stream_id in missing if stream_id in self._written]
-        column = table.c[key]
-        for chunk in _chunks(missing, 500):
-            for row in conn.execute(select(column, table.c.state).where(column.in_(chunk))):
-                states[row[0]] = self.decode(row[1])
-        return states
+        return kept, missing
 
-    def keep(self, states: Mapping[UUID, S]) -> None:
-        for stream_id, state in states.items():
-            self._kept[stream_id] = state
+    def keep(self, values: Mapping[UUID, V]) -> None:
+        """Values the batch wrote; they must not be changed afterwards (the next batch starts from them)."""
+        for stream_id, value in values.items():
+            self._kept[stream_id] = value
             self._kept.move_to_end(stream_id)
         while len(self._kept) > CACHE_SIZE:
             self._kept.popitem(last=False)
         if self._written is not None:
-            self._written.update(states)
+            self._written.update(values)
             if len(self._written) > KNOWN_SIZE:
                 self._written = None  # too many to remember: look rows up again
 
@@ -81,6 +76,25 @@ class Folder(Generic[S]):
         """`empty`: the table is known to hold no row (its generation has applied nothing yet)."""
         self._kept.clear()
         self._written = set() if empty and self.keeps_every_write else None
+
+
+class Folder(Kept[S]):
+    """Folds the events of one kind of stream; states are read from and written to a table's `state` column,
+    and those handed back with `keep` stay in memory for the next batch."""
+
+    def __init__(self, kind: str, state_type: type[S], *, keeps_every_write: bool = False) -> None:
+        super().__init__(keeps_every_write=keeps_every_write)
+        self.evolve = KINDS[kind][0]
+        self._decoder = msgspec.json.Decoder(state_type)
+        self._encoder = msgspec.json.Encoder()
+
+    def load(self, conn: Connection, table: Table, key: str, ids: Iterable[UUID]) -> dict[UUID, S]:
+        states, missing = self.recall(ids)
+        column = table.c[key]
+        for chunk in _chunks(missing, 500):
+            for row in conn.execute(select(column, table.c.state).where(column.in_(chunk))):
+                states[row[0]] = self.decode(row[1])
+        return states
 
     def decode(self, data: bytes) -> S:
         return self._decoder.decode(data)

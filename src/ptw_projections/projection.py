@@ -13,7 +13,7 @@ from typing import Any, ClassVar, NamedTuple
 from sqlalchemy import Connection, MetaData, Table
 
 from ptw_domain.events.base import Recorded
-from ptw_projections.folding import Folder
+from ptw_projections.folding import Kept
 
 TableDefinition = Callable[[MetaData, str], Table]
 
@@ -48,11 +48,11 @@ class Projection(ABC):
         return {base: define(metadata, f"{self.name}__{base}") for base, define in self.definitions.items()}
 
     def forget(self, *, empty: bool = False) -> None:
-        """Drop every state kept in memory between batches (see `Folder`); `empty`: the tables hold no row."""
+        """Drop everything kept in memory between batches (see `Kept`); `empty`: the tables hold no row."""
         for value in vars(self).values():
-            for folder in value.values() if isinstance(value, dict) else (value,):
-                if isinstance(folder, Folder):
-                    folder.forget(empty=empty)
+            for kept in value.values() if isinstance(value, dict) else (value,):
+                if isinstance(kept, Kept):
+                    kept.forget(empty=empty)
 
     @abstractmethod
     def apply(self, conn: Connection, tables: Mapping[str, Table], events: Sequence[Positioned]) -> None:

@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
-from eventsourcing.persistence import Notification
 from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg.sql import SQL, Identifier
 from sqlalchemy import Connection
@@ -28,6 +27,7 @@ from ptw_domain.store.mapper import decode_event
 from ptw_projections.catalogue import Generation, PositionMoved, Stage
 from ptw_projections.database import ReadDatabase
 from ptw_projections.locks import hold_projection
+from ptw_projections.log import Entry, log_reader
 from ptw_projections.projection import Positioned, Projection
 from ptw_projections.schema import Layout
 
@@ -62,7 +62,9 @@ class Runner:
         self.catalogue = self.layout.catalogue
         # (generation, position) this runner itself last committed: the states kept in memory match it
         self._memory: tuple[int, int] | None = None
+        self._writer: Connection | None = None  # held while following (see `_transaction`)
         self.batch_size = batch_size
+        self._read_log = log_reader(store)
 
     def head(self) -> int:
         return self.store.head_position()
@@ -73,22 +75,24 @@ class Runner:
         """Apply every event up to `until` (default: the head when called); returns the position reached.
 
         The next batch is read from the store while the current one is applied (one reader thread), so the
-        store's read and the projection's work overlap.
+        store's read and the projection's work overlap. The cycle collector stays paused throughout (see
+        `_no_cycle_collection`): paused per batch only, the reader's allocations while it ran between two batches
+        set off full collections.
         """
         target = self.head() if until is None else until
         position = self.catalogue.position_of(generation)
         if position >= target:
             return position
 
-        def read(after: int) -> Sequence[Notification]:
-            with _no_cycle_collection():
-                return self.store.recorder.select_notifications(
-                    start=after, limit=self.batch_size, stop=target, inclusive_of_start=False
-                )
+        def read(after: int) -> Sequence[Entry]:
+            return self._read_log(after, self.batch_size, target)
 
-        with ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix=f"ptw-read-{self.projection.name}"
-        ) as reader:
+        with (
+            _no_cycle_collection(),
+            ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix=f"ptw-read-{self.projection.name}"
+            ) as reader,
+        ):
             pending = reader.submit(read, position)
             while True:
                 rows = pending.result()
@@ -103,7 +107,7 @@ class Runner:
                     break
         return position
 
-    def apply(self, generation: Generation, rows: Sequence[Notification]) -> int:
+    def apply(self, generation: Generation, rows: Sequence[Entry]) -> int:
         """One batch, one transaction; on failure find the poison event, keep the good prefix, record, raise."""
         try:
             return self._apply_batch(generation, rows)
@@ -121,7 +125,7 @@ class Runner:
                     self._record_failure(generation, row)
             raise AssertionError("a batch failed but each of its events applied alone") from None
 
-    def _apply_batch(self, generation: Generation, rows: Sequence[Notification]) -> int:
+    def _apply_batch(self, generation: Generation, rows: Sequence[Entry]) -> int:
         try:
             with _no_cycle_collection():
                 reached = self._write_batch(generation, rows)
@@ -132,9 +136,9 @@ class Runner:
         self._memory = (generation.generation, reached)
         return reached
 
-    def _write_batch(self, generation: Generation, rows: Sequence[Notification]) -> int:
+    def _write_batch(self, generation: Generation, rows: Sequence[Entry]) -> int:
         tables = self.layout.tables(generation.generation)
-        with self.db.writing() as conn:
+        with self._transaction() as conn:
             start = self._claim(conn, generation, rows[-1].id)
             fresh = [r for r in rows if r.id > start]
             if not fresh:
@@ -147,6 +151,17 @@ class Runner:
             ]
             self.projection.apply(conn, tables, events)
             return fresh[-1].id
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Connection]:
+        """A batch's transaction, on the connection held while following: for a caught-up runner's batch of a
+        few events, taking a connection from the pool and setting it up cost about as much CPU as a statement."""
+        if self._writer is None:
+            with self.db.writing() as conn:
+                yield conn
+        else:
+            with self._writer.begin():
+                yield self._writer
 
     def _claim(self, conn: Connection, generation: Generation, end: int) -> int:
         """Lock the generation's position for a batch ending at `end` and advance it there (the rows follow in
@@ -168,7 +183,7 @@ class Runner:
             self.catalogue.advance(conn, generation, start, end)
         return start
 
-    def _record_failure(self, generation: Generation, row: Notification) -> None:
+    def _record_failure(self, generation: Generation, row: Entry) -> None:
         error = "".join(traceback.format_exception_only(*_current_exception())).strip()
         with self.db.writing() as conn:
             self.catalogue.fail(
@@ -208,17 +223,20 @@ class Runner:
     def follow(self, stop: threading.Event, *, poll_seconds: float = 0.2) -> None:
         """Keep the live generation caught up until `stop` is set, holding the projection's lock; after a
         rebuild elsewhere switches generations, carry on with the new live one."""
-        with hold_projection(self.db, self.projection.name):
-            while not stop.is_set():
-                generation = self.live_generation()
-                try:
-                    self.catch_up(generation)
-                    if isinstance(self.store.recorder, PostgresApplicationRecorder):
-                        self._follow_notified(generation, stop)
-                    else:
-                        self._follow_polling(generation, stop, poll_seconds)
-                except PositionMoved:
-                    continue
+        with hold_projection(self.db, self.projection.name), self.db.writer() as self._writer:
+            try:
+                while not stop.is_set():
+                    generation = self.live_generation()
+                    try:
+                        self.catch_up(generation)
+                        if isinstance(self.store.recorder, PostgresApplicationRecorder):
+                            self._follow_notified(generation, stop)
+                        else:
+                            self._follow_polling(generation, stop, poll_seconds)
+                    except PositionMoved:
+                        continue
+            finally:
+                self._writer = None
 
     def _still_live(self, generation: Generation) -> bool:
         active = self.layout.active()
@@ -245,9 +263,7 @@ class Runner:
                 while not stop.is_set():
                     for _ in listener.notifies(timeout=0):  # those the read below covers
                         pass
-                    rows = recorder.select_notifications(
-                        start=position, limit=self.batch_size, inclusive_of_start=False
-                    )
+                    rows = self._read_log(position, self.batch_size, None)
                     if rows:
                         position = self.apply(generation, rows)
                         continue
@@ -262,7 +278,7 @@ class Runner:
 def _no_cycle_collection() -> Iterator[None]:
     """A batch allocates tens of thousands of decoded events and states, none in reference cycles; letting the
     cycle collector run meanwhile makes it walk every state kept in memory again and again (decoding measured 4x
-    slower). Reference counting still frees everything; collection resumes after the batch."""
+    slower). Reference counting still frees everything; collection resumes when the block ends."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:

@@ -271,7 +271,7 @@ def test_catching_up_in_pieces_and_again_applies_each_event_once(world: World, r
     assert table_positions(read_db, runner) == [p for p, _ in positions(world)]
 
 
-@pytest.mark.parametrize("name", ["permit_list", "audit_trail"])
+@pytest.mark.parametrize("name", ["permit_list", "audit_trail", "board"])
 def test_a_rebuild_that_knows_its_tables_were_empty_still_reads_every_state_it_wrote(
     world: World, read_db: ReadDatabase, monkeypatch: pytest.MonkeyPatch, name: str
 ) -> None:
@@ -309,6 +309,27 @@ def test_two_runners_on_one_generation_alternately_never_apply_an_event_twice(
     with pytest.raises(PositionMoved), read_db.writing() as conn:
         catalogue.advance(conn, generation, head - 1, head + 1)
     assert catalogue.position_of(generation) == head
+
+
+def test_board_runners_taking_turns_on_one_generation_still_equal_a_fresh_build(
+    world: World, read_db: ReadDatabase
+) -> None:
+    """The board keeps each stream's state and open interval in memory between batches; a runner whose position
+    another writer has moved forgets them and reads the tables again, so intervals closed by the other runner's
+    batches are not written twice nor missed."""
+    world.active()
+    world.approved()
+    head = world.service.store.head_position()
+    first, second = (
+        Runner(world.service.store, read_db, projections(["board"])[0], batch_size=3) for _ in "12"
+    )
+    generation = first.live_generation()
+    step = 0
+    while first.catalogue.position_of(generation) < head:
+        runner = (first, second)[step % 2]
+        runner.catch_up(generation, until=min(2 * (step + 1), head))
+        step += 1
+    assert verify(Runner(world.service.store, read_db, projections(["board"])[0])).ok
 
 
 def test_two_runners_racing_on_one_generation_apply_each_event_once(

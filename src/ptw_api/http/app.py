@@ -7,8 +7,9 @@ Litestar's thread pool.
 
 from __future__ import annotations
 
+import faulthandler
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from typing import Any
 
 from litestar import Litestar, Request, Router
@@ -44,6 +45,11 @@ def create_app(settings: ApiSettings | None = None, *, clock: Clock | None = Non
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        # a crash in native code (a driver, the JSON library) leaves every thread's Python stack in the log
+        with suppress(
+            AttributeError, ValueError, OSError
+        ):  # no stderr with a file behind it: nowhere to write
+            faulthandler.enable()
         runtime = Runtime(settings, clock=clock)
         app.state.runtime = runtime
         try:

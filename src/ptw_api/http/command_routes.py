@@ -11,6 +11,7 @@ from __future__ import annotations
 import inspect
 import re
 from collections.abc import Callable
+from functools import cache
 from typing import Annotated, Any
 from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
@@ -465,11 +466,19 @@ IfMatch = Annotated[
 _AT = re.compile(r"at `\$\.([^`]+)`")
 
 
+@cache
+def strict_decoder(kind: type[msgspec.Struct]) -> msgspec.json.Decoder[msgspec.Struct]:
+    """One decoder per body type, made when its route is made: msgspec builds a type's decoding tables on first
+    use, and first uses in several request threads at once is where an API worker crashed inside msgspec under
+    load (ADR 0016)."""
+    return msgspec.json.Decoder(kind)
+
+
 def strictly(kind: type[msgspec.Struct], raw: bytes) -> msgspec.Struct:
     """SEC-12: Litestar converts a body leniently (`"3"` to 3, 12 to an instant in 1970); decode it again,
     strictly, so a wrong type is refused naming its field."""
     try:
-        return msgspec.json.decode(raw, type=kind)
+        return strict_decoder(kind).decode(raw)
     except msgspec.ValidationError as error:
         found = _AT.search(str(error))
         raise problem(
@@ -485,6 +494,7 @@ def command_handler(route: CommandRoute) -> HTTPRouteHandler:
     """A POST handler for one route, with a signature Litestar reads for parameters and the OpenAPI schema."""
     in_path = frozenset(route.path_ids) | (frozenset() if route.organisation else {"project_id"})
     body = body_type(route.command, path=in_path, created=frozenset(route.created))
+    strict_decoder(body)
     kw = inspect.Parameter.KEYWORD_ONLY
     params = [inspect.Parameter("request", kw, annotation=Request[Principal, Any, Any])]
     if not route.organisation:

@@ -22,7 +22,7 @@ from litestar.params import FromPath, JSONBody, RawBody
 from msgspec import Meta
 
 from ptw_api.http.auth import Principal
-from ptw_api.http.command_routes import ROUTES, CommandRoute, build_command, strictly
+from ptw_api.http.command_routes import ROUTES, CommandRoute, build_command, strict_decoder, strictly
 from ptw_api.http.openapi import PROBLEM_RESPONSES
 from ptw_api.http.problems import Blocker
 from ptw_api.http.query_routes import query_route
@@ -151,6 +151,8 @@ _BODIES = {
     )
     for name, route in SYNC_ROUTES.items()
 }
+for _kind in (_StrictBatch, SyncCommandResult, SyncTotals, *_BODIES.values()):
+    strict_decoder(_kind)  # made now, not by the first requests (see strict_decoder)
 _FIELD = re.compile(r"unknown field `([^`]+)`|at `\$\.([^`]+)`")
 
 
@@ -188,7 +190,7 @@ def decode_item(
     if route is None:
         return _invalid(item, f"{item.command!r} is not a command that can be synced", "command")
     try:
-        data = msgspec.json.decode(item.payload, type=_BODIES[item.command])
+        data = strict_decoder(_BODIES[item.command]).decode(item.payload)
     except msgspec.ValidationError as error:
         found = _FIELD.search(str(error))
         field = f"payload.{found.group(1) or found.group(2)}" if found else "payload"

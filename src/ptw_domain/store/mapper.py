@@ -88,6 +88,19 @@ def decode_event(topic: str, state: bytes) -> Recorded[Any]:
     return msgspec.convert(body, Recorded[cls])  # type: ignore[valid-type]
 
 
+def prepare_decoders(*types: type) -> None:
+    """Make every event and snapshot decoder, and msgspec's tables for `types`, now, in the thread that opens
+    the store, rather than on first use in whichever threads come first: msgspec builds a type's tables on
+    first use, and two request threads doing so for one command type at once crashed an API worker inside
+    msgspec (a segmentation fault; ADR 0016)."""
+    for topic in EVENT_TYPES:
+        _event_decoder(topic)
+    for kind in state_types():
+        _snapshot_decoder(kind)
+    for declared in types:
+        msgspec.json.Decoder(declared)
+
+
 class EnvelopeMapper(Mapper[UUID]):
     """Maps `Recorded` envelopes and `StreamSnapshot`s to the library's StoredEvent and back."""
 

@@ -18,7 +18,7 @@ from ptw_domain.simops.streams import ConflictState
 from ptw_projections.board import cards
 from ptw_projections.board.tables import DEFINITIONS, OPEN_DAY
 from ptw_projections.bulk import insert_rows, upsert_rows
-from ptw_projections.folding import Folder
+from ptw_projections.folding import Folder, Kept
 from ptw_projections.projection import Positioned, Projection, TableDefinition
 from ptw_projections.reference import STREAMS as REFERENCE_STREAMS
 from ptw_projections.reference import ReferenceData
@@ -37,8 +37,9 @@ ON_BOARD: dict[str, Callable[[Any], bool]] = {
 }
 
 
-class _Open(msgspec.Struct, kw_only=True):
-    """A stream's folded state and its open interval, while a batch works on it."""
+class _Open(msgspec.Struct, frozen=True, kw_only=True):
+    """A stream's folded state and its open interval, as the tables hold them after a batch (and the memory kept
+    between batches: frozen, since the next batch starts from it)."""
 
     kind: str
     state: Any
@@ -59,6 +60,8 @@ class Board(Projection):
             "isolation": Folder("isolation", IsolationState),
             "conflict": Folder("conflict", ConflictState),
         }
+        # What board_streams and the open intervals hold for each stream, kept between batches (see `Kept`)
+        self.kept: Kept[_Open] = Kept(keeps_every_write=True)
         self.reference = ReferenceData()
 
     def apply(self, conn: Connection, tables: Mapping[str, Table], events: Sequence[Positioned]) -> None:
@@ -95,29 +98,34 @@ class Board(Projection):
             ],
             ["stream_id"],
         )
+        self.kept.keep(current)
 
     def _load(self, conn: Connection, tables: Mapping[str, Table], ids: list[UUID]) -> dict[UUID, _Open]:
-        """The touched streams' states and open intervals as the tables hold them."""
-        found: dict[UUID, _Open] = {}
+        """The touched streams' states and open intervals as the tables hold them: those kept from the batches
+        before, the others read."""
+        found, missing = self.kept.recall(ids)
         streams = tables["board_streams"]
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
+        for start in range(0, len(missing), 500):
+            chunk = missing[start : start + 500]
+            stored = conn.execute(streams.select().where(streams.c.stream_id.in_(chunk))).all()
             on_board: dict[str, list[UUID]] = {}
-            for row in conn.execute(streams.select().where(streams.c.stream_id.in_(chunk))):
+            for row in stored:
+                if row.on_board:
+                    on_board.setdefault(TABLES[row.kind], []).append(row.stream_id)
+            open_rows: dict[UUID, dict[str, Any]] = {}
+            for name, open_ids in on_board.items():  # open intervals exist only for what is on the board
+                t = tables[name]
+                query = t.select().where(and_(t.c.stream_id.in_(open_ids), t.c.day == OPEN_DAY))
+                for row in conn.execute(query):
+                    open_rows[row.stream_id] = {str(k): v for k, v in row._asdict().items()}
+            for row in stored:
                 found[row.stream_id] = _Open(
                     kind=row.kind,
                     state=self.folders[row.kind].decode(row.state),
                     version=row.version,
                     recorded_from=row.recorded_from,
-                    row=None,
+                    row=open_rows.get(row.stream_id),
                 )
-                if row.on_board:
-                    on_board.setdefault(TABLES[row.kind], []).append(row.stream_id)
-            for name, open_ids in on_board.items():  # open intervals exist only for what is on the board
-                t = tables[name]
-                query = t.select().where(and_(t.c.stream_id.in_(open_ids), t.c.day == OPEN_DAY))
-                for row in conn.execute(query):
-                    found[row.stream_id].row = {str(k): v for k, v in row._asdict().items()}
         return found
 
     def _step(
@@ -136,7 +144,9 @@ class Board(Projection):
             closed.extend(_closed_rows(previous.row, at))
         entry = _Open(kind=kind, state=state, version=recorded.version, recorded_from=at, row=None)
         if self._on_board(kind, state):
-            entry.row = self._open_row(conn, tables, entry, recorded.stream_id)
+            entry = msgspec.structs.replace(
+                entry, row=self._open_row(conn, tables, entry, recorded.stream_id)
+            )
         current[recorded.stream_id] = entry
 
     def _on_board(self, kind: str, state: Any) -> bool:

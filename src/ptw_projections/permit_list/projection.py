@@ -50,7 +50,8 @@ def search_text(state: PermitState) -> str:
 
 class PermitList(Projection):
     name: ClassVar[str] = "permit_list"
-    version: ClassVar[int] = 3  # 2: chain head, content by version (RM-06); 3: filter and search indexes
+    # 2: chain head, content by version (RM-06); 3: filter and search indexes; 4: the area index by status
+    version: ClassVar[int] = 4
     definitions: ClassVar[Mapping[str, TableDefinition]] = DEFINITIONS
     streams: ClassVar[frozenset[str] | None] = frozenset({"permit", "conflict"}) | REFERENCE_STREAMS
 

@@ -49,7 +49,9 @@ def permits(metadata: MetaData, name: str) -> Table:
         Index(f"ix_{name}_project_number", "project_id", "number"),
         # The selective RM-01 filters each get an index; the search gets a trigram index on PostgreSQL (LIKE
         # '%term%' over every permit of a project would otherwise read them all).
-        Index(f"ix_{name}_project_area", "project_id", "area"),
+        # with status and expiry, an area's permits of some statuses (its live work) are index ranges, counted
+        # from the index alone
+        Index(f"ix_{name}_project_area", "project_id", "area", "status", "expires_at"),
         Index(f"ix_{name}_project_risk", "project_id", "effective_risk_level"),
         Index(f"ix_{name}_project_template", "project_id", "template_key"),
         Index(f"ix_{name}_project_requestor", "project_id", "requestor"),

@@ -5,16 +5,28 @@ action, no verdict) and no readiness filter matches it; the readiness endpoint e
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 import msgspec
-from sqlalchemy import ColumnElement, Connection, Select, Table, and_, bindparam, exists, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    String,
+    Table,
+    and_,
+    bindparam,
+    exists,
+    or_,
+    select,
+)
 
 from ptw_domain.permit.readiness import GUARD_ORDER, Action
 from ptw_projections.errors import InvalidQuery
+from ptw_projections.permit_filters import Bound, Instant, escaped
 from ptw_projections.reader import ReadSide
 
 RULES = frozenset(rule.lstrip("*") for rules in GUARD_ORDER.values() for rule in rules)
@@ -33,7 +45,7 @@ class ReadinessSummary(msgspec.Struct, frozen=True, kw_only=True):
     holds_until: datetime | None
 
 
-def holds(o: Table, p: Table, as_of: datetime) -> ColumnElement[bool]:
+def holds(o: Table, p: Table, as_of: Instant) -> ColumnElement[bool]:
     """The stored outlook is the permit's readiness at `as_of`."""
     return and_(
         o.c.version == p.c.version,
@@ -42,34 +54,42 @@ def holds(o: Table, p: Table, as_of: datetime) -> ColumnElement[bool]:
     )
 
 
-def readiness_filters(
-    o: Table,
-    p: Table,
-    as_of: datetime,
-    *,
-    ready_for: str | None,
-    blocked: bool | None,
-    blocked_by: str | None,
-) -> list[ColumnElement[bool]]:
+def readiness_values(*, ready_for: str | None, blocked: bool | None, blocked_by: str | None) -> Bound:
     """`ready_for`: the next action is that one and allowed; `blocked`: the next action is refused (true) or
-    allowed (false); `blocked_by`: a blocker cites that rule. Each only for an outlook that holds at `as_of`."""
-    conditions: list[ColumnElement[bool]] = []
+    allowed (false); `blocked_by`: a blocker cites that rule. Validated, as the shape and parameter values
+    `readiness_conditions` builds."""
+    bound = Bound()
     if ready_for is not None:
         try:
             action = Action(ready_for.strip().lower())
         except ValueError:
             known = ", ".join(a.value for a in Action)
             raise InvalidQuery("ready_for", f"unknown action {ready_for!r}; use {known}") from None
-        conditions += [o.c.next_action == action.value, o.c.allowed.is_(True)]
+        bound.add("ready_for", action.value)
     if blocked is not None:
-        conditions += [o.c.next_action.is_not(None), o.c.allowed.is_(not blocked)]
+        bound.shape.append(("blocked", blocked))
     if blocked_by is not None:
         rule = blocked_by.strip().upper()
         if rule not in RULES:
             raise InvalidQuery(
                 "blocked_by", f"unknown rule {blocked_by!r}; use a rule of the readiness table"
             )
-        conditions.append(o.c.blockers.contains(f",{rule},", autoescape=True))
+        bound.add("blocked_by", escaped(f",{rule},"))
+    return bound
+
+
+def readiness_conditions(
+    o: Table, p: Table, as_of: Instant, shape: Iterable[tuple[Any, ...]]
+) -> list[ColumnElement[bool]]:
+    """The conditions of a `readiness_values` shape: each only for an outlook that holds at `as_of`."""
+    conditions: list[ColumnElement[bool]] = []
+    for name, *form in shape:
+        if name == "ready_for":
+            conditions += [o.c.next_action == bindparam("ready_for"), o.c.allowed.is_(True)]
+        elif name == "blocked":
+            conditions += [o.c.next_action.is_not(None), o.c.allowed.is_(not form[0])]
+        else:
+            conditions.append(o.c.blockers.contains(bindparam("blocked_by", type_=String), escape="/"))
     if not conditions:
         return []
     return [exists().where(o.c.permit_id == p.c.permit_id, holds(o, p, as_of), *conditions)]
@@ -79,28 +99,42 @@ def summaries(
     reads: ReadSide, conn: Connection, versions: Mapping[UUID, int], as_of: datetime
 ) -> dict[UUID, ReadinessSummary]:
     """The summaries of a page's permits (by id, with the version the page lists), by primary key: a second short
-    statement rather than a join, so that a sort over a whole project never carries the outlooks along."""
+    statement rather than a join, so that a sort over a whole project never carries the outlooks along (joined
+    to the page's rows after its limit, it cost more to plan than the round trip it saves)."""
     if not versions:
         return {}
     statement = reads.prepared("readiness_summaries", lambda: _by_ids(reads.views("readiness")["outlooks"]))
     rows = conn.execute(statement, {"ids": list(versions)}).all()
-    return {row.permit_id: _summary(row, versions[row.permit_id], as_of) for row in rows}
+    return {row[0]: _summary(versions[row[0]], as_of, *row[1:]) for row in rows}
 
 
 def _by_ids(o: Table) -> Select[Any]:
-    return select(o).where(o.c.permit_id.in_(bindparam("ids", expanding=True)))
+    """The columns `_summary` takes (not the outlook's folded state), by permit id."""
+    shown = ("version", "next_action", "allowed", "blockers", "blocker_count", "evaluated_at", "holds_until")
+    return select(o.c.permit_id, *(o.c[name] for name in shown)).where(
+        o.c.permit_id.in_(bindparam("ids", expanding=True))
+    )
 
 
-def _summary(row: Any, version: int, as_of: datetime) -> ReadinessSummary:
-    until = row.holds_until
-    current = row.version == version and row.evaluated_at <= as_of and (until is None or until > as_of)
-    rules = [r for r in row.blockers.split(",") if r] if current else []
+def _summary(
+    listed: int,
+    as_of: datetime,
+    version: int,
+    next_action: str | None,
+    allowed: bool,
+    blockers: str,
+    blocker_count: int,
+    evaluated_at: datetime,
+    holds_until: datetime | None,
+) -> ReadinessSummary:
+    current = version == listed and evaluated_at <= as_of and (holds_until is None or holds_until > as_of)
+    rules = [r for r in blockers.split(",") if r] if current else []
     return ReadinessSummary(
         current=current,
-        next_action=Action(row.next_action) if current and row.next_action else None,
-        allowed=row.allowed if current else None,
-        blocker_count=row.blocker_count if current else None,
+        next_action=Action(next_action) if current and next_action else None,
+        allowed=allowed if current else None,
+        blocker_count=blocker_count if current else None,
         blockers=list(dict.fromkeys(rules)),
-        evaluated_at=row.evaluated_at,
-        holds_until=until,
+        evaluated_at=evaluated_at,
+        holds_until=holds_until,
     )
