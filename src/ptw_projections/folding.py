@@ -16,7 +16,8 @@ import msgspec
 from sqlalchemy import Column, Connection, LargeBinary, Table, select
 
 from ptw_domain.events.base import Recorded
-from ptw_domain.store.streams import KINDS
+from ptw_domain.store.application import PtwStore
+from ptw_domain.store.streams import KINDS, fold
 
 S = TypeVar("S")
 V = TypeVar("V")
@@ -105,6 +106,47 @@ class Folder(Kept[S]):
 
     def encode(self, state: S) -> bytes:
         return self._encoder.encode(state)
+
+
+class History:
+    """Any stream's state after any of its versions, read from the event store: its newest snapshot at or before
+    that version, then the events up to it (the same fold the service loads with).
+
+    The store's past never changes, so a state read here is right whatever the projection's own tables hold; a
+    projection that needs states only to compare before and after can keep them in memory and ask here for the
+    few it lacks (after a restart, or when its memory is full) instead of writing every state beside its rows.
+    """
+
+    def __init__(self, store: PtwStore) -> None:
+        self._store = store
+
+    def state_after(self, stream_id: UUID, version: int) -> Any:
+        stream = self._store.repository.get(stream_id, version=version, projector_func=fold)
+        return stream.state
+
+
+class Versions(Kept[tuple[int, S]]):
+    """States of one kind of stream, each kept with the version it is the state after; the state before an event
+    is the kept one when it is one version behind, else read from `History`. Every value kept is a fact of the
+    store, so nothing here can go stale: `forget` only frees memory."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__()
+        self.evolve = KINDS[kind][0]
+
+    def before(self, recorded: Recorded[Any], history: History) -> S | None:
+        if recorded.version == 1:
+            return None
+        held = self._kept.get(recorded.stream_id)
+        if held is not None and held[0] == recorded.version - 1:
+            return held[1]
+        state: S = history.state_after(recorded.stream_id, recorded.version - 1)
+        return state
+
+    def after(self, recorded: Recorded[Any], before: S | None) -> S:
+        state: S = self.evolve(before, recorded)
+        self.keep({recorded.stream_id: (recorded.version, state)})
+        return state
 
 
 def _chunks(items: list[UUID], size: int) -> Iterable[list[UUID]]:

@@ -13,7 +13,7 @@ from typing import Any, ClassVar, NamedTuple
 from sqlalchemy import Connection, MetaData, Table
 
 from ptw_domain.events.base import Recorded
-from ptw_projections.folding import Kept
+from ptw_projections.folding import History, Kept
 
 TableDefinition = Callable[[MetaData, str], Table]
 
@@ -27,13 +27,15 @@ class Positioned(NamedTuple):
 
 class Projection(ABC):
     """A read model built from the events. `apply` must be deterministic: a rebuild must equal the live tables
-    (AUD-07), so it reads nothing but the events and its own tables."""
+    (AUD-07), so it reads nothing but the events, the store's past (`history`) and its own tables."""
 
     name: ClassVar[str]
     version: ClassVar[int]
     definitions: ClassVar[Mapping[str, TableDefinition]]
     # The kinds of stream whose events `apply` reads (None: all). Others are not decoded, only counted past.
     streams: ClassVar[frozenset[str] | None] = None
+    # The store's past, for states a projection does not hold; the runner sets it.
+    history: History | None = None
 
     def tables(self, metadata: MetaData, generation: int) -> dict[str, Table]:
         """The generation's real tables (`<projection>__<table>_g<n>`), keyed by table name."""

@@ -26,6 +26,7 @@ from ptw_domain.store.application import PtwStore
 from ptw_domain.store.mapper import decode_event
 from ptw_projections.catalogue import Generation, PositionMoved, Stage
 from ptw_projections.database import ReadDatabase
+from ptw_projections.folding import History
 from ptw_projections.locks import hold_projection
 from ptw_projections.log import Entry, log_reader
 from ptw_projections.projection import Positioned, Projection
@@ -58,6 +59,7 @@ class Runner:
         self.store = store
         self.db = db
         self.projection = projection
+        projection.history = History(store)
         self.layout = Layout(db, projection)
         self.catalogue = self.layout.catalogue
         # (generation, position) this runner itself last committed: the states kept in memory match it

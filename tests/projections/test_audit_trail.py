@@ -18,8 +18,12 @@ from ptw_domain.roles import Role
 from ptw_domain.service import PermitService
 from ptw_domain.store.mapper import decode_event
 from ptw_projections.audit_trail.query import AuditEntry, AuditPage, AuditQuery, list_audit_events
+from ptw_projections.database import ReadDatabase
 from ptw_projections.errors import InvalidQuery
+from ptw_projections.folding import History, Versions
 from ptw_projections.params import parse_query
+from ptw_projections.registry import projections
+from ptw_projections.runner import Runner
 from tests.builders import START, World, approve, create, edit
 from tests.projections.conftest import Projected
 
@@ -163,6 +167,42 @@ def test_RM_11_a_map_that_only_grew_shows_what_was_added(world: World, projected
     assert allocated[0].changes["permits"] == [{}, {numbers[0]: str(first)}]  # nothing before: shown whole
     assert allocated[1].changes["permits"] == {"added": {numbers[1]: str(second)}}
     assert len(allocated[1].changes["sequences"]) == 2  # a value that changed: [before, after]
+
+
+def test_RM_11_a_runner_started_with_nothing_in_memory_reads_the_states_it_lacks_from_the_store(
+    world: World, projected: Projected, read_db: ReadDatabase
+) -> None:
+    """A restarted runner holds no state: the before values of its first events come from the store (the
+    version before each event), so its rows equal those of the runner that saw everything, and a rebuild's."""
+    pid = world.draft(title="Old title")
+    projected.catch_up()
+    world.run(edit(world, pid, title="New title"))
+    world.nominate_and_submit(pid)
+    restarted = Runner(world.service.store, read_db, projections(["audit_trail"])[0])
+    restarted.catch_up(restarted.live_generation())
+    by_type = {e.type: e for e in rows(projected, world, permit=str(pid))}
+    assert by_type["PermitEdited"].changes["content.title"] == ["Old title", "New title"]
+    assert by_type["PermitSubmitted"].changes["status"] == ["draft", "submitted"]
+    before = rows(projected, world)
+    restarted.rebuild()
+    assert rows(projected, world) == before
+
+
+def test_RM_11_a_state_is_read_from_the_store_at_the_version_before_the_event(world: World) -> None:
+    """Kept states are used only when they are one version behind the event; any other is read from the store."""
+    pid = world.approved()
+    history = History(world.service.store)
+    recorded = world.service.history(pid)
+    assert len(recorded) >= 5
+    states = Versions[Any]("permit")
+    assert states.before(recorded[0], history) is None  # the first event has no before
+    fold = [states.after(r, states.before(r, history)) for r in recorded]
+    assert fold[-1] == world.permit(pid)
+    fresh = Versions[Any]("permit")  # nothing in memory: read from the store
+    assert fresh.before(recorded[-1], history) == fold[-2]
+    assert fresh.before(recorded[2], history) == fold[1]
+    fresh.after(recorded[2], fold[1])  # holds version 3 now; asked for the state before version 5
+    assert fresh.before(recorded[4], history) == fold[3]
 
 
 # --- filters ---------------------------------------------------------------------------------------------

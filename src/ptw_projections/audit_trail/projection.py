@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
-from uuid import UUID
 
 import msgspec
 from sqlalchemy import Connection, Table
 
 from ptw_domain.events.base import Recorded
-from ptw_domain.store.mapper import state_types
 from ptw_projections.audit_trail.changes import changed_fields, summary
 from ptw_projections.audit_trail.tables import DEFINITIONS
-from ptw_projections.bulk import insert_values, upsert_rows
-from ptw_projections.folding import Folder
+from ptw_projections.bulk import insert_values
+from ptw_projections.folding import Versions
 from ptw_projections.projection import Positioned, Projection, TableDefinition
 
 # Streams whose states are folded for before/after values. The SIMOPS register (a project-wide index) and the
@@ -35,49 +32,34 @@ _json = msgspec.json.Encoder()
 
 
 class AuditTrail(Projection):
+    """The states compared are kept in memory only: a state it does not hold is read from the store at the
+    version before the event (`History`), so a batch writes its rows and nothing else."""
+
     name: ClassVar[str] = "audit_trail"
-    version: ClassVar[int] = 2  # 2: a map that only grew is shown by what it added
+    # 2: a map that only grew is shown by what it added; 3: states read from the store, not kept in a table
+    version: ClassVar[int] = 3
     definitions: ClassVar[Mapping[str, TableDefinition]] = DEFINITIONS
 
     def __init__(self) -> None:
-        types = state_types()
-        self.folders = {kind: Folder(kind, types[kind], keeps_every_write=True) for kind in FOLDED}
+        self.states = {kind: Versions[Any](kind) for kind in FOLDED}
 
     def apply(self, conn: Connection, tables: Mapping[str, Table], events: Sequence[Positioned]) -> None:
-        streams, audit_events = tables["audit_streams"], tables["audit_events"]
+        audit_events = tables["audit_events"]
         assert tuple(audit_events.c.keys()) == COLUMNS
-        by_kind: dict[str, dict[UUID, None]] = defaultdict(dict)
-        for _, recorded in events:
-            kind = type(recorded.payload).stream
-            if kind in self.folders:
-                by_kind[kind][recorded.stream_id] = None
-        states: dict[UUID, Any] = {}
-        for kind, ids in by_kind.items():
-            states.update(self.folders[kind].load(conn, streams, "stream_id", ids))
+        history = self.history
+        assert history is not None, "the runner gives the projection the store's history"
         rows = []
         for position, recorded in events:
             kind = type(recorded.payload).stream
-            folder = self.folders.get(kind)
-            if folder is None:
+            states = self.states.get(kind)
+            if states is None:
                 rows.append(_row(position, recorded, kind, None, {}))
                 continue
-            before = states.get(recorded.stream_id)
-            after = states[recorded.stream_id] = folder.evolve(before, recorded)
+            before = states.before(recorded, history)
+            after = states.after(recorded, before)
             permit_number = after.number if kind == "permit" else None
             rows.append(_row(position, recorded, kind, permit_number, changed_fields(before, after)))
         insert_values(conn, audit_events, rows)
-        upsert_rows(
-            conn,
-            streams,
-            [
-                {"stream_id": sid, "kind": kind, "state": self.folders[kind].encode(states[sid])}
-                for kind, ids in by_kind.items()
-                for sid in ids
-            ],
-            ["stream_id"],
-        )
-        for kind, ids in by_kind.items():
-            self.folders[kind].keep({sid: states[sid] for sid in ids})
 
 
 # The columns of `audit_events` in table order: rows are built as tuples in this order for COPY.

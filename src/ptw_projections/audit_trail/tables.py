@@ -1,10 +1,9 @@
-"""The audit trail's tables (RM-11): one row per event, and the folded states its before/after values need."""
+"""The audit trail's table (RM-11): one row per event."""
 
 from __future__ import annotations
 
 from sqlalchemy import BigInteger, Column, Index, Integer, MetaData, String, Table, Text, Uuid
 
-from ptw_projections.folding import state_column
 from ptw_projections.types import UtcDateTime
 
 
@@ -43,14 +42,4 @@ def audit_events(metadata: MetaData, name: str) -> Table:
     )
 
 
-def audit_streams(metadata: MetaData, name: str) -> Table:
-    return Table(
-        name,
-        metadata,
-        Column("stream_id", Uuid, primary_key=True),
-        Column("kind", String(32), nullable=False),
-        state_column(),
-    )
-
-
-DEFINITIONS = {"audit_events": audit_events, "audit_streams": audit_streams}
+DEFINITIONS = {"audit_events": audit_events}
