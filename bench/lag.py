@@ -14,9 +14,11 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -43,7 +45,7 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def run(url: str, rate: float, seconds: float) -> tuple[list[float], int, float]:
+def run(url: str, rate: float, seconds: float) -> tuple[dict[str, list[float]], int, float]:
     service = PermitService(url, clock=SystemClock())
     world = World.create(service, service.clock)  # type: ignore[arg-type]
     drafts = [world.draft() for _ in range(50)]
@@ -125,7 +127,14 @@ def run(url: str, rate: float, seconds: float) -> tuple[list[float], int, float]
         service.close()
 
 
-def render(lags: dict[str, list[float]], count: int, achieved: float, f: dict[str, str], args: Any) -> str:
+def render(
+    lags: dict[str, list[float]],
+    count: int,
+    achieved: float,
+    f: dict[str, str],
+    args: Any,
+    steadiness: report.Steadiness,
+) -> str:
     p50, p99, worst = percentile(lags[ALL], 0.5), percentile(lags[ALL], 0.99), max(lags[ALL])
     ok = p99 <= LAG_BAR_MS
     return "\n".join(
@@ -153,6 +162,8 @@ def render(lags: dict[str, list[float]], count: int, achieved: float, f: dict[st
                 for name in PROJECTIONS
             ),
             "",
+            steadiness.line("the run (set-up included)"),
+            "",
             "| bar | target | measured | met? |",
             "|---|---|---:|---|",
             f"| projection lag while 300 commands/s are appended | p99 ≤ {LAG_BAR_MS:.0f} ms | {p99:.1f} ms | "
@@ -175,13 +186,14 @@ def main() -> None:
     with psycopg.connect(DSN, autocommit=True) as admin:
         admin.execute(f'CREATE SCHEMA "{schema}"')
     try:
-        lags, count, achieved = run(f"{DSN}?schema={schema}", args.rate, args.seconds)
+        with report.Steadiness(Path(tempfile.gettempdir())) as steadiness:
+            lags, count, achieved = run(f"{DSN}?schema={schema}", args.rate, args.seconds)
     finally:
         with psycopg.connect(DSN, autocommit=True) as admin:
             admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
             admin.execute(f'DROP SCHEMA IF EXISTS "{schema}_read" CASCADE')
     versions = {"psycopg": psycopg.__version__, "SQLAlchemy": report.version("sqlalchemy")}
-    body = render(lags, count, achieved, report.machine_facts(load_at_start, versions), args)
+    body = render(lags, count, achieved, report.machine_facts(load_at_start, versions), args, steadiness)
     print(body)
     if not args.no_doc:
         report.write_block("lag", SECTION, body)

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import tempfile
 import time
 import uuid
 from collections import Counter
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -305,7 +307,12 @@ def facts(load_at_start: float) -> dict[str, str]:
 
 
 def render(
-    events: int, timings: dict[str, float], samples: dict[str, list[float]], f: dict[str, str], args: Any
+    events: int,
+    timings: dict[str, float],
+    samples: dict[str, list[float]],
+    f: dict[str, str],
+    args: Any,
+    steadiness: report.Steadiness,
 ) -> str:
     base = events / timings["baseline"]
     lines = [
@@ -355,7 +362,13 @@ def render(
             bar = {KPI_NAME: KPI_BAR_MS, BOARD_NAME: BOARD_BAR_MS}.get(name, LIST_BAR_MS)
             label = name if name in (KPI_NAME, BOARD_NAME) else f"list: {name}"
             bars.append((label, f"p99 ≤ {bar:.0f} ms", f"{p99:.2f} ms", p99 <= bar))
-    lines += ["", "| bar | target | measured | met? |", "|---|---|---:|---|"]
+    lines += [
+        "",
+        steadiness.line("the queries"),
+        "",
+        "| bar | target | measured | met? |",
+        "|---|---|---:|---|",
+    ]
     for bar, target, measured, ok in bars:
         lines.append(f"| {bar} | {target} | {measured} | {'yes' if ok else '**NO**'} |")
     lines.append("")
@@ -387,13 +400,14 @@ def main() -> None:
         print(f"baseline: {len(events) / timings['baseline']:,.0f} events/s", flush=True)
         print(f"growing the permit list to {args.list_permits:,} rows …", flush=True)
         project_id = grow(url, store, args.list_permits)
-        samples = time_queries(url, project_id, args.n)
+        with report.Steadiness(Path(tempfile.gettempdir())) as steadiness:
+            samples = time_queries(url, project_id, args.n)
         store.close()
     finally:
         with psycopg.connect(DSN, autocommit=True) as admin:
             admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
             admin.execute(f'DROP SCHEMA IF EXISTS "{schema}_read" CASCADE')
-    body = render(len(events), timings, samples, facts(load_at_start), args)
+    body = render(len(events), timings, samples, facts(load_at_start), args, steadiness)
     print(body)
     if not args.no_doc:
         report.write_block("projections", SECTION, body)

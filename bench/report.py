@@ -7,6 +7,7 @@ import os
 import platform
 import re
 import subprocess
+import sys
 from datetime import UTC, datetime
 from importlib.metadata import version as _dist_version
 from pathlib import Path
@@ -76,3 +77,60 @@ def write_block(name: str, section: str, body: str) -> None:
     else:
         text = text.rstrip("\n") + "\n\n" + section + "\n\n" + block + "\n"
     DOC.write_text(text)
+
+
+# A fixed piece of CPU work, timed every 10 ms by a process of its own until it is told to stop (SIGTERM); the
+# durations go to the file named by argv[1] when it stops. Timed in the thread's CPU time, so that waiting for a
+# core the bench's own load holds does not count, while the machine running slowly does.
+_PROBE = """
+import signal, sys, time
+durations = []
+def stop(*_):
+    with open(sys.argv[1], "w") as out:
+        out.write("\\n".join(f"{d:.6f}" for d in durations))
+    sys.exit(0)
+signal.signal(signal.SIGTERM, stop)
+while True:
+    started = time.thread_time()
+    total = 0
+    for i in range(3000):
+        total += i * i
+    durations.append(time.thread_time() - started)
+    time.sleep(0.01)
+"""
+
+
+class Steadiness:
+    """How steady the machine's CPU was while a phase ran. This VM's CPU at times slows several-fold for a few
+    hundred milliseconds, whatever runs on it (the work's CPU time grows, not only its wall time); a p99 of a
+    few-millisecond request lands in such a window once they make up more than about 1 % of the time. A probe
+    process times the same tiny piece of work every 10 ms (a few % of one core) in its CPU time; the share of
+    probes that took 3x their median says how much of the phase was slow."""
+
+    def __init__(self, directory: Path) -> None:
+        self._path = directory / f"steadiness-{os.getpid()}-{id(self)}.txt"
+        self._process: subprocess.Popen[bytes] | None = None
+        self.durations: list[float] = []
+
+    def __enter__(self) -> Steadiness:
+        self._process = subprocess.Popen([sys.executable, "-c", _PROBE, str(self._path)])
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        assert self._process is not None
+        self._process.terminate()
+        self._process.wait(timeout=10)
+        text = self._path.read_text() if self._path.exists() else ""
+        self.durations = [float(v) for v in text.split()]
+        self._path.unlink(missing_ok=True)
+
+    def line(self, phase: str) -> str:
+        if not self.durations:
+            return f"Machine steadiness during {phase}: not measured."
+        ordered = sorted(self.durations)
+        median = ordered[len(ordered) // 2]
+        slow = sum(d >= 3 * median for d in ordered) / len(ordered)
+        return (
+            f"Machine steadiness during {phase}: {slow:.1%} of {len(ordered):,} CPU probes (one every 10 ms) "
+            f"took 3x their median CPU time or more, the slowest {ordered[-1] / median:.0f}x."
+        )
