@@ -28,6 +28,8 @@ from ptw_domain.store.ddl import DDL_XACT_LOCK, ddl_lock_key
 
 DEFAULT_READ_SCHEMA = "ptw_read"
 _BEGIN_WITH_FIRST = "ptw_begin_with_first_statement"  # execution option: see `_begin_with_first_statement`
+# Execution options for a statement on a writer connection that must run on its own, outside any transaction.
+ALONE = {_BEGIN_WITH_FIRST: False}
 
 
 @dataclass(frozen=True)
@@ -83,9 +85,9 @@ class ReadDatabase:
                     os.remove(self.temporary + suffix)
 
 
-# A following runner holds two connections for as long as it follows: its projection's advisory lock and the
-# connection its batches are written on (runner.py).
-CONNECTIONS_PER_FOLLOWER = 2
+# A following runner holds one connection for as long as it follows: the one its batches are written on, which
+# also holds its projection's advisory lock (runner.py, locks.py).
+CONNECTIONS_PER_FOLLOWER = 1
 
 
 def open_read_database(store_url: str, *, pool_size: int = 5, followers: int = 0) -> ReadDatabase:

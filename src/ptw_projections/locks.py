@@ -11,9 +11,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
-from ptw_projections.database import ReadDatabase
+from ptw_projections.database import ALONE, ReadDatabase
 
 _IN_PROCESS: dict[tuple[str, str], threading.Lock] = {}
 _GUARD = threading.Lock()
@@ -24,18 +24,17 @@ class ProjectionBusy(Exception):
 
 
 @contextmanager
-def hold_projection(db: ReadDatabase, name: str) -> Iterator[None]:
+def hold_projection(db: ReadDatabase, name: str, writer: Connection) -> Iterator[None]:
+    """Held for as long as the block runs. On PostgreSQL the lock is a session's, taken on the connection the
+    runner writes its batches on (`ReadDatabase.writer`), so a follower holds one connection, not two."""
     if db.is_postgres:
         key = zlib.crc32(f"ptw-projection:{db.schema}:{name}".encode())
-        with db.engine.connect() as conn:
-            if not conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar():
-                raise ProjectionBusy(f"another runner holds projection {name!r}")
-            conn.commit()
-            try:
-                yield
-            finally:
-                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
-                conn.commit()
+        if not _alone(writer, "SELECT pg_try_advisory_lock(:k)", key):
+            raise ProjectionBusy(f"another runner holds projection {name!r}")
+        try:
+            yield
+        finally:
+            _alone(writer, "SELECT pg_advisory_unlock(:k)", key)
         return
     database = db.engine.url.database
     if database and database != ":memory:":
@@ -58,3 +57,10 @@ def hold_projection(db: ReadDatabase, name: str) -> Iterator[None]:
         yield
     finally:
         lock.release()
+
+
+def _alone(writer: Connection, sql: str, key: int) -> bool:
+    """A statement outside any transaction: the writer runs in autocommit and must not send a BEGIN with it."""
+    result = bool(writer.execute(text(sql), {"k": key}, execution_options=ALONE).scalar())
+    writer.commit()  # ends SQLAlchemy's own record of the statement; the server holds no transaction
+    return result

@@ -225,7 +225,7 @@ class Runner:
     def follow(self, stop: threading.Event, *, poll_seconds: float = 0.2) -> None:
         """Keep the live generation caught up until `stop` is set, holding the projection's lock; after a
         rebuild elsewhere switches generations, carry on with the new live one."""
-        with hold_projection(self.db, self.projection.name), self.db.writer() as self._writer:
+        with self.db.writer() as self._writer, hold_projection(self.db, self.projection.name, self._writer):
             try:
                 while not stop.is_set():
                     generation = self.live_generation()

@@ -16,14 +16,28 @@ from typing import Any, ClassVar
 import pytest
 from click.testing import CliRunner
 from eventsourcing.persistence import StoredEvent
-from sqlalchemy import BigInteger, Column, Connection, MetaData, String, Table, func, select, update
+from psycopg.pq import TransactionStatus
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    MetaData,
+    String,
+    Table,
+    event,
+    func,
+    select,
+    text,
+    update,
+)
 
 from ptw_api.cli import cli
+from ptw_domain.clock import ManualClock
 from ptw_domain.service import PermitService
 from ptw_domain.store.mapper import decode_event
 from ptw_projections import folding
 from ptw_projections.catalogue import Catalogue, PositionMoved, Stage
-from ptw_projections.database import ReadDatabase
+from ptw_projections.database import ReadDatabase, open_read_database
 from ptw_projections.errors import NotCaughtUp
 from ptw_projections.locks import ProjectionBusy
 from ptw_projections.projection import Positioned, Projection, TableDefinition
@@ -399,6 +413,44 @@ def test_a_follower_picks_up_new_commands_and_a_second_follower_is_refused(
     stop.set()
     rival.follow(stop)
     assert all(verify(r).ok for r in runners)
+
+
+@pytest.mark.postgres
+def test_a_follower_holds_one_connection_which_keeps_its_lock_and_writes_each_batch_as_one_transaction(
+    postgres_url: str, clock: ManualClock
+) -> None:
+    """The advisory lock is a session's and its statements run outside any transaction, on the connection the
+    batches are written on; every statement of a batch there still runs inside its transaction."""
+    service = PermitService(postgres_url, clock=clock)
+    read_db = open_read_database(postgres_url)
+    try:
+        world = World.create(service, clock)
+        runner = Runner(service.store, read_db, projections(["audit_trail"])[0])
+        reads = ReadSide(read_db)
+        with following(runner) as errors:
+            some_activity(world)
+            caught_up(reads, service.store.head_position(), ["audit_trail"], errors)
+            assert read_db.engine.pool.checkedout() == 1  # type: ignore[attr-defined]
+            writer = runner._writer
+            assert writer is not None
+            driver: Any = writer.connection.driver_connection
+            with read_db.engine.connect() as conn:
+                holders = conn.execute(
+                    text("SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted")
+                )
+                assert driver.info.backend_pid in set(holders.scalars())
+            statuses: list[TransactionStatus] = []
+            event.listen(
+                writer, "after_cursor_execute", lambda *_: statuses.append(driver.info.transaction_status)
+            )
+            world.draft()
+            caught_up(reads, service.store.head_position(), ["audit_trail"], errors)
+            assert statuses and set(statuses) == {TransactionStatus.INTRANS}
+            assert driver.info.transaction_status == TransactionStatus.IDLE  # and none is left open
+        assert not errors, errors
+    finally:
+        read_db.dispose()
+        service.close()
 
 
 def test_wait_for_times_out_with_not_caught_up_and_lag_counts_per_projection(
