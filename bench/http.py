@@ -415,15 +415,6 @@ def api_env(url: str) -> dict[str, str]:
     }
 
 
-def prepare_schema(url: str) -> None:
-    """Everything an API process creates at startup (store tables, the read database and its catalogue),
-    created once before the workers start: workers starting together on a fresh schema race on CREATE TABLE IF
-    NOT EXISTS, and one of them fails to start (a fault of the API's startup, reported with this bench)."""
-    from ptw_api.http.runtime import Runtime
-
-    Runtime(api_settings(url)).close()
-
-
 def api_settings(url: str) -> Any:
     from ptw_api.http.settings import ApiSettings
 
@@ -538,7 +529,6 @@ def throughput(args: argparse.Namespace, tmp: Path) -> tuple[Throughput, str]:
             seconds=args.seconds,
             warmup=args.warmup,
         )
-        prepare_schema(url)
         inserted, rows = append_counts(schema)
         with serve("ptw_api.http.app:create_app", api_env(url), args.workers, tmp) as port:
             api = in_load_process(drive_sync, HOST, _with_port(spec, port))
@@ -617,6 +607,7 @@ class Latency:
     slow: list[tuple[float, float]] = field(default_factory=list)  # (slot s, ms) of answers over SLOW_MS
     low: dict[str, list[float]] = field(default_factory=dict)  # client ms at --low-rate
     low_server: dict[str, list[float]] = field(default_factory=dict)
+    steadiness: str = ""  # report.Steadiness.line of the sampled schedule
 
 
 SLOW_MS = 100.0
@@ -708,7 +699,6 @@ def latency(args: argparse.Namespace, tmp: Path) -> tuple[Latency, str]:
         schedule = [(name, paths[name](i)) for i in range(rounds) for name in ENDPOINTS]
         bearer = f"Authorization: Bearer {token(url, project_id, person)}\r\n"
         access = tmp / "access.log"
-        prepare_schema(url)
         with serve("ptw_api.http.app:create_app", api_env(url), args.workers, tmp, access_log=access) as port:
             spec = PaceSpec(
                 port=port,
@@ -718,7 +708,8 @@ def latency(args: argparse.Namespace, tmp: Path) -> tuple[Latency, str]:
                 warmup=args.warmup_rounds * len(ENDPOINTS),
             )
             began = time.perf_counter()
-            got = in_load_process(pace_sync, HOST, spec)
+            with report.Steadiness(tmp) as steadiness:
+                got = in_load_process(pace_sync, HOST, spec)
             achieved = len(schedule) / (time.perf_counter() - began)
             low: list[Sample] = []
             if args.low_rate:
@@ -763,6 +754,7 @@ def latency(args: argparse.Namespace, tmp: Path) -> tuple[Latency, str]:
         slow,
         low_samples if low else {},
         low_server if low else {},
+        steadiness.line("the sampled schedule"),
     ), profile
 
 
@@ -1064,6 +1056,8 @@ def render(t: Throughput | None, lat: Latency | None, f: dict[str, str], args: a
                 f"time over {span:.0f} s; the largest, {last - first:.1f} s long from {first:.1f} s into the "
                 f"schedule, holds {count:,} of them.",
             ]
+        if lat.steadiness:
+            lines += ["", lat.steadiness]
         if lat.low:
             lines += [
                 "",
