@@ -4,11 +4,14 @@
 from __future__ import annotations
 
 import os
+import socket
+from contextlib import suppress
 from datetime import timedelta
 from uuid import UUID
 
 import click
 import uvicorn
+from uvicorn.supervisors import Multiprocess
 
 from ptw_api import demo as demo_data
 from ptw_api.http.auth import ProjectGrant, mint_token
@@ -47,14 +50,26 @@ def serve(ctx: click.Context, host: str, port: int, workers: int, run_projection
     if settings.database_url.startswith("memory://") and workers > 1:
         raise click.UsageError("an in-memory store cannot be shared by several workers")
     click.echo(f"ptw API on http://{host}:{port}/api/v1 — OpenAPI at http://{host}:{port}/schema", err=True)
-    uvicorn.run(
-        "ptw_api.http.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="info",
-    )
+    app = "ptw_api.http.app:create_app"
+    if workers == 1:  # asyncio binds the socket itself, as TCP
+        uvicorn.run(app, factory=True, host=host, port=port, log_level="info")
+        return
+    config = ServeConfig(app, factory=True, host=host, port=port, workers=workers, log_level="info")
+    with suppress(KeyboardInterrupt):
+        Multiprocess(config, sockets=[config.bind_socket()]).run()
+
+
+class ServeConfig(uvicorn.Config):
+    """uvicorn's settings, with the socket its workers share bound as a TCP socket. uvicorn binds it with
+    protocol 0 (uvicorn issue 3149); asyncio turns Nagle's algorithm off only on accepted sockets whose protocol
+    reads TCP, so every keep-alive request after a connection's first waited ~40 ms for the client's delayed
+    ACK before the end of its answer went out. One worker binds through asyncio and was never affected."""
+
+    def bind_socket(self) -> socket.socket:
+        bound = super().bind_socket()
+        if bound.family not in (socket.AF_INET, socket.AF_INET6):
+            return bound
+        return socket.socket(fileno=bound.detach())  # family, type and protocol read from the descriptor
 
 
 @click.command()

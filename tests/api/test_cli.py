@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
 import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
 from uuid import UUID
 
@@ -177,3 +183,44 @@ def test_serve_refuses_a_malformed_setting_with_a_usage_error(
     assert result.exit_code == 2
     assert "run_projections" in result.output
     assert "Traceback" not in result.output
+
+
+def test_serve_with_several_workers_answers_keep_alive_requests_without_nagle_delays(
+    url: str, tmp_path: Path
+) -> None:
+    """Several workers share one socket; on each keep-alive connection every request after the first waited
+    ~40 ms (Nagle's algorithm left on against the client's delayed ACK) until `ptw serve` bound it as TCP."""
+    port = _free_port()
+    log = tmp_path / "serve.log"
+    command = [sys.executable, "-c", "from ptw_api.cli import main; main()", "--database-url", url]
+    command += ["serve", "--workers", "2", "--no-projections", "--port", str(port)]
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            command, env={**os.environ, "PTW_JWT_SECRET": "s" * 40}, stdout=out, stderr=out
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while log.read_text().count("Application startup complete.") < 2:
+            assert server.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        with socket.create_connection(("127.0.0.1", port)) as conn:
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            took = []
+            for _ in range(10):
+                started = time.monotonic()
+                conn.sendall(b"GET /health/live HTTP/1.1\r\nHost: ptw\r\n\r\n")
+                answer = b""
+                while not answer.endswith(b"}"):
+                    answer += conn.recv(65536)
+                took.append(time.monotonic() - started)
+                assert answer.startswith(b"HTTP/1.1 200"), answer
+        assert sorted(took)[5] < 0.02, took
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

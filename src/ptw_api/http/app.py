@@ -1,8 +1,9 @@
 """The Litestar application factory: `create_app(settings)` builds the whole API from settings.
 
 Long-lived objects (the PermitService, the read side and, on the embedded default, the projection followers)
-are made in the lifespan and closed with it; handlers that touch the database are synchronous and run in
-Litestar's thread pool.
+are made in the lifespan and closed with it; handlers that touch the database run in Litestar's thread pool,
+but for the reads of one permit (detail, readiness) that have no write to wait for, which the event loop answers
+itself (ADR 0016).
 """
 
 from __future__ import annotations

@@ -22,10 +22,12 @@ REPORT_READERS = frozenset(
 READ_SCOPE, WRITE_SCOPE = "ptw:read", "ptw:write"
 
 
-def project_member(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+async def project_member(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
     """TEN-02/SEC-03: the caller must be a member of the path's project (else 404, as if it did not exist);
     a route that names `roles` needs one of them (else 403); a service principal needs the scope of the act,
-    `ptw:read` for reads and `ptw:write` for commands (SEC-02)."""
+    `ptw:read` for reads and `ptw:write` for commands (SEC-02). A coroutine although it awaits nothing: it reads
+    only the token's claims, and Litestar runs a plain-function guard in its thread pool, a hand-off there and
+    back on every request (ADR 0016)."""
     principal = connection.user
     if principal.kind is ActorKind.SERVICE:
         needed = READ_SCOPE if connection.scope.get("method") in ("GET", "HEAD") else WRITE_SCOPE

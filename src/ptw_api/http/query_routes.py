@@ -16,6 +16,7 @@ from uuid import UUID
 
 import msgspec
 from litestar import Request, Response, get
+from litestar.concurrency import sync_to_thread
 from litestar.constants import RESERVED_KWARGS
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath, HeaderParameter, QueryParameter
@@ -161,8 +162,15 @@ def query_route(
     tag: str,
     roles: frozenset[str] | None = None,
     rate: str = "read",
+    inline: bool = False,
 ) -> Callable[[Reader], HTTPRouteHandler]:
-    """A GET handler at /projects/{project_id}/`path` whose query parameters are `query`'s fields."""
+    """A GET handler at /projects/{project_id}/`path` whose query parameters are `query`'s fields.
+
+    The read runs in Litestar's thread pool, or with `inline` in the event loop itself when the caller has no
+    write to wait for (RM-08). Inline is for reads of one permit (a few indexed statements, then Python that
+    holds the GIL anyway), whose hand-off to a pool thread and back cost more than their round trips hold up
+    the loop; a read whose database time the filters decide (the list: an unindexed filter or a deep page takes
+    hundreds of milliseconds) stays in the pool, where it holds up no other request (ADR 0016)."""
 
     def register(reader: Reader) -> HTTPRouteHandler:
         path_ids = PATH_IDS.findall(path)
@@ -187,7 +195,15 @@ def query_route(
             )
         names = set(query.__struct_fields__)
 
-        def handler(**kwargs: Any) -> Any:
+        def answer(request: Request[Principal, Any, Any], asked: int | None, kwargs: dict[str, Any]) -> Any:
+            runtime: Runtime = request.app.state.runtime
+            project_id: UUID = kwargs.pop("project_id")
+            ids = {name: kwargs.pop(name) for name in path_ids}
+            runtime.wait_for_caller(request.user.sub, asked, reads)
+            given = {k.removeprefix("q_"): v for k, v in kwargs.items() if v is not None}
+            return reader(request, runtime, project_id, ids, params.parse_query(given, query))
+
+        async def handler(**kwargs: Any) -> Any:
             request: Request[Principal, Any, Any] = kwargs.pop("request")
             refuse_unknown_parameters(request, names)
             nul = sorted({k for k, v in request.query_params.multi_items() if "\x00" in v})
@@ -199,12 +215,11 @@ def query_route(
                     rule_ids=("SEC-11",),
                     fields=tuple(nul),
                 )
+            asked = kwargs.pop("min_position")
             runtime: Runtime = request.app.state.runtime
-            project_id: UUID = kwargs.pop("project_id")
-            ids = {name: kwargs.pop(name) for name in path_ids}
-            runtime.wait_for_caller(request.user.sub, kwargs.pop("min_position"), reads)
-            given = {k.removeprefix("q_"): v for k, v in kwargs.items() if v is not None}
-            return reader(request, runtime, project_id, ids, params.parse_query(given, query))
+            if inline and not runtime.must_wait(request.user.sub, asked):
+                return answer(request, asked, kwargs)
+            return await sync_to_thread(answer, request, asked, kwargs)
 
         handler.__signature__ = inspect.Signature(signature, return_annotation=returns)  # type: ignore[attr-defined]
         handler.__annotations__ = {p.name: p.annotation for p in signature} | {"return": returns}
@@ -216,7 +231,6 @@ def query_route(
             summary=operation_id,
             description=description,
             tags=[tag],
-            sync_to_thread=True,
             responses=QUERY_RESPONSES,
             opt={"rate": rate, "roles": roles},
         )(handler)
@@ -272,6 +286,7 @@ def list_permits_route(_r: Any, runtime: Runtime, project_id: UUID, _ids: Any, q
     returns=PermitDetail,
     reads=["permit_list"],
     tag="permits",
+    inline=True,
 )
 def permit_route(
     _r: Any, runtime: Runtime, project_id: UUID, ids: dict[str, UUID], q: AsOf
@@ -307,6 +322,7 @@ def permit_at_route(
     returns=Readiness,
     reads=[],
     tag="permits",
+    inline=True,
 )
 def readiness_route(
     request: Request[Principal, Any, Any],

@@ -50,6 +50,13 @@ class Runtime:
             while len(self._positions) > REMEMBERED_CALLERS:
                 self._positions.popitem(last=False)
 
+    def must_wait(self, subject: str, asked: int | None) -> bool:
+        """Whether `wait_for_caller` has anything to check: a position named, or a write of the caller's here."""
+        if asked:
+            return True
+        with self._lock:
+            return subject in self._positions
+
     def wait_for_caller(self, subject: str, asked: int | None, projections: list[str]) -> None:
         """Wait until the projections have passed the caller's last write here, or the position the client
         names (`X-PTW-Min-Position`, for clients served by several processes). A position past the store's head

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -162,6 +163,42 @@ class TestNotCaughtUp:
             ["X-PTW-Min-Position"],
         )
         assert "RM-08" in answer.json()["rule_ids"]
+
+
+class TestWaitInThePool:
+    """RM-08: a read that waits for the read models waits in the thread pool. The detail and readiness are
+    answered in the event loop itself when there is nothing to wait for (ADR 0016); the loop must go on answering
+    while another caller's read waits. This process runs no projection followers (`run_projections=False`): the
+    writer's next read of the detail waits out the whole wait, while readiness, which reads no read model, is
+    answered."""
+
+    WAIT = 2.0
+
+    @pytest.fixture
+    def api_settings(self, database_url: str) -> ApiSettings:
+        return ApiSettings(
+            database_url=database_url,
+            jwt_secret=SECRET,
+            rate_limits_enabled=False,
+            openapi_ui=False,
+            read_wait_seconds=self.WAIT,
+            run_projections=False,
+        )
+
+    def test_rm08_a_read_waiting_for_the_read_models_holds_up_no_other_read(
+        self, site: World, as_person: Any, client: TestClient[Any]
+    ) -> None:
+        req, ver = as_person("req"), as_person("ver")
+        pid = drafted(site, req)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            waiting = pool.submit(req.get, f"/permits/{pid}")
+            time.sleep(self.WAIT / 5)  # the writer's read is waiting by now
+            started = time.monotonic()
+            for _ in range(3):
+                assert ver.get(f"/permits/{pid}/readiness").status_code == 200
+            assert time.monotonic() - started < self.WAIT / 2
+            assert not waiting.done()
+            assert waiting.result().status_code == 503
 
 
 # --- SEC-09 Idempotency-Key -----------------------------------------------------------------------------------
