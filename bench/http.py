@@ -356,34 +356,35 @@ def log_config(access_log: Path | None) -> dict[str, Any]:
     }
 
 
+# uvicorn's workers on one shared socket, bound as `ptw serve --workers N` binds it (ServeConfig: as TCP, so that
+# Nagle's algorithm is off on accepted connections); the client's idle connections stay open between paced
+# requests (keep-alive 60 s). Arguments: factory, host, port, workers, log config file.
+LAUNCH = """
+import sys
+from contextlib import suppress
+from uvicorn.supervisors import Multiprocess
+from ptw_api.serve_cli import ServeConfig
+factory, host, port, workers, log_config = sys.argv[1:]
+config = ServeConfig(
+    factory, factory=True, host=host, port=int(port), workers=int(workers), access_log=False,
+    timeout_keep_alive=60, log_config=log_config,
+)
+with suppress(KeyboardInterrupt):
+    Multiprocess(config, sockets=[config.bind_socket()]).run()
+"""
+
+
 @contextmanager
 def serve(
     factory: str, env: dict[str, str], workers: int, tmp: Path, *, access_log: Path | None = None
 ) -> Iterator[int]:
-    """Start `uvicorn --factory <factory>` on a free loopback port; yields the port once every worker has
-    completed its startup; stops it (SIGTERM to the process started here) on the way out."""
+    """Start uvicorn's workers for `factory` on a free loopback port (see LAUNCH); yields the port once every
+    worker has completed its startup; stops them (SIGTERM to the process started here) on the way out."""
     port = free_port()
     config = tmp / f"log-{port}.json"
     config.write_text(json.dumps(log_config(access_log)))
     stderr = tmp / f"uvicorn-{port}.log"
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "--factory",
-        factory,
-        "--host",
-        HOST,
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-        "--no-access-log",
-        "--timeout-keep-alive",
-        "60",  # the client's idle connections stay open between paced requests
-        "--log-config",
-        str(config),
-    ]
+    command = [sys.executable, "-c", LAUNCH, factory, HOST, str(port), str(workers), str(config)]
     with stderr.open("wb") as err:
         process = subprocess.Popen(command, env={**os.environ, **env}, stdout=err, stderr=err)
     try:
