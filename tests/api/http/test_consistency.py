@@ -114,6 +114,18 @@ def test_rm08_another_caller_gets_the_same_guarantee_by_naming_the_position(
     assert [(r["position"], r["type"]) for r in trail["items"]][-1] == (position, "PermitEdited")
 
 
+def without_followers(database_url: str, read_wait_seconds: float) -> ApiSettings:
+    """A process that runs no projection followers: its read models never reach a new write."""
+    return ApiSettings(
+        database_url=database_url,
+        jwt_secret=SECRET,
+        rate_limits_enabled=False,
+        openapi_ui=False,
+        read_wait_seconds=read_wait_seconds,
+        run_projections=False,
+    )
+
+
 class TestNotCaughtUp:
     """RM-08: a read that cannot reach the asked position within the configured wait answers 503. Here the
     serving process runs no projection followers (`run_projections=False`, as when `ptw projections run` is
@@ -121,14 +133,7 @@ class TestNotCaughtUp:
 
     @pytest.fixture
     def api_settings(self, database_url: str) -> ApiSettings:
-        return ApiSettings(
-            database_url=database_url,
-            jwt_secret=SECRET,
-            rate_limits_enabled=False,
-            openapi_ui=False,
-            read_wait_seconds=SHORT_WAIT,
-            run_projections=False,
-        )
+        return without_followers(database_url, SHORT_WAIT)
 
     def test_rm08_a_write_the_read_models_do_not_reach_answers_503_not_caught_up_after_the_wait(
         self, site: World, as_person: Any, client: TestClient[Any]
@@ -176,14 +181,7 @@ class TestWaitInThePool:
 
     @pytest.fixture
     def api_settings(self, database_url: str) -> ApiSettings:
-        return ApiSettings(
-            database_url=database_url,
-            jwt_secret=SECRET,
-            rate_limits_enabled=False,
-            openapi_ui=False,
-            read_wait_seconds=self.WAIT,
-            run_projections=False,
-        )
+        return without_followers(database_url, self.WAIT)
 
     def test_rm08_a_read_waiting_for_the_read_models_holds_up_no_other_read(
         self, site: World, as_person: Any, client: TestClient[Any]
