@@ -18,10 +18,9 @@ from ptw_domain.workbench import Workbench
 _TABLE: dict[type[Any], Callable[[Workbench, Any], Change]] = {**HANDLERS, **ISOLATION_ACTS, **SIMOPS_ACTS}
 
 
-# ROLE-07: the safety facts an integration principal never records, whatever roles its token holds (signing
-# acts are refused where they sign, `authority.refuse_integration_signing`).
 def command_types() -> list[type[c.Command]]:
-    """Every command type: the subclasses of `Command`, at any depth."""
+    """Every command type: the subclasses of `Command`, at any depth (the permit's own are decided by
+    `decide_permit`, not listed in the dispatch table)."""
     found: list[type[c.Command]] = []
     todo: list[type[c.Command]] = [c.Command]
     while todo:
@@ -31,6 +30,8 @@ def command_types() -> list[type[c.Command]]:
     return found
 
 
+# ROLE-07: the safety facts an integration principal never records, whatever roles its token holds (signing
+# acts are refused where they sign, `authority.refuse_integration_signing`).
 SAFETY_FACTS = frozenset(
     {
         "RecordGasReading",
