@@ -381,16 +381,12 @@ def log_config(access_log: Path | None) -> dict[str, Any]:
 # requests (keep-alive 60 s). Arguments: factory, host, port, workers, log config file.
 LAUNCH = """
 import sys
-from contextlib import suppress
-from uvicorn.supervisors import Multiprocess
-from ptw_api.serve_cli import ServeConfig
+from ptw_api.serve_cli import ServeConfig, serve_workers
 factory, host, port, workers, log_config = sys.argv[1:]
-config = ServeConfig(
+serve_workers(ServeConfig(
     factory, factory=True, host=host, port=int(port), workers=int(workers), access_log=False,
     timeout_keep_alive=60, log_config=log_config,
-)
-with suppress(KeyboardInterrupt):
-    Multiprocess(config, sockets=[config.bind_socket()]).run()
+))
 """
 
 

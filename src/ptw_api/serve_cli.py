@@ -54,7 +54,11 @@ def serve(ctx: click.Context, host: str, port: int, workers: int, run_projection
     if workers == 1:  # asyncio binds the socket itself, as TCP
         uvicorn.run(app, factory=True, host=host, port=port, log_level="info")
         return
-    config = ServeConfig(app, factory=True, host=host, port=port, workers=workers, log_level="info")
+    serve_workers(ServeConfig(app, factory=True, host=host, port=port, workers=workers, log_level="info"))
+
+
+def serve_workers(config: ServeConfig) -> None:
+    """uvicorn's worker processes on one shared socket bound by `config` (until interrupted)."""
     with suppress(KeyboardInterrupt):
         Multiprocess(config, sockets=[config.bind_socket()]).run()
 
