@@ -4,6 +4,7 @@ registry (WRK-01) and templates (TPL-01)."""
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -20,6 +21,7 @@ from ptw_domain.roles import DEFAULT_ROLE_POLICY, RolePolicy
 _TEMPLATES = uuid5(NAMESPACE_URL, "urn:ptw:template")
 
 
+@lru_cache(maxsize=4096)  # asked by every permit decision
 def template_id(organisation_id: UUID, key: str) -> UUID:
     """Template ids derive from (organisation, key): keys are unique by construction."""
     return uuid5(_TEMPLATES, f"{organisation_id}:{key}")

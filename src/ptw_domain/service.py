@@ -9,6 +9,7 @@ on fresh streams (ADR 0006), so a stale cache can cost a retry but never a wrong
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -44,6 +45,7 @@ from ptw_domain.store.loader import Freshness, StreamLoader
 from ptw_domain.store.mapper import prepare_decoders
 from ptw_domain.store.settings import store_env
 from ptw_domain.store.streams import Stream, append, fold
+from ptw_domain.store.watch import CacheWatch
 from ptw_domain.sync.batch import SyncBatch, SyncReport
 from ptw_domain.templates import ResolvedTemplate
 from ptw_domain.workbench import ResolutionKey, Workbench
@@ -115,6 +117,18 @@ def unacceptable(value: Any, path: str = "") -> tuple[str, str] | None:
     return next((found for at, child in children if (found := unacceptable(child, at)) is not None), None)
 
 
+_ENCODER = msgspec.json.Encoder()
+# How msgspec writes a NUL character, and an instant without an offset (with one it ends in `Z` or `+hh:mm`).
+_NUL = b"\\u0000"
+_NAIVE_INSTANT = re.compile(rb'"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?"')
+
+
+def _may_be_unacceptable(encoded: bytes) -> bool:
+    """A quick look at a command's JSON for what `unacceptable` refuses: never false when it would refuse (a
+    text that merely looks like an instant or an escaped NUL sends the command on to the full walk)."""
+    return _NUL in encoded or _NAIVE_INSTANT.search(encoded) is not None
+
+
 class PermitService:
     """Run commands and read permits, on the store named by a database URL."""
 
@@ -125,17 +139,28 @@ class PermitService:
         clock: Clock | None = None,
         new_id: Callable[[], UUID] = uuid4,
         reference_ttl_seconds: float = 1.0,
+        watch_other_writers: bool = False,
     ) -> None:
+        """`watch_other_writers`: where the store is shared by processes (PostgreSQL), follow it and keep the
+        cached streams current with what the others write (ADR 0006); elsewhere it changes nothing."""
         self.clock: Clock = clock or SystemClock()
         # msgspec's tables for what request threads decode or convert, made before any thread does (ADR 0016)
-        prepare_decoders(*command_types(), ResolvedTemplate, PermitContent)
+        prepare_decoders(ResolvedTemplate, PermitContent)
+        self._decoders = {kind: msgspec.json.Decoder(kind) for kind in command_types()}
         self.store = PtwStore(env=store_env(database_url))
         install_append_only_guard(self.store)
         self._loader = StreamLoader(self.store, reference_ttl_seconds=reference_ttl_seconds)
         self._new_id = new_id
         self._resolutions: dict[ResolutionKey, ResolvedTemplate] = {}
+        self._watch = (
+            CacheWatch(self.store, self.store.head_position())
+            if watch_other_writers and self.store.shared_by_processes
+            else None
+        )
 
     def close(self) -> None:
+        if self._watch is not None:
+            self._watch.close()
         self.store.close()
 
     def _bench(self, *, trusting: bool = False) -> Workbench:
@@ -179,8 +204,9 @@ class PermitService:
         at = command.at or now
         if at.tzinfo is None:
             raise ValidationFailed("instants carry an offset", rule_ids=("SEC-11",), facts={"field": "at"})
-        refused = unacceptable(command)
-        if refused is not None:
+        stamped = msgspec.structs.replace(command, at=at.astimezone(UTC))
+        encoded = _ENCODER.encode(stamped)
+        if _may_be_unacceptable(encoded) and (refused := unacceptable(stamped)) is not None:
             field, message = refused
             raise ValidationFailed(message, rule_ids=("SEC-11",), facts={"field": field})
         if abs(at - now) > CLOCK_SKEW:
@@ -189,9 +215,12 @@ class PermitService:
                 rule_ids=("TIME-01", "TIME-02"),
                 facts={"field": "at", "at": at.isoformat(), "now": now.isoformat()},
             )
-        stamped = msgspec.structs.replace(command, at=at.astimezone(UTC))
         try:
-            return msgspec.convert(msgspec.to_builtins(stamped), type(command))
+            decoder = self._decoders[type(command)]
+        except KeyError:  # a command type defined outside ptw_domain
+            decoder = msgspec.json.Decoder(type(command))
+        try:  # decoding what it encodes checks every declared limit, which building a Struct does not
+            return decoder.decode(encoded)
         except msgspec.ValidationError as exc:
             raise ValidationFailed(str(exc), rule_ids=("SEC-12",)) from exc
 

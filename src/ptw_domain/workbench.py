@@ -7,7 +7,7 @@ from the cache as they are; a conflict or refusal makes the service try again wi
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -38,6 +38,7 @@ class Workbench:
     new_id: Callable[[], UUID]
     resolutions: dict[ResolutionKey, ResolvedTemplate]
     trusting: bool = False
+    fresh: dict[UUID, Stream[Any] | None] = field(default_factory=dict)
 
     @property
     def written(self) -> Freshness:
@@ -56,17 +57,17 @@ class Workbench:
                 return self.permit(command.permit_id, self.written).state.project_id
             except NotFound:  # TEN-02: as a permit of another project is refused by _check_within
                 raise NotFound("no such permit", facts={"field": "permit_id"}) from None
-        for field, scope in (
+        for target, scope in (
             ("isolation_id", "project_id"),
             ("point_id", "project_id"),
             ("conflict_id", "project_id"),
             ("worker_id", "organisation_id"),
         ):
-            stream_id = getattr(command, field, None)
+            stream_id = getattr(command, target, None)
             if isinstance(stream_id, UUID):  # acts on a stream of their own: its project or organisation
                 stream = self.stream(stream_id, self.written)
                 if stream is None:
-                    raise NotFound(f"no such {field[:-3]}", facts={"field": field})
+                    raise NotFound(f"no such {target[:-3]}", facts={"field": target})
                 return getattr(stream.state, scope)  # type: ignore[no-any-return]
         if isinstance(command, c.RevokeDelegation):
             existing = self.stream(command.delegation_id)
@@ -76,16 +77,24 @@ class Workbench:
         raise TypeError(f"unscoped command {command.name}")
 
     def stream(self, stream_id: UUID, freshness: Freshness = Freshness.FRESH) -> Stream[Any] | None:
-        return self.loader.get(stream_id, freshness)
+        """Every read of a stream in this attempt comes through here: a stream loaded FRESH once is not read
+        again (one decision sees one version of it; the store's key still guards what it writes), and it stands
+        in for any less fresh read of the same stream."""
+        if stream_id in self.fresh:
+            return self.fresh[stream_id]
+        stream = self.loader.get(stream_id, freshness)
+        if freshness is Freshness.FRESH:
+            self.fresh[stream_id] = stream
+        return stream
 
     def permit(self, permit_id: UUID, freshness: Freshness = Freshness.FRESH) -> Stream[PermitState]:
-        stream = self.loader.get(permit_id, freshness)
+        stream = self.stream(permit_id, freshness)
         if stream is None or stream.kind != "permit":
             raise NotFound("no such permit", facts={"permit_id": str(permit_id)})
         return stream
 
     def project(self, project_id: UUID, freshness: Freshness = Freshness.REFERENCE) -> Stream[ProjectState]:
-        stream = self.loader.get(project_id, freshness)
+        stream = self.stream(project_id, freshness)
         if stream is None or stream.kind != "project":
             raise NotFound("no such project", facts={"project_id": str(project_id)})
         return stream
@@ -93,12 +102,12 @@ class Workbench:
     def template(
         self, organisation_id: UUID, key: str, freshness: Freshness = Freshness.REFERENCE
     ) -> Stream[TemplateState] | None:
-        return self.loader.get(template_id(organisation_id, key), freshness)
+        return self.stream(template_id(organisation_id, key), freshness)
 
     def organisation(
         self, organisation_id: UUID, freshness: Freshness = Freshness.REFERENCE
     ) -> Stream[OrganisationState] | None:
-        return self.loader.get(organisation_id, freshness)
+        return self.stream(organisation_id, freshness)
 
     def policy(self, organisation_id: UUID) -> RolePolicy:
         org = self.organisation(organisation_id)
@@ -143,7 +152,7 @@ class Workbench:
         the reference TTL; in this process at once)."""
         found = {}
         for worker_id in worker_ids:
-            stream = self.loader.get(worker_id, Freshness.REFERENCE)
+            stream = self.stream(worker_id, Freshness.REFERENCE)
             if stream is not None and stream.kind == "worker":
                 found[worker_id] = stream.state
         return found
@@ -184,7 +193,7 @@ class Workbench:
             gas_profiles=org.state.gas_profiles if org else (),
             **self.isolation_facts(state, points),
             simops=register.state
-            if (register := self.loader.get(register_id(state.project_id), self.written))
+            if (register := self.stream(register_id(state.project_id), self.written))
             else None,
         )
 
@@ -195,7 +204,7 @@ class Workbench:
         freshness = Freshness.REFERENCE if self.trusting else Freshness.FRESH
         points = {}
         for point_id in point_ids:
-            point = self.loader.get(point_id, self.written)
+            point = self.stream(point_id, self.written)
             if point is not None and point.kind == "isolation_point":
                 points[point_id] = point.state
         wanted = set(state.isolations.isolation_ids()) | {
@@ -203,7 +212,7 @@ class Workbench:
         }
         isolations = {}
         for isolation_id in wanted:
-            stream = self.loader.get(isolation_id, freshness)
+            stream = self.stream(isolation_id, freshness)
             if stream is not None and stream.kind == "isolation":
                 isolations[isolation_id] = stream.state
         return {"isolations": isolations, "points": points}

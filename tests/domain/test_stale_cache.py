@@ -3,8 +3,13 @@ stream are only kept when the store accepts the write; refusals and no-ops are c
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import dataclasses
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,6 +17,7 @@ from ptw_domain import commands as c
 from ptw_domain.clock import ManualClock
 from ptw_domain.errors import InvalidTransition
 from ptw_domain.service import PermitService
+from ptw_domain.store.streams import Stream
 from tests.builders import World, edit, nominate
 
 
@@ -64,3 +70,90 @@ def test_a_refusal_on_a_stale_cache_is_confirmed_on_fresh_state(two: tuple[World
     with pytest.raises(InvalidTransition):
         world.run(c.WithdrawPermit(actor=world.actor("req"), permit_id=pid))  # stale cache would allow it
     assert second.permit(pid).status == "draft"
+
+
+# --- the cache watch (ADR 0006): a service that shares its store keeps its cached streams current ---------------
+
+
+@pytest.fixture
+def watched(postgres_url: str, clock: ManualClock) -> Iterator[tuple[World, PermitService]]:
+    """A watching service (as an API worker is) and a second writer on the same PostgreSQL store."""
+    first = PermitService(postgres_url, clock=clock, watch_other_writers=True)
+    second = PermitService(postgres_url, clock=clock)
+    yield World.create(first, clock), second
+    first.close()
+    second.close()
+
+
+def cached(service: PermitService, stream_id: uuid.UUID) -> Stream[Any] | None:
+    cache = service.store.repository.cache
+    assert cache is not None
+    try:
+        return cache.get(stream_id)  # type: ignore[no-any-return]
+    except KeyError:
+        return None
+
+
+def eventually(check: Callable[[], bool], seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, "not within the time allowed"
+        time.sleep(0.01)
+
+
+@pytest.mark.postgres
+def test_a_watching_service_folds_what_another_process_writes_into_its_cache(
+    watched: tuple[World, PermitService],
+) -> None:
+    world, second = watched
+    pid = world.draft()
+    world.run(edit(world, pid, notes="A"))
+    second.execute(edit(world, pid, notes="B"))
+    recorded = second.permit(pid)
+    eventually(lambda: (s := cached(world.service, pid)) is not None and s.version == recorded.version)
+    stream = cached(world.service, pid)
+    assert stream is not None and stream.state == recorded  # the same state the store folds
+    assert stream.head_hash == second.history(pid)[-1].hash
+    world.run(edit(world, pid, notes="C"))  # decided on the current version: the store takes it
+    assert second.permit(pid).content.notes == "C"
+
+
+@pytest.mark.postgres
+def test_the_watch_drops_a_cached_stream_it_cannot_continue(watched: tuple[World, PermitService]) -> None:
+    """An event past the next version (or one this process cannot read) leaves no state to fold into: the
+    stream is dropped and loaded when a command needs it; an event this process already has changes nothing."""
+    world, second = watched
+    pid = world.draft()
+    world.run(edit(world, pid, notes="A"))
+    stream = cached(world.service, pid)
+    assert stream is not None
+    watch = world.service._watch
+    assert watch is not None
+    row = world.service.store.recorder.select_notifications(start=0, limit=10**6)[-1]
+    assert row.originator_version == stream.version
+    watch.apply(row)  # this process wrote it
+    assert cached(world.service, pid) is stream
+    watch.apply(dataclasses.replace(row, originator_version=stream.version + 2))
+    assert cached(world.service, pid) is None
+    world.run(edit(world, pid, notes="B"))  # loaded again from the store
+    reloaded = cached(world.service, pid)
+    assert reloaded is not None and reloaded.state == second.permit(pid)
+    watch.apply(dataclasses.replace(row, originator_version=reloaded.version + 1, state=b"not an event"))
+    assert cached(world.service, pid) is None
+
+
+@pytest.mark.postgres
+def test_closing_a_watching_service_stops_its_watch(postgres_url: str, clock: ManualClock) -> None:
+    service = PermitService(postgres_url, clock=clock, watch_other_writers=True)
+    assert any(t.name == "ptw-cache-watch" for t in threading.enumerate())
+    service.close()
+    assert not any(t.name == "ptw-cache-watch" for t in threading.enumerate())
+
+
+def test_a_store_only_one_process_writes_has_no_watch(tmp_path: Path, clock: ManualClock) -> None:
+    service = PermitService(f"sqlite:///{tmp_path / 'one.db'}", clock=clock, watch_other_writers=True)
+    try:
+        assert service._watch is None
+        assert not any(t.name == "ptw-cache-watch" for t in threading.enumerate())
+    finally:
+        service.close()

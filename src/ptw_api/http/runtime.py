@@ -24,7 +24,8 @@ REMEMBERED_CALLERS = 10_000
 class Runtime:
     def __init__(self, settings: ApiSettings, *, clock: Clock | None = None) -> None:
         self.settings = settings
-        self.service = PermitService(settings.database_url, clock=clock)
+        # several workers (processes) write one store: keep each one's cache current (ADR 0006)
+        self.service = PermitService(settings.database_url, clock=clock, watch_other_writers=True)
         self.read_models: ReadModels | None = None
         if settings.run_projections:
             self.read_models = ReadModels(self.service.store, settings.database_url).start()

@@ -10,6 +10,7 @@ the other conflicts, is decided again on the fresh register and is refused.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -26,6 +27,7 @@ _REGISTERS = uuid5(NAMESPACE_URL, "urn:ptw:project-locks")
 LOCK_ACTS = (ev.PersonalLockApplied, ev.PointIsolated, ev.PersonalLockRemoved, ev.PointDeisolated)
 
 
+@lru_cache(maxsize=4096)
 def project_locks_id(project_id: UUID) -> UUID:
     return uuid5(_REGISTERS, str(project_id))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -15,6 +16,7 @@ from ptw_domain.simops.model import Register, accepts, indexed, unindexed
 _REGISTERS = uuid5(NAMESPACE_URL, "urn:ptw:simops-register")
 
 
+@lru_cache(maxsize=4096)  # asked by every permit decision
 def register_id(project_id: UUID) -> UUID:
     return uuid5(_REGISTERS, str(project_id))
 

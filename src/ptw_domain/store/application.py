@@ -16,6 +16,7 @@ from eventsourcing.persistence import Mapper, Recording, StoredEvent
 
 from ptw_domain.store.ddl import DDL_XACT_LOCK, ddl_lock_key
 from ptw_domain.store.mapper import EnvelopeMapper
+from ptw_domain.store.postgres import AppendFunctionRecorder
 from ptw_domain.store.streams import KINDS, Stream, StreamSnapshot, fold
 
 APPLICATION_NAME = "ptw"
@@ -28,6 +29,20 @@ class PtwStore(Application[UUID]):
 
     def construct_mapper(self) -> Mapper[UUID]:
         return EnvelopeMapper()
+
+    def save(self, *streams: Any, **kwargs: Any) -> list[Recording[UUID]]:
+        """The library's save, for our streams only: it collects their pending events itself, since the library
+        checks each object against runtime Protocols, which took more time than the rest of the collection."""
+        processing_event = ProcessingEvent[UUID]()
+        for stream in streams:
+            assert isinstance(stream, Stream), "the store saves streams"
+            processing_event.events.extend(stream.pending)
+            processing_event.aggregates[stream.id] = stream
+        processing_event.saved_kwargs.update(kwargs)
+        recordings = self._record(processing_event)
+        self._take_snapshots(processing_event)
+        self._notify(recordings)
+        return recordings
 
     def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
         recordings = self.events.put(
@@ -61,6 +76,11 @@ class PtwStore(Application[UUID]):
     def loads_in_one_query(self) -> bool:
         """True on PostgreSQL, where `load_stream` reads the latest snapshot and later events together."""
         return self.snapshots is not None and hasattr(self.recorder, "select_stream")
+
+    @property
+    def shared_by_processes(self) -> bool:
+        """True on PostgreSQL, where other processes may write the same store and it can be followed."""
+        return isinstance(self.recorder, AppendFunctionRecorder)
 
     def load_stream(self, stream_id: UUID) -> Stream[Any] | None:
         """A cold load in one round trip (only where `loads_in_one_query`); no cache involved."""

@@ -75,7 +75,8 @@ class AppendFunctionRecorder(SerialisedDDL, PostgresApplicationRecorder):
                 "END $$"
             )
         )
-        self._append_sql = f"SELECT n FROM {function}(%s, %s, %s, %s) AS t(n)"
+        # binary parameters: the text form of a bytea array is escaped and quoted in Python, byte by byte
+        self._append_sql = f"SELECT n FROM {function}(%b, %b, %b, %b) AS t(n)"
         self._schema, self._table = schema, table
 
     def select_stream(
