@@ -11,7 +11,8 @@ Everything else — reads, subscriptions, tracking — is the library's recorder
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
@@ -24,7 +25,7 @@ from eventsourcing.postgres import (
     PostgresRecorder,
 )
 from eventsourcing.utils import retry
-from psycopg.sql import SQL
+from psycopg.sql import SQL, Identifier
 
 from ptw_domain.store.ddl import DDL_LOCK, DDL_UNLOCK, ddl_lock_key
 
@@ -108,6 +109,26 @@ class AppendFunctionRecorder(SerialisedDDL, PostgresApplicationRecorder):
                 else:
                     events.append(stored)
         return snapshot, events
+
+    @contextmanager
+    def listening(self) -> Iterator[Callable[[float], bool]]:
+        """A pooled connection listening on the store's channel, for as long as the context lasts; the function
+        it gives waits up to `timeout` seconds for an append (True when one came) and takes every notice
+        already queued with it, so that one wait answers any number of appends."""
+        with self.datastore.get_connection() as conn:
+            conn.execute(SQL("LISTEN {0}").format(Identifier(self.channel_name)))
+
+            def wait(timeout: float) -> bool:
+                came = any(True for _ in conn.notifies(timeout=timeout, stop_after=1))
+                if came:
+                    for _ in conn.notifies(timeout=0):
+                        pass
+                return came
+
+            try:
+                yield wait
+            finally:
+                conn.execute("UNLISTEN *")  # it goes back to the pool
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:

@@ -3,10 +3,11 @@
 A command trusts the cached version of a stream it writes; the store's key refuses a write decided on a stale
 one and the command is decided again on fresh streams. When several processes write the same streams (the API's
 workers share one socket, so consecutive commands on a permit land on different workers) that retry became the
-common case: a refused insert, a fresh load and a second decision for about every other command. The watch follows
-the store's log with the library's LISTEN/NOTIFY subscription and folds each event into the cached stream it
-continues, so the next command here starts from the current version. It carries no guarantee: a command that
-reads the cache before an event arrives still ends in the retry, which stays the only safety net.
+common case: a refused insert, a fresh load and a second decision for about every other command. The watch
+listens on the store's channel and, a moment after an append (so that one read takes all the appends of that
+moment), reads the new events and folds each into the cached stream it continues; the next command here starts
+from the current version. It carries no guarantee: a command that reads the cache before an event arrives still
+ends in the retry, which stays the only safety net.
 """
 
 from __future__ import annotations
@@ -14,16 +15,18 @@ from __future__ import annotations
 import logging
 import threading
 from contextlib import suppress
-from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import Notification
 
 from ptw_domain.store.application import PtwStore
+from ptw_domain.store.postgres import AppendFunctionRecorder
 from ptw_domain.store.streams import Stream, fold_one
 
 log = logging.getLogger("ptw.store.watch")
-RESUBSCRIBE_SECONDS = 1.0
+GATHER_SECONDS = 0.01  # after an append, wait this long so that one read takes the appends around it
+IDLE_SECONDS = 0.2  # without appends, look at the store (and whether to stop) this often
+PAGE = 500
 
 
 class CacheWatch:
@@ -31,37 +34,42 @@ class CacheWatch:
 
     def __init__(self, store: PtwStore, start: int) -> None:
         assert store.repository.cache is not None, "the watch keeps the repository cache"
+        assert isinstance(store.recorder, AppendFunctionRecorder), "only a PostgreSQL store is shared"
         self._store = store
+        self._recorder = store.recorder
         self._cache = store.repository.cache
-        self.position = start  # the last notification id applied (or found not cached)
+        self.position = start  # the last notification id read
         self._stopped = threading.Event()
-        self._subscription: Any = None
-        self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._follow, name="ptw-cache-watch", daemon=True)
         self._thread.start()
 
     def close(self) -> None:
         self._stopped.set()
-        with self._lock:
-            if self._subscription is not None:
-                self._subscription.stop()
         self._thread.join()
 
     def _follow(self) -> None:
-        """Subscribe from the last position; a lost connection is logged and the subscription made again."""
+        """Listen, read what was appended, repeat; a lost connection is logged and the listening begun again."""
         while not self._stopped.is_set():
             try:
-                with self._lock:
-                    if self._stopped.is_set():
-                        return
-                    self._subscription = self._store.recorder.subscribe(gt=self.position)
-                with self._subscription as notifications:
-                    for notification in notifications:
-                        self.apply(notification)
-                        self.position = notification.id
+                with self._recorder.listening() as wait:
+                    while not self._stopped.is_set():
+                        self._read()
+                        if wait(IDLE_SECONDS):
+                            self._stopped.wait(GATHER_SECONDS)
             except Exception:  # the cache stays safe without the watch (the store's key); try again later
-                log.warning("the cache watch lost the store; subscribing again", exc_info=True)
-                self._stopped.wait(RESUBSCRIBE_SECONDS)
+                log.warning("the cache watch lost the store; listening again", exc_info=True)
+                self._stopped.wait(IDLE_SECONDS)
+
+    def _read(self) -> None:
+        while True:
+            notifications = self._recorder.select_notifications(
+                start=self.position, limit=PAGE, inclusive_of_start=False
+            )
+            for notification in notifications:
+                self.apply(notification)
+                self.position = notification.id
+            if len(notifications) < PAGE:
+                return
 
     def apply(self, notification: Notification) -> None:
         """Fold the event into the cached stream it continues; drop a cached stream it does not continue (the
