@@ -37,8 +37,10 @@ def store_env(url: str, *, pool_size: int = 8) -> dict[str, str]:
             "POSTGRES_PORT": str(parts.port or 5432),
             "POSTGRES_USER": unquote(parts.username or "postgres"),
             "POSTGRES_PASSWORD": unquote(parts.password or ""),
-            "POSTGRES_POOL_SIZE": str(pool_size),
-            "POSTGRES_MAX_OVERFLOW": str(pool_size),
+            # Connections kept open and opened on demand up to 2 x pool_size: a store opened for a moment (a
+            # CLI command, a test's second service) does not hold a full pool of PostgreSQL's connections.
+            "POSTGRES_POOL_SIZE": str(min(2, pool_size)),
+            "POSTGRES_MAX_OVERFLOW": str(2 * pool_size - min(2, pool_size)),
             "POSTGRES_LOCK_TIMEOUT": "5",
             "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "10",
         }
