@@ -90,7 +90,7 @@ class PtwToken(Token):
 
     keys: ClassVar[VerificationKeys]
     claim_names: ClassVar[dict[str, str]]
-    verified: ClassVar[VerifiedTokens]
+    verified: ClassVar[VerifiedTokens[AuthenticationResult]]  # what BearerMiddleware authenticated tokens as
 
     @classmethod
     def decode_payload(
@@ -102,12 +102,9 @@ class PtwToken(Token):
         audience: str | Sequence[str] | None = None,
         options: Any = None,
     ) -> Any:
-        payload = cls.verified.payload(encoded_token, LEEWAY_SECONDS)
-        if payload is None:
-            payload = cls.keys.decode(
-                encoded_token, issuer=issuer, audience=audience, options=options, leeway=LEEWAY_SECONDS
-            )
-            cls.verified.keep(encoded_token, payload)
+        payload = cls.keys.decode(
+            encoded_token, issuer=issuer, audience=audience, options=options, leeway=LEEWAY_SECONDS
+        )
         return renamed_claims(payload, cls.claim_names)
 
     def __post_init__(self) -> None:
@@ -159,6 +156,18 @@ class BearerMiddleware(JWTAuthenticationMiddleware):
             raise NotAuthorizedException("a bearer token is needed")
         return await self.authenticate_token(encoded_token=token.strip(), connection=connection)
 
+    async def authenticate_token(
+        self, encoded_token: str, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> AuthenticationResult:
+        """Litestar's authentication, once per token while it is kept (verified.py)."""
+        verified: VerifiedTokens[AuthenticationResult] = self.token_cls.verified  # type: ignore[attr-defined]
+        kept = verified.get(encoded_token, LEEWAY_SECONDS)
+        if kept is not None:
+            return kept
+        result = await super().authenticate_token(encoded_token=encoded_token, connection=connection)
+        verified.keep(encoded_token, result, result.auth.exp.timestamp())
+        return result
+
 
 class BearerJWTAuth(JWTAuth[Principal, PtwToken]):
     """Litestar's JWT auth, documented as OpenAPI 3.1 allows: an `http` bearer scheme has no `name` (Litestar
@@ -179,7 +188,7 @@ def jwt_auth(settings: ApiSettings, *, exclude: list[str]) -> JWTAuth[Principal,
     class ConfiguredToken(PtwToken):
         keys = configured_keys
         claim_names = configured_names
-        verified = VerifiedTokens()
+        verified = VerifiedTokens[AuthenticationResult]()
 
     return BearerJWTAuth(
         token_secret=settings.jwt_secret,  # unused: ConfiguredToken decodes with `keys`

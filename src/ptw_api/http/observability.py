@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import itertools
 import logging
 import re
 import time
@@ -27,6 +27,17 @@ _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
 PROJECTION_LAG = Gauge("ptw_projection_lag", "Store head minus the projection's position", ["projection"])
 
 
+# A server-made correlation id: this process's random half and a count (32 hex digits, as a UUID's), unique without
+# asking the operating system for randomness on every request.
+_PROCESS_PART = uuid.uuid4().hex[:16]
+_COUNT = itertools.count()
+_LINE = msgspec.json.Encoder()
+
+
+def new_correlation_id() -> str:
+    return f"{_PROCESS_PART}{next(_COUNT) % 16**16:016x}"
+
+
 def correlation_middleware(app: ASGIApp) -> ASGIApp:
     """Give every request a correlation id (the caller's `X-Correlation-ID` when it is a plain token, else a
     new one), return it, and log one JSON line per request: no headers, no body, no token (SEC-13)."""
@@ -35,8 +46,8 @@ def correlation_middleware(app: ASGIApp) -> ASGIApp:
         if scope["type"] != ScopeType.HTTP:
             await app(scope, receive, send)
             return
-        given = dict(scope["headers"]).get(b"x-correlation-id", b"").decode("latin-1")
-        correlation = given if _SAFE_ID.match(given) else uuid.uuid4().hex
+        given = next((v for k, v in scope["headers"] if k == b"x-correlation-id"), b"").decode("latin-1")
+        correlation = given if _SAFE_ID.match(given) else new_correlation_id()
         scope.setdefault("state", {})["correlation_id"] = correlation
         started = time.perf_counter()
         status = 500
@@ -54,22 +65,26 @@ def correlation_middleware(app: ASGIApp) -> ASGIApp:
             status = getattr(error, "status_code", 500)
             raise
         finally:
-            user = scope.get("user")
-            log.info(
-                json.dumps(
-                    {
-                        "event": "request",
-                        "correlation_id": correlation,
-                        "method": scope.get("method"),
-                        "path": scope["path"],
-                        "status": status,
-                        "ms": round((time.perf_counter() - started) * 1000, 2),
-                        "sub": getattr(user, "sub", None),
-                    }
-                )
-            )
+            if log.isEnabledFor(logging.INFO):
+                log.info(request_line(scope, correlation, status, started))
 
     return middleware
+
+
+def request_line(scope: Scope, correlation: str, status: int, started: float) -> str:
+    """The request log's JSON line (SEC-13): what was asked, by whom, the answer's status and the time taken."""
+    user = scope.get("user")
+    return _LINE.encode(
+        {
+            "event": "request",
+            "correlation_id": correlation,
+            "method": scope.get("method"),
+            "path": scope["path"],
+            "status": status,
+            "ms": round((time.perf_counter() - started) * 1000, 2),
+            "sub": getattr(user, "sub", None),
+        }
+    ).decode()
 
 
 class Check(msgspec.Struct, frozen=True, kw_only=True):

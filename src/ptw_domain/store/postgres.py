@@ -61,23 +61,36 @@ class AppendFunctionRecorder(SerialisedDDL, PostgresApplicationRecorder):
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events") -> None:
         super().__init__(datastore, events_table_name=events_table_name)
         schema, table = _quoted(datastore.schema), _quoted(events_table_name)
-        function = f"{schema}.{_quoted(events_table_name + '_append')}"
         id_type = datastore.originator_id_type
-        self.sql_create_statements.append(
-            SQL(  # type: ignore[arg-type]  # built from quoted identifiers, not user input
-                f"CREATE OR REPLACE FUNCTION {function}"
-                f"(ids {id_type}[], versions bigint[], topics text[], states bytea[]) "
-                "RETURNS SETOF bigint LANGUAGE plpgsql AS $$ BEGIN "
-                f"SET LOCAL lock_timeout = '{int(datastore.lock_timeout)}s'; "
-                f"LOCK TABLE {schema}.{table} IN EXCLUSIVE MODE; "
-                f"NOTIFY {_quoted(self.channel_name)}; "
-                f"RETURN QUERY INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state) "
-                "SELECT * FROM unnest(ids, versions, topics, states) RETURNING notification_id; "
-                "END $$"
+
+        def append_function(suffix: str, parameters: str, rows: str) -> str:
+            function = f"{schema}.{_quoted(events_table_name + suffix)}"
+            self.sql_create_statements.append(
+                SQL(  # type: ignore[arg-type]  # built from quoted identifiers, not user input
+                    f"CREATE OR REPLACE FUNCTION {function}({parameters}) "
+                    "RETURNS SETOF bigint LANGUAGE plpgsql AS $$ BEGIN "
+                    f"SET LOCAL lock_timeout = '{int(datastore.lock_timeout)}s'; "
+                    f"LOCK TABLE {schema}.{table} IN EXCLUSIVE MODE; "
+                    f"NOTIFY {_quoted(self.channel_name)}; "
+                    f"RETURN QUERY INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state) "
+                    f"{rows} RETURNING notification_id; "
+                    "END $$"
+                )
             )
+            # binary parameters: the text form of a bytea (array) is escaped and quoted in Python, byte by byte
+            return f"SELECT n FROM {function}(%b, %b, %b, %b) AS t(n)"
+
+        self._append_sql = append_function(
+            "_append",
+            f"ids {id_type}[], versions bigint[], topics text[], states bytea[]",
+            "SELECT * FROM unnest(ids, versions, topics, states)",
         )
-        # binary parameters: the text form of a bytea array is escaped and quoted in Python, byte by byte
-        self._append_sql = f"SELECT n FROM {function}(%b, %b, %b, %b) AS t(n)"
+        # one event (most commands): plain values, which psycopg adapts faster than arrays
+        self._append_one_sql = append_function(
+            "_append_one",
+            f"id {id_type}, version bigint, topic text, state bytea",
+            "VALUES (id, version, topic, state)",
+        )
         self._schema, self._table = schema, table
 
     def select_stream(
@@ -135,14 +148,25 @@ class AppendFunctionRecorder(SerialisedDDL, PostgresApplicationRecorder):
         if kwargs.get("tracking") is not None or not stored_events:
             inserted: Sequence[int] | None = super().insert_events(stored_events, **kwargs)
             return inserted
-        params = (
-            [e.originator_id for e in stored_events],
-            [e.originator_version for e in stored_events],
-            [e.topic for e in stored_events],
-            [e.state for e in stored_events],
-        )
+        params: tuple[Any, ...]
+        if len(stored_events) == 1:
+            one = stored_events[0]
+            sql, params = (
+                self._append_one_sql,
+                (one.originator_id, one.originator_version, one.topic, one.state),
+            )
+        else:
+            sql, params = (
+                self._append_sql,
+                (
+                    [e.originator_id for e in stored_events],
+                    [e.originator_version for e in stored_events],
+                    [e.topic for e in stored_events],
+                    [e.state for e in stored_events],
+                ),
+            )
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(self._append_sql, params, prepare=True)
+            curs.execute(sql, params, prepare=True)
             return [int(row["n"]) for row in curs.fetchall()]
 
 

@@ -433,20 +433,16 @@ def test_SEC_01_a_verified_token_is_kept_by_its_exact_text_so_an_altered_copy_is
 
 
 def test_SEC_01_a_kept_token_expires_with_its_exp_and_the_leeway_and_after_a_minute_at_most() -> None:
-    tokens = VerifiedTokens(kept_seconds=60, capacity=2)
-    payload = {"sub": "a", "exp": 1_000}
-    tokens.keep("t", payload, now=900)
-    got = tokens.payload("t", 60, now=950)
-    assert got == payload
-    got["sub"] = "changed"  # a caller's copy: the kept payload is not touched
-    assert tokens.payload("t", 60, now=959) == payload
-    assert tokens.payload("t", 60, now=960) is None  # kept a minute at most: verified again
-    tokens.keep("t", payload, now=990)
-    assert tokens.payload("t", 5, now=1_004) == payload  # exp 1000 + leeway 5
-    assert tokens.payload("t", 5, now=1_005) is None
-    tokens.keep("no-exp", {"sub": "a"}, now=0)
-    assert tokens.payload("no-exp", 60, now=0) is None
+    tokens = VerifiedTokens[str](kept_seconds=60, capacity=2)
+    tokens.keep("t", "ada", 1_000, now=900)
+    assert tokens.get("t", 60, now=959) == "ada"
+    assert tokens.get("t", 60, now=960) is None  # kept a minute at most: verified again
+    tokens.keep("t", "ada", 1_000, now=990)
+    assert tokens.get("t", 5, now=1_004) == "ada"  # exp 1000 + leeway 5
+    assert tokens.get("t", 5, now=1_005) is None
+    tokens.keep("no-exp", "ada", None, now=0)
+    assert tokens.get("no-exp", 60, now=0) is None
     for name in ("x", "y", "z"):
-        tokens.keep(name, payload, now=900)
-    assert tokens.payload("x", 60, now=901) is None  # the oldest gave way to the capacity
-    assert tokens.payload("z", 60, now=901) == payload
+        tokens.keep(name, "ada", 1_000, now=900)
+    assert tokens.get("x", 60, now=901) is None  # the oldest gave way to the capacity
+    assert tokens.get("z", 60, now=901) == "ada"
