@@ -5,11 +5,11 @@ Run from the repository root:  .venv/bin/python -m bench.http [--quick] [--worke
 
 1. Throughput. The real API (`uvicorn --factory ptw_api.http.app:create_app`, W worker processes, projections
    not in-process) serves `POST /api/v1/projects/{project}/permits/{permit}/edit` (EditPermit: a new
-   description) round-robin over many drafts; then the baseline — a bare Litestar app defined here, served by
+   description) round-robin over many drafts, and the baseline — a bare Litestar app defined here, served by
    the same uvicorn with the same W, whose one POST endpoint decodes a msgspec body of the same shape and does one
-   raw psycopg INSERT (a connection pool, autocommit) — takes the same load. The load generator is a separate
-   process (asyncio, a minimal keep-alive HTTP/1.1 client) holding a fixed number of requests in flight for a fixed
-   time; only 2xx count, and any other status fails the run.
+   raw psycopg INSERT (a connection pool, autocommit) — takes the same load; both servers are up and take turns
+   in rounds. The load generator is a separate process (asyncio, a minimal keep-alive HTTP/1.1 client) holding a
+   fixed number of requests in flight for a fixed time; only 2xx count, and any other status fails the run.
 2. Latency. bench.projections' fixture (generated permits in the store, cloned in the read tables to 100,000), the
    projections caught up, then the API is sampled open-loop at a fixed request rate on list, detail, readiness
    and KPIs; p50/p95/p99 at the client, the server-side time from the API's own request log, and the query
@@ -191,6 +191,7 @@ class LoadSpec:
     seconds: float = 20.0
     warmup: float = 5.0
     max_requests: int | None = None  # stop after this many (tests); the time limits still apply
+    first: int = 0  # the k of the first request (a later round goes on where the last one stopped)
 
 
 @dataclass
@@ -205,9 +206,20 @@ class LoadResult:
     def rate(self) -> float:
         return self.completed / self.window if self.window else 0.0
 
+    @classmethod
+    def merged(cls, parts: list[LoadResult]) -> LoadResult:
+        """The rounds of one endpoint as one result: their measured windows and answers together."""
+        return cls(
+            completed=sum(p.completed for p in parts),
+            window=sum(p.window for p in parts),
+            latencies_ms=[ms for p in parts for ms in p.latencies_ms],
+            failures=[f for p in parts for f in p.failures],
+            total=sum(p.total for p in parts),
+        )
+
 
 async def drive(host: str, spec: LoadSpec) -> LoadResult:
-    counter = iter(range(sys.maxsize))
+    counter = iter(range(spec.first, sys.maxsize))
     conns = []
     for _ in range(spec.concurrency):
         # One at a time, each answered once before the next is opened. Opened together, they all wait in the
@@ -546,19 +558,6 @@ def throughput(args: argparse.Namespace, tmp: Path) -> tuple[Throughput, str]:
             seconds=args.seconds,
             warmup=args.warmup,
         )
-        inserted, rows = append_counts(schema)
-        with serve("ptw_api.http.app:create_app", api_env(url), args.workers, tmp) as port:
-            api = in_load_process(drive_sync, HOST, _with_port(spec, port))
-        check(api, "the command endpoint")
-        time.sleep(1.5)  # the servers' connections have closed; their statistics reach pg_stat at exit
-        inserted_after, rows_after = append_counts(schema)
-        recorded = rows_after - rows
-        refused = inserted_after - inserted - recorded
-        print(f"  command endpoint: {api.rate:,.0f} req/s", flush=True)
-        if args.profile:
-            profile = profile_requests(
-                url, [("POST", f"{base}/{pid}/edit", bearer) for pid in drafts[:300]], EDIT_BODY
-            )
         create_baseline_table(DSN, schema)
         items = [uuid.uuid4() for _ in drafts]
         baseline_spec = LoadSpec(
@@ -569,12 +568,53 @@ def throughput(args: argparse.Namespace, tmp: Path) -> tuple[Throughput, str]:
             seconds=args.seconds,
             warmup=args.warmup,
         )
+        inserted, rows = append_counts(schema)
         env = {BASELINE_DSN_ENV: DSN, BASELINE_SCHEMA_ENV: schema}
-        with serve("bench.http:create_baseline_app", env, args.workers, tmp) as port:
-            baseline = in_load_process(drive_sync, HOST, _with_port(baseline_spec, port))
-        check(baseline, "the bare endpoint")
+        with (
+            serve("ptw_api.http.app:create_app", api_env(url), args.workers, tmp) as api_port,
+            serve("bench.http:create_baseline_app", env, args.workers, tmp) as baseline_port,
+        ):
+            api, baseline = alternate(
+                [
+                    (_with_port(spec, api_port), "the command endpoint"),
+                    (_with_port(baseline_spec, baseline_port), "the bare endpoint"),
+                ],
+                args.rounds,
+            )
+        time.sleep(1.5)  # the servers' connections have closed; their statistics reach pg_stat at exit
+        inserted_after, rows_after = append_counts(schema)
+        recorded = rows_after - rows
+        refused = inserted_after - inserted - recorded
+        print(f"  command endpoint: {api.rate:,.0f} req/s", flush=True)
         print(f"  bare endpoint:    {baseline.rate:,.0f} req/s", flush=True)
+        if args.profile:
+            profile = profile_requests(
+                url, [("POST", f"{base}/{pid}/edit", bearer) for pid in drafts[:300]], EDIT_BODY
+            )
     return Throughput(api, baseline, len(drafts), recorded, refused), profile
+
+
+ROUND_WARMUP = 1.0  # seconds before a later round measures: its connections opened and answered once
+
+
+def alternate(specs: list[tuple[LoadSpec, str]], rounds: int) -> list[LoadResult]:
+    """Drive each spec's server in turn, `rounds` times over, each round a share of its measured seconds (the
+    first with the spec's warm-up, the later ones a short one), so that a slow spell of the machine falls on
+    both endpoints alike rather than on whichever ran then; each endpoint's rounds merged."""
+    done: list[list[LoadResult]] = [[] for _ in specs]
+    for r in range(rounds):
+        for (spec, what), parts in zip(specs, done, strict=True):
+            part = type(spec)(
+                **{
+                    **spec.__dict__,
+                    "seconds": spec.seconds / rounds,
+                    "warmup": spec.warmup if r == 0 else ROUND_WARMUP,
+                    "first": sum(p.total for p in parts),
+                }
+            )
+            parts.append(in_load_process(drive_sync, HOST, part))
+            check(parts[-1], what)
+    return [LoadResult.merged(parts) for parts in done]
 
 
 def append_counts(schema: str) -> tuple[int, int]:
@@ -993,9 +1033,10 @@ def render(t: Throughput | None, lat: Latency | None, f: dict[str, str], args: a
     if t is not None:
         lines += [
             f"**Throughput** — {args.workers} uvicorn workers each, one load process holding {args.concurrency} "
-            f"requests in flight, {args.warmup:g} s warm-up then {args.seconds:g} s measured per endpoint, one "
-            "after the other; only 2xx answers count (none other was seen). Latency is per request at the client "
-            "under that saturating load.",
+            f"requests in flight, {args.seconds:g} s measured per endpoint in {args.rounds} rounds taken in turn "
+            f"(both servers up; {args.warmup:g} s warm-up before an endpoint's first round, {ROUND_WARMUP:g} s "
+            "before the others), so that a slow spell of this machine falls on both alike; only 2xx answers count "
+            "(none other was seen). Latency is per request at the client under that saturating load.",
             "",
             "| endpoint | requests (2xx) | req/s | p50 (ms) | p99 (ms) | ratio to bare |",
             "|---|---:|---:|---:|---:|---:|",
@@ -1109,6 +1150,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--concurrency", type=int, default=16, help="requests in flight (throughput)")
     p.add_argument("--seconds", type=float, default=20.0, help="measured seconds per throughput phase")
     p.add_argument("--warmup", type=float, default=5.0, help="warm-up seconds per throughput phase")
+    p.add_argument(
+        "--rounds", type=int, default=4, help="throughput: the endpoints take turns, this many rounds each"
+    )
     p.add_argument("--drafts", type=int, default=2000, help="drafts the command endpoint edits round-robin")
     p.add_argument("--permits", type=int, default=100_000, help="permits in the latency fixture")
     p.add_argument(

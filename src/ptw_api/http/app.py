@@ -19,7 +19,6 @@ from litestar.middleware import DefineMiddleware
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, ScalarRenderPlugin, SwaggerRenderPlugin
-from litestar.plugins.prometheus import PrometheusConfig
 from litestar.stores.base import Store
 from litestar.stores.memory import MemoryStore
 
@@ -71,12 +70,7 @@ def create_app(settings: ApiSettings | None = None, *, clock: Clock | None = Non
         plugins=[problem_details_plugin(), ClosedStructSchemaPlugin()],
         exception_handlers=exception_handlers(),  # type: ignore[arg-type]
         middleware=[
-            PrometheusConfig(app_name="ptw", prefix="ptw", group_path=True).middleware,
-            *(
-                _rate_limit(category, limit)
-                for category, limit in RATE_LIMITS
-                if settings.rate_limits_enabled
-            ),
+            _rate_limit(category, limit) for category, limit in RATE_LIMITS if settings.rate_limits_enabled
         ],
         stores={"rate_limit": _rate_store(settings)},
         request_max_body_size=BODY_LIMIT,
