@@ -72,14 +72,19 @@ class Runner:
         return self.store.head_position()
 
     def catch_up(
-        self, generation: Generation, *, until: int | None = None, progress: Progress | None = None
+        self,
+        generation: Generation,
+        *,
+        until: int | None = None,
+        progress: Progress | None = None,
+        freeze: bool = False,
     ) -> int:
         """Apply every event up to `until` (default: the head when called); returns the position reached.
 
         The next batch is read from the store while the current one is applied (one reader thread), so the
         store's read and the projection's work overlap. The cycle collector stays paused throughout (see
         `_no_cycle_collection`): paused per batch only, the reader's allocations while it ran between two batches
-        set off full collections.
+        set off full collections. `freeze` (a rebuild): see `_no_cycle_collection`.
         """
         target = self.head() if until is None else until
         position = self.catalogue.position_of(generation)
@@ -90,7 +95,7 @@ class Runner:
             return self._read_log(after, self.batch_size, target)
 
         with (
-            _no_cycle_collection(),
+            _no_cycle_collection(freeze=freeze),
             ThreadPoolExecutor(
                 max_workers=1, thread_name_prefix=f"ptw-read-{self.projection.name}"
             ) as reader,
@@ -217,7 +222,7 @@ class Runner:
             else:
                 self.layout.drop(g)
         generation = building or self.layout.create_generation(Stage.BUILDING, indexed=False)
-        self.catch_up(generation, progress=progress)
+        self.catch_up(generation, progress=progress, freeze=True)
         self.layout.add_indexes(generation)
         self.layout.activate(generation)
         return generation
@@ -277,15 +282,23 @@ class Runner:
 
 
 @contextmanager
-def _no_cycle_collection() -> Iterator[None]:
+def _no_cycle_collection(*, freeze: bool = False) -> Iterator[None]:
     """A batch allocates tens of thousands of decoded events and states, none in reference cycles; letting the
     cycle collector run meanwhile makes it walk every state kept in memory again and again (decoding measured 4x
-    slower). Reference counting still frees everything; collection resumes when the block ends."""
+    slower). Reference counting still frees everything; collection resumes when the block ends.
+
+    With `freeze`, what the block allocated and still holds is moved out of the collector's reach first
+    (`gc.freeze`): after a rebuild that is the states the projection keeps, long-lived by design, and the first
+    collections after it walked all of them (0.35-0.45 s each, 0.4-0.8 s a rebuild of 80,000 events). Frozen
+    objects are still freed by reference counting; a reference cycle left behind by the block would be kept, once
+    per rebuild."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
+        if freeze:
+            gc.freeze()
         if was_enabled:
             gc.enable()
 

@@ -7,6 +7,7 @@ Each test runs on SQLite (the embedded default, polling) and PostgreSQL (LISTEN/
 
 from __future__ import annotations
 
+import gc
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -283,6 +284,24 @@ def test_catching_up_in_pieces_and_again_applies_each_event_once(world: World, r
         assert runner.catalogue.position_of(generation) == max(p for p in log if p <= until)
     runner.catch_up(generation)
     assert table_positions(read_db, runner) == [p for p, _ in positions(world)]
+
+
+def test_a_rebuild_leaves_what_it_keeps_out_of_the_cycle_collectors_walks_and_following_does_not(
+    world: World, read_db: ReadDatabase
+) -> None:
+    """The states a rebuild leaves in memory are frozen (gc.freeze), so no collection after it walks them all
+    again; a follower's catch-up freezes nothing (what it leaves behind stays collectable); both leave the
+    collector on."""
+    some_activity(world, 3)
+    gc.unfreeze()
+    runner = Runner(world.service.store, read_db, projections(["audit_trail"])[0], batch_size=7)
+    generation = runner.rebuild()
+    frozen = gc.get_freeze_count()
+    assert frozen > 0 and gc.isenabled()
+    some_activity(world, 1)
+    runner.catch_up(generation)
+    assert gc.get_freeze_count() <= frozen and gc.isenabled()  # frozen objects freed since: fewer
+    gc.unfreeze()
 
 
 @pytest.mark.parametrize("name", ["permit_list", "audit_trail", "board"])

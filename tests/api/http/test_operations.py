@@ -152,7 +152,9 @@ def test_metrics_expose_request_counters_and_projection_lag(
     assert requests, body[:2000]
     assert any("/permits" in line for line in requests)
     assert not any(str(site.project_id) in line for line in requests)  # per route template, not per path
-    assert re.search(r'^ptw_request_duration_seconds_count\{method="GET",path="[^"]*/permits"', body, re.MULTILINE)
+    assert re.search(
+        r'^ptw_request_duration_seconds_count\{method="GET",path="[^"]*/permits"', body, re.MULTILINE
+    )
 
 
 def test_metrics_need_no_token_and_are_not_in_the_api_document(client: TestClient[Any]) -> None:
