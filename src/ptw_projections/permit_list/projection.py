@@ -50,8 +50,9 @@ def search_text(state: PermitState) -> str:
 
 class PermitList(Projection):
     name: ClassVar[str] = "permit_list"
-    # 2: chain head, content by version (RM-06); 3: filter and search indexes; 4: the area index by status
-    version: ClassVar[int] = 4
+    # 2: chain head, content by version (RM-06); 3: filter and search indexes; 4: the area index by status;
+    # 5: the area index by planned start
+    version: ClassVar[int] = 5
     definitions: ClassVar[Mapping[str, TableDefinition]] = DEFINITIONS
     streams: ClassVar[frozenset[str] | None] = frozenset({"permit", "conflict"}) | REFERENCE_STREAMS
 
