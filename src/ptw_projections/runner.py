@@ -16,6 +16,7 @@ import traceback
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from typing import TypeVar
 
 from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg.sql import SQL, Identifier
@@ -31,6 +32,8 @@ from ptw_projections.locks import hold_projection
 from ptw_projections.log import Entry, log_reader
 from ptw_projections.projection import Positioned, Projection
 from ptw_projections.schema import Layout
+
+T = TypeVar("T")
 
 Progress = Callable[[int, int], None]
 
@@ -87,7 +90,7 @@ class Runner:
         set off full collections. `freeze` (a rebuild): see `_no_cycle_collection`.
         """
         target = self.head() if until is None else until
-        position = self.catalogue.position_of(generation)
+        position = self._ask(lambda conn: self.catalogue.position(conn, generation))
         if position >= target:
             return position
 
@@ -246,8 +249,17 @@ class Runner:
                 self._writer = None
 
     def _still_live(self, generation: Generation) -> bool:
-        active = self.layout.active()
+        active = self._ask(lambda conn: self.catalogue.active(conn, self.projection.name))
         return active is not None and active.generation == generation.generation
+
+    def _ask(self, read: Callable[[Connection], T]) -> T:
+        """A read of the catalogue: a follower asks on the connection it holds (one connection a follower, the
+        read side's pool is sized for that), a runner that holds none on one from the pool."""
+        if self._writer is None:
+            with self.db.engine.connect() as conn:
+                return read(conn)
+        with self._writer.begin():
+            return read(self._writer)
 
     def _follow_polling(self, generation: Generation, stop: threading.Event, poll_seconds: float) -> None:
         while not stop.is_set() and self._still_live(generation):
@@ -266,7 +278,7 @@ class Runner:
         with recorder.datastore.get_connection() as listener:
             listener.execute(SQL("LISTEN {0}").format(Identifier(recorder.channel_name)))
             try:
-                position = self.catalogue.position_of(generation)
+                position = self._ask(lambda conn: self.catalogue.position(conn, generation))
                 while not stop.is_set():
                     for _ in listener.notifies(timeout=0):  # those the read below covers
                         pass

@@ -25,7 +25,14 @@ SECRET = "test-secret-" + "x" * 40
 @pytest.fixture
 def api_settings(database_url: str) -> ApiSettings:
     return ApiSettings(
-        database_url=database_url, jwt_secret=SECRET, rate_limits_enabled=False, openapi_ui=False
+        database_url=database_url,
+        jwt_secret=SECRET,
+        rate_limits_enabled=False,
+        openapi_ui=False,
+        # RM-08: a read after a write waits for the projections; under the whole suite's load the default 2 s
+        # was once not enough (a 503 for a list read right after a create). A 503 here would mean the
+        # projections stalled, which the consistency tests check with their own, shorter waits.
+        read_wait_seconds=30.0,
     )
 
 
