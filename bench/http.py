@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import dataclasses
 import importlib.util
 import io
 import json
@@ -604,13 +605,11 @@ def alternate(specs: list[tuple[LoadSpec, str]], rounds: int) -> list[LoadResult
     done: list[list[LoadResult]] = [[] for _ in specs]
     for r in range(rounds):
         for (spec, what), parts in zip(specs, done, strict=True):
-            part = type(spec)(
-                **{
-                    **spec.__dict__,
-                    "seconds": spec.seconds / rounds,
-                    "warmup": spec.warmup if r == 0 else ROUND_WARMUP,
-                    "first": sum(p.total for p in parts),
-                }
+            part = dataclasses.replace(
+                spec,
+                seconds=spec.seconds / rounds,
+                warmup=spec.warmup if r == 0 else ROUND_WARMUP,
+                first=sum(p.total for p in parts),
             )
             parts.append(in_load_process(drive_sync, HOST, part))
             check(parts[-1], what)

@@ -18,13 +18,12 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import TypeVar
 
-from eventsourcing.postgres import PostgresApplicationRecorder
-from psycopg.sql import SQL, Identifier
 from sqlalchemy import Connection
 
 from ptw_domain.events.base import EVENT_TYPES
 from ptw_domain.store.application import PtwStore
 from ptw_domain.store.mapper import decode_event
+from ptw_domain.store.postgres import AppendFunctionRecorder
 from ptw_projections.catalogue import Generation, PositionMoved, Stage
 from ptw_projections.database import ReadDatabase
 from ptw_projections.folding import History
@@ -90,7 +89,7 @@ class Runner:
         set off full collections. `freeze` (a rebuild): see `_no_cycle_collection`.
         """
         target = self.head() if until is None else until
-        position = self._ask(lambda conn: self.catalogue.position(conn, generation))
+        position = self._position(generation)
         if position >= target:
             return position
 
@@ -239,7 +238,7 @@ class Runner:
                     generation = self.live_generation()
                     try:
                         self.catch_up(generation)
-                        if isinstance(self.store.recorder, PostgresApplicationRecorder):
+                        if self.store.shared_by_processes:
                             self._follow_notified(generation, stop)
                         else:
                             self._follow_polling(generation, stop, poll_seconds)
@@ -251,6 +250,9 @@ class Runner:
     def _still_live(self, generation: Generation) -> bool:
         active = self._ask(lambda conn: self.catalogue.active(conn, self.projection.name))
         return active is not None and active.generation == generation.generation
+
+    def _position(self, generation: Generation) -> int:
+        return self._ask(lambda conn: self.catalogue.position(conn, generation))
 
     def _ask(self, read: Callable[[Connection], T]) -> T:
         """A read of the catalogue: a follower asks on the connection it holds (one connection a follower, the
@@ -274,23 +276,17 @@ class Runner:
         of its own and handed the rows over one by one through two more threads). LISTEN comes before the
         first read, so nothing recorded after that read goes unnoticed."""
         recorder = self.store.recorder
-        assert isinstance(recorder, PostgresApplicationRecorder)
-        with recorder.datastore.get_connection() as listener:
-            listener.execute(SQL("LISTEN {0}").format(Identifier(recorder.channel_name)))
-            try:
-                position = self._ask(lambda conn: self.catalogue.position(conn, generation))
-                while not stop.is_set():
-                    for _ in listener.notifies(timeout=0):  # those the read below covers
-                        pass
-                    rows = self._read_log(position, self.batch_size, None)
-                    if rows:
-                        position = self.apply(generation, rows)
-                        continue
-                    woken = any(True for _ in listener.notifies(timeout=0.5, stop_after=1))
-                    if not woken and not self._still_live(generation):
-                        return
-            finally:
-                listener.execute(SQL("UNLISTEN {0}").format(Identifier(recorder.channel_name)))
+        assert isinstance(recorder, AppendFunctionRecorder)
+        with recorder.listening() as wait:
+            position = self._position(generation)
+            while not stop.is_set():
+                wait(0)  # the notices the read below covers
+                rows = self._read_log(position, self.batch_size, None)
+                if rows:
+                    position = self.apply(generation, rows)
+                    continue
+                if not wait(0.5) and not self._still_live(generation):
+                    return
 
 
 @contextmanager

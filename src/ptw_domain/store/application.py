@@ -75,7 +75,7 @@ class PtwStore(Application[UUID]):
     @property
     def loads_in_one_query(self) -> bool:
         """True on PostgreSQL, where `load_stream` reads the latest snapshot and later events together."""
-        return self.snapshots is not None and hasattr(self.recorder, "select_stream")
+        return self.snapshots is not None and isinstance(self.recorder, AppendFunctionRecorder)
 
     @property
     def shared_by_processes(self) -> bool:
