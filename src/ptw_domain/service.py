@@ -40,6 +40,7 @@ from ptw_domain.permit.state import PermitState
 from ptw_domain.permit.status import TERMINAL
 from ptw_domain.project import ProjectState
 from ptw_domain.roles import SYSTEM_ACTOR, Actor
+from ptw_domain.simops.streams import register_id
 from ptw_domain.store.application import PtwStore, install_append_only_guard
 from ptw_domain.store.loader import Freshness, StreamLoader
 from ptw_domain.store.mapper import prepare_decoders
@@ -407,7 +408,12 @@ class PermitService:
         """RDY-01/05/09: readiness now, or at a past version or instant, optionally as an actor. `within` is the
         project a request is evaluated in: a permit of another project reads as missing (TEN-02)."""
         now = at or self.clock.now()
-        state = self.permit(permit_id) if within is not None or (version is None and at is None) else None
+        bench = self._bench()
+        if within is not None and version is None and at is None:
+            bench.prefetch([permit_id, register_id(within)])  # what the evaluation reads fresh
+        state = (
+            bench.permit(permit_id).state if within is not None or (version is None and at is None) else None
+        )
         if state is not None and within is not None and state.project_id != within:
             raise NotFound("no such permit", facts={"permit_id": str(permit_id)})
         if version is not None:
@@ -415,7 +421,7 @@ class PermitService:
         elif at is not None:
             state = self.permit_at(permit_id, at)
         assert state is not None
-        ctx = self._bench().context(state, now, actor)
+        ctx = bench.context(state, now, actor)
         return evaluate(ctx, progress(ctx))
 
     def deisolation_blockers(self, isolation_id: UUID, *, actor: Actor) -> list[Finding]:

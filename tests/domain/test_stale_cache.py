@@ -17,6 +17,7 @@ from ptw_domain import commands as c
 from ptw_domain.clock import ManualClock
 from ptw_domain.errors import InvalidTransition
 from ptw_domain.service import PermitService
+from ptw_domain.simops.streams import register_id
 from ptw_domain.store.streams import Stream
 from tests.builders import World, edit, nominate
 
@@ -70,6 +71,30 @@ def test_a_refusal_on_a_stale_cache_is_confirmed_on_fresh_state(two: tuple[World
     with pytest.raises(InvalidTransition):
         world.run(c.WithdrawPermit(actor=world.actor("req"), permit_id=pid))  # stale cache would allow it
     assert second.permit(pid).status == "draft"
+
+
+def test_readiness_reads_the_permit_and_its_simops_register_fresh(two: tuple[World, PermitService]) -> None:
+    """RDY-01 judges the recorded state whatever this service cached: the permit and the project's SIMOPS
+    register, read together (in one round trip on PostgreSQL), are both brought up to date."""
+    world, second = two
+    pid = world.submitted()
+    world.service.readiness(pid, within=world.project_id)  # caches both streams here
+    register = register_id(world.project_id)
+    cached = _cached(world.service, register).version
+    dataclasses.replace(world, service=second).submitted()  # same site, same hours: the register changes
+    second.execute(c.WithdrawPermit(actor=world.actor("req"), permit_id=pid))
+    seen = world.service.readiness(pid, within=world.project_id)
+    assert seen.status == "draft"
+    assert seen == second.readiness(pid, within=world.project_id)
+    assert _cached(world.service, register).version == _cached(second, register).version > cached
+
+
+def _cached(service: PermitService, stream_id: uuid.UUID) -> Stream[Any]:
+    cache = service.store.repository.cache
+    assert cache is not None
+    found = cache.get(stream_id)
+    assert isinstance(found, Stream)
+    return found
 
 
 # --- the cache watch (ADR 0006): a service that shares its store keeps its cached streams current ---------------

@@ -91,3 +91,20 @@ def test_brd02_bad_input_and_tenancy(world: World, projected: Projected) -> None
         permit_detail_at(world.service, reads, other.project_id, pid, version=1)
     with pytest.raises(NotFound):
         permit_detail_at(world.service, reads, world.project_id, pid, version=999)
+
+
+def test_rm06_detail_lists_the_conflicts_touching_the_permit_by_id(
+    world: World, projected: Projected
+) -> None:
+    """The conflicts with every permit of the same place and hours, each naming the other permit, in id order
+    (one statement on both backends: the UUID's order there is its text's)."""
+    pid = world.submitted()
+    others = {world.submitted() for _ in range(3)}
+    reads = projected.catch_up()
+    detail = permit_detail(reads, world.project_id, pid, as_of=world.clock.now())
+    assert {line.other_permit for line in detail.conflicts} == others
+    assert [str(line.conflict_id) for line in detail.conflicts] == sorted(
+        str(line.conflict_id) for line in detail.conflicts
+    )
+    assert all(line.open for line in detail.conflicts)
+    assert detail.as_of_position == reads.position("permit_list")

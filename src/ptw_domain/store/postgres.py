@@ -11,7 +11,7 @@ Everything else — reads, subscriptions, tracking — is the library's recorder
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
@@ -122,6 +122,28 @@ class AppendFunctionRecorder(SerialisedDDL, PostgresApplicationRecorder):
                 else:
                     events.append(stored)
         return snapshot, events
+
+    def select_after(self, versions: Mapping[UUID, int]) -> list[StoredEvent]:
+        """One round trip to fast-forward several cached streams: every event of each after the version
+        given, by stream then version."""
+        one = (
+            f"SELECT originator_id, originator_version, topic, state FROM {self._schema}.{self._table} "
+            "WHERE originator_id = %s AND originator_version > %s"
+        )
+        # a plain index range per stream (joined with an unnest, the planner's estimates made it slower than
+        # two statements)
+        sql = " UNION ALL ".join([one] * len(versions)) + " ORDER BY 1, 2"
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(sql, [p for pair in versions.items() for p in pair], prepare=True)
+            return [
+                StoredEvent(
+                    originator_id=row["originator_id"],
+                    originator_version=row["originator_version"],
+                    topic=row["topic"],
+                    state=bytes(row["state"]),
+                )
+                for row in curs.fetchall()
+            ]
 
     @contextmanager
     def listening(self) -> Iterator[Callable[[float], bool]]:

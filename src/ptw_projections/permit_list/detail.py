@@ -13,7 +13,25 @@ from typing import Any
 from uuid import UUID
 
 import msgspec
-from sqlalchemy import BindParameter, Select, bindparam, or_, select
+from sqlalchemy import (
+    BindParameter,
+    Boolean,
+    ColumnElement,
+    CompoundSelect,
+    Integer,
+    LargeBinary,
+    Select,
+    String,
+    Uuid,
+    bindparam,
+    case,
+    cast,
+    literal,
+    null,
+    or_,
+    select,
+    union_all,
+)
 
 from ptw_domain.errors import NotFound as DomainNotFound
 from ptw_domain.permit.content import PermitContent
@@ -28,6 +46,7 @@ from ptw_projections.board.query import board_at
 from ptw_projections.errors import InvalidQuery, NotFound
 from ptw_projections.reader import ReadSide
 from ptw_projections.reference import ReferenceData
+from ptw_projections.types import UtcDateTime
 
 _state = msgspec.json.Decoder(PermitState)
 _content = msgspec.json.Decoder(PermitContent)
@@ -64,16 +83,15 @@ class PermitDetail(msgspec.Struct, frozen=True, kw_only=True):
 def permit_detail(reads: ReadSide, project_id: UUID, permit_id: UUID, *, as_of: datetime) -> PermitDetail:
     if as_of.tzinfo is None:
         raise InvalidQuery("as_of", "needs a UTC offset")
-    find_row, find_scopes, find_touching = reads.prepared("permit_detail", lambda: _statements(reads))
-    ids = {"permit_id": permit_id, "project_id": project_id}
+    find = reads.prepared("permit_detail", lambda: _statement(reads))
     with reads.connect() as conn:
-        row = conn.execute(find_row, ids).first()
-        if row is None:
+        parts = conn.execute(find, {"permit_id": permit_id, "project_id": project_id}).all()
+        if not parts or parts[0].part != _PERMIT:
             raise NotFound("permit", permit_id)
-        position = row.position  # in the row's own statement and snapshot (RM-08)
-        scopes = conn.execute(find_scopes, ids).all()
-        touching = conn.execute(find_touching, ids).all()
         time_zone = reads.time_zone(project_id, conn).key
+    row = parts[0]
+    scopes = [p for p in parts if p.part == _SCOPE]  # in version order
+    position = row.position  # in the statement's own snapshot, with every part (RM-08)
     state = _state.decode(row.state)
 
     def reviewed(version: int) -> tuple[PermitContent, TemplateRef] | None:
@@ -90,33 +108,71 @@ def permit_detail(reads: ReadSide, project_id: UUID, permit_id: UUID, *, as_of: 
             conflict_id=c.conflict_id,
             rule=c.rule,
             severity=c.severity,
-            other_permit=c.newer if c.older == permit_id else c.older,
+            other_permit=c.other_permit,
             open=c.open,
         )
-        for c in sorted(touching, key=lambda c: str(c.conflict_id))
+        for c in parts
+        if c.part == _CONFLICT  # by conflict id: a UUID's order is its text's on both backends
     ]
     signatures = signature_views_from(state, reviewed, time_zone)
     return _detail(state, row.chain_head, signatures, lines, row.expires_at, as_of, position)
 
 
-def _statements(reads: ReadSide) -> tuple[Select[Any], Select[Any], Select[Any]]:
-    """The detail's three statements, built once per read side (building one costs more than running it)."""
+_PERMIT, _SCOPE, _CONFLICT = 0, 1, 2
+
+
+def _statement(reads: ReadSide) -> CompoundSelect[Any]:
+    """The detail in one statement, built once per read side (building one costs more than running it): the
+    permit's row, then the content in force from each version on, then the conflicts touching it, each part
+    tagged, in one round trip and one snapshot. A permit of another project has no row: its other parts alone
+    read as missing (TEN-02)."""
     v = reads.views("permit_list")
     p, contents, conflicts = v["permits"], v["permit_contents"], v["conflicts"]
     permit: BindParameter[UUID] = bindparam("permit_id")
-    row = select(
-        p.c.state,
-        p.c.chain_head,
-        p.c.expires_at,
-        reads.catalogue.live_position("permit_list").label("position"),
+
+    def part(tag: int, **given: ColumnElement[Any]) -> Select[Any]:
+        columns = {name: given.get(name, cast(null(), kind)) for name, kind in _COLUMNS.items()}
+        return select(literal(tag).label("part"), *(c.label(name) for name, c in columns.items()))
+
+    row = part(
+        _PERMIT,
+        state=p.c.state,
+        chain_head=p.c.chain_head,
+        expires_at=p.c.expires_at,
+        position=reads.catalogue.live_position("permit_list"),
     ).where(p.c.permit_id == permit, p.c.project_id == bindparam("project_id"))
-    scopes = (
-        select(contents.c.from_version, contents.c.content, contents.c.template)
-        .where(contents.c.permit_id == permit)
-        .order_by(contents.c.from_version)
-    )
-    touching = select(conflicts).where(or_(conflicts.c.older == permit, conflicts.c.newer == permit))
-    return row, scopes, touching
+    scopes = part(
+        _SCOPE,
+        from_version=contents.c.from_version,
+        content=contents.c.content,
+        template=contents.c.template,
+    ).where(contents.c.permit_id == permit)
+    touching = part(
+        _CONFLICT,
+        conflict_id=conflicts.c.conflict_id,
+        rule=conflicts.c.rule,
+        severity=conflicts.c.severity,
+        other_permit=case((conflicts.c.older == permit, conflicts.c.newer), else_=conflicts.c.older),
+        open=conflicts.c.open,
+    ).where(or_(conflicts.c.older == permit, conflicts.c.newer == permit))
+    return union_all(row, scopes, touching).order_by("part", "from_version", "conflict_id")
+
+
+# The columns of the detail's statement; each part fills its own and leaves the others NULL.
+_COLUMNS: dict[str, Any] = {
+    "state": LargeBinary,
+    "chain_head": String,
+    "expires_at": UtcDateTime,
+    "position": Integer,
+    "from_version": Integer,
+    "content": LargeBinary,
+    "template": LargeBinary,
+    "conflict_id": Uuid,
+    "rule": String,
+    "severity": String,
+    "other_permit": Uuid,
+    "open": Boolean,
+}
 
 
 def permit_detail_at(
