@@ -111,12 +111,7 @@ class AppendFunctionRecorder(SerialisedDDL, PostgresApplicationRecorder):
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(sql, {"id": stream_id}, prepare=True)
             for row in curs.fetchall():
-                stored = StoredEvent(
-                    originator_id=stream_id,
-                    originator_version=row["originator_version"],
-                    topic=row["topic"],
-                    state=bytes(row["state"]),
-                )
+                stored = _stored(stream_id, row)
                 if row["snapshot"]:
                     snapshot = stored
                 else:
@@ -135,15 +130,7 @@ class AppendFunctionRecorder(SerialisedDDL, PostgresApplicationRecorder):
         sql = " UNION ALL ".join([one] * len(versions)) + " ORDER BY 1, 2"
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(sql, [p for pair in versions.items() for p in pair], prepare=True)
-            return [
-                StoredEvent(
-                    originator_id=row["originator_id"],
-                    originator_version=row["originator_version"],
-                    topic=row["topic"],
-                    state=bytes(row["state"]),
-                )
-                for row in curs.fetchall()
-            ]
+            return [_stored(row["originator_id"], row) for row in curs.fetchall()]
 
     @contextmanager
     def listening(self) -> Iterator[Callable[[float], bool]]:
@@ -197,3 +184,13 @@ class PtwPostgresFactory(PostgresFactory):
 
     aggregate_recorder_class = SnapshotRecorder
     application_recorder_class = AppendFunctionRecorder
+
+
+def _stored(stream_id: UUID, row: dict[str, Any]) -> StoredEvent:
+    """A stored event from a row of `select_stream` or `select_after` (the state comes back as a memoryview)."""
+    return StoredEvent(
+        originator_id=stream_id,
+        originator_version=row["originator_version"],
+        topic=row["topic"],
+        state=bytes(row["state"]),
+    )

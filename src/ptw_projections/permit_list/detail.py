@@ -15,14 +15,9 @@ from uuid import UUID
 import msgspec
 from sqlalchemy import (
     BindParameter,
-    Boolean,
     ColumnElement,
     CompoundSelect,
-    Integer,
-    LargeBinary,
     Select,
-    String,
-    Uuid,
     bindparam,
     case,
     cast,
@@ -46,7 +41,6 @@ from ptw_projections.board.query import board_at
 from ptw_projections.errors import InvalidQuery, NotFound
 from ptw_projections.reader import ReadSide
 from ptw_projections.reference import ReferenceData
-from ptw_projections.types import UtcDateTime
 
 _state = msgspec.json.Decoder(PermitState)
 _content = msgspec.json.Decoder(PermitContent)
@@ -129,50 +123,40 @@ def _statement(reads: ReadSide) -> CompoundSelect[Any]:
     v = reads.views("permit_list")
     p, contents, conflicts = v["permits"], v["permit_contents"], v["conflicts"]
     permit: BindParameter[UUID] = bindparam("permit_id")
+    filled: dict[int, dict[str, ColumnElement[Any]]] = {
+        _PERMIT: {
+            "state": p.c.state,
+            "chain_head": p.c.chain_head,
+            "expires_at": p.c.expires_at,
+            "position": reads.catalogue.live_position("permit_list"),
+        },
+        _SCOPE: {
+            "from_version": contents.c.from_version,
+            "content": contents.c.content,
+            "template": contents.c.template,
+        },
+        _CONFLICT: {
+            "conflict_id": conflicts.c.conflict_id,
+            "rule": conflicts.c.rule,
+            "severity": conflicts.c.severity,
+            "other_permit": case((conflicts.c.older == permit, conflicts.c.newer), else_=conflicts.c.older),
+            "open": conflicts.c.open,
+        },
+    }
+    columns = {name: c for given in filled.values() for name, c in given.items()}
 
-    def part(tag: int, **given: ColumnElement[Any]) -> Select[Any]:
-        columns = {name: given.get(name, cast(null(), kind)) for name, kind in _COLUMNS.items()}
-        return select(literal(tag).label("part"), *(c.label(name) for name, c in columns.items()))
+    def part(tag: int) -> Select[Any]:
+        """One part's columns, every other part's as a NULL of that column's type."""
+        given = filled[tag]
+        return select(
+            literal(tag).label("part"),
+            *(given.get(name, cast(null(), c.type)).label(name) for name, c in columns.items()),
+        )
 
-    row = part(
-        _PERMIT,
-        state=p.c.state,
-        chain_head=p.c.chain_head,
-        expires_at=p.c.expires_at,
-        position=reads.catalogue.live_position("permit_list"),
-    ).where(p.c.permit_id == permit, p.c.project_id == bindparam("project_id"))
-    scopes = part(
-        _SCOPE,
-        from_version=contents.c.from_version,
-        content=contents.c.content,
-        template=contents.c.template,
-    ).where(contents.c.permit_id == permit)
-    touching = part(
-        _CONFLICT,
-        conflict_id=conflicts.c.conflict_id,
-        rule=conflicts.c.rule,
-        severity=conflicts.c.severity,
-        other_permit=case((conflicts.c.older == permit, conflicts.c.newer), else_=conflicts.c.older),
-        open=conflicts.c.open,
-    ).where(or_(conflicts.c.older == permit, conflicts.c.newer == permit))
+    row = part(_PERMIT).where(p.c.permit_id == permit, p.c.project_id == bindparam("project_id"))
+    scopes = part(_SCOPE).where(contents.c.permit_id == permit)
+    touching = part(_CONFLICT).where(or_(conflicts.c.older == permit, conflicts.c.newer == permit))
     return union_all(row, scopes, touching).order_by("part", "from_version", "conflict_id")
-
-
-# The columns of the detail's statement; each part fills its own and leaves the others NULL.
-_COLUMNS: dict[str, Any] = {
-    "state": LargeBinary,
-    "chain_head": String,
-    "expires_at": UtcDateTime,
-    "position": Integer,
-    "from_version": Integer,
-    "content": LargeBinary,
-    "template": LargeBinary,
-    "conflict_id": Uuid,
-    "rule": String,
-    "severity": String,
-    "other_permit": Uuid,
-    "open": Boolean,
-}
 
 
 def permit_detail_at(
