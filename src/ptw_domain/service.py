@@ -150,14 +150,16 @@ class PermitService:
         self._decoders = {kind: msgspec.json.Decoder(kind) for kind in command_types()}
         self.store = PtwStore(env=store_env(database_url))
         install_append_only_guard(self.store)
-        self._loader = StreamLoader(self.store, reference_ttl_seconds=reference_ttl_seconds)
-        self._new_id = new_id
-        self._resolutions: dict[ResolutionKey, ResolvedTemplate] = {}
         self._watch = (
             CacheWatch(self.store, self.store.head_position())
             if watch_other_writers and self.store.shared_by_processes
             else None
         )
+        self._loader = StreamLoader(
+            self.store, reference_ttl_seconds=reference_ttl_seconds, watch=self._watch
+        )
+        self._new_id = new_id
+        self._resolutions: dict[ResolutionKey, ResolvedTemplate] = {}
 
     def close(self) -> None:
         if self._watch is not None:
@@ -404,13 +406,19 @@ class PermitService:
         at: datetime | None = None,
         version: int | None = None,
         within: UUID | None = None,
+        at_least: int | None = None,
     ) -> Readiness:
         """RDY-01/05/09: readiness now, or at a past version or instant, optionally as an actor. `within` is the
-        project a request is evaluated in: a permit of another project reads as missing (TEN-02)."""
+        project a request is evaluated in: a permit of another project reads as missing (TEN-02).
+
+        `at_least` (with `within`): a store position the answer must reflect, such as the caller's last write
+        (RM-08). A watching service (`watch_other_writers`) then answers from the streams its watch keeps
+        current, with no round trip, when the watch has passed that position; without it (the default) the
+        permit and the register are read from the store."""
         now = at or self.clock.now()
         bench = self._bench()
         if within is not None and version is None and at is None:
-            bench.prefetch([permit_id, register_id(within)])  # what the evaluation reads fresh
+            bench.prefetch([permit_id, register_id(within)], at_least=at_least)  # what the evaluation reads
         state = (
             bench.permit(permit_id).state if within is not None or (version is None and at is None) else None
         )

@@ -87,11 +87,12 @@ class Workbench:
             self.fresh[stream_id] = stream
         return stream
 
-    def prefetch(self, stream_ids: Sequence[UUID]) -> None:
-        """Read several streams FRESH at once (one round trip where the store allows) for the reads below."""
+    def prefetch(self, stream_ids: Sequence[UUID], *, at_least: int | None = None) -> None:
+        """Read several streams FRESH at once (one round trip where the store allows) for the reads below;
+        `at_least`: see `StreamLoader.get_fresh`."""
         wanted = [i for i in stream_ids if i not in self.fresh]
         if wanted:
-            self.fresh |= self.loader.get_fresh(wanted)
+            self.fresh |= self.loader.get_fresh(wanted, at_least=at_least)
 
     def permit(self, permit_id: UUID, freshness: Freshness = Freshness.FRESH) -> Stream[PermitState]:
         stream = self.stream(permit_id, freshness)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from eventsourcing.persistence import Notification
 
 from ptw_domain import commands as c
 from ptw_domain.clock import ManualClock
@@ -182,3 +183,154 @@ def test_a_store_only_one_process_writes_has_no_watch(tmp_path: Path, clock: Man
         assert not any(t.name == "ptw-cache-watch" for t in threading.enumerate())
     finally:
         service.close()
+
+
+# --- readiness from the watched cache (ADR 0016): no round trip when the watch vouches for both streams --------
+
+
+def vouched(service: PermitService, permit_id: uuid.UUID, project_id: uuid.UUID, at_least: int = 0) -> bool:
+    watch = service._watch
+    assert watch is not None
+    return watch.current([permit_id, register_id(project_id)], at_least) is not None
+
+
+class StoreReads:
+    """Counts the reads of events a service makes (delegating to its real recorder)."""
+
+    def __init__(self, service: PermitService, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.count = 0
+        recorder = service.store.recorder
+        for name in ("select_after", "select_stream", "select_events"):
+            real = getattr(recorder, name)
+            monkeypatch.setattr(recorder, name, self._counting(real))
+
+    def _counting(self, real: Callable[..., Any]) -> Callable[..., Any]:
+        def read(*args: Any, **kwargs: Any) -> Any:
+            self.count += 1
+            return real(*args, **kwargs)
+
+        return read
+
+
+@pytest.mark.postgres
+def test_readiness_is_answered_from_the_streams_the_watch_vouches_for(
+    watched: tuple[World, PermitService], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once read while the watch took in nothing, the permit and the SIMOPS register are current as of the
+    watch's position: a readiness asking for no later position reads nothing from the store, and says the
+    same as one read from it."""
+    world, second = watched
+    pid = world.submitted()
+    eventually(
+        lambda: (
+            bool(world.service.readiness(pid, within=world.project_id, at_least=0))
+            and vouched(world.service, pid, world.project_id)
+        )
+    )
+    reads = StoreReads(world.service, monkeypatch)
+    served = world.service.readiness(pid, within=world.project_id, at_least=0)
+    assert reads.count == 0
+    assert served == second.readiness(pid, within=world.project_id)
+
+
+@pytest.mark.postgres
+def test_another_writers_change_reaches_readiness_served_from_the_cache(
+    watched: tuple[World, PermitService],
+) -> None:
+    """RM-08 across processes: asked for the position of another process's write, readiness reflects it at
+    once (read from the store if the watch has not passed it yet); once the watch has folded it in, the
+    streams are vouched for again without a command of this service touching them."""
+    world, second = watched
+    pid = world.submitted()
+    eventually(
+        lambda: (
+            bool(world.service.readiness(pid, within=world.project_id, at_least=0))
+            and vouched(world.service, pid, world.project_id)
+        )
+    )
+    withdrawn = second.execute(c.WithdrawPermit(actor=world.actor("req"), permit_id=pid))
+    assert withdrawn.position is not None
+    seen = world.service.readiness(pid, within=world.project_id, at_least=withdrawn.position)
+    assert seen.status == "draft" and seen.version == withdrawn.version
+    eventually(lambda: vouched(world.service, pid, world.project_id, withdrawn.position or 0))
+    assert world.service.readiness(pid, within=world.project_id, at_least=withdrawn.position) == seen
+
+
+@pytest.mark.postgres
+def test_streams_read_while_the_watch_took_in_events_are_not_vouched_for(
+    watched: tuple[World, PermitService],
+) -> None:
+    """The race the vouching guards against: an event the watch takes in while a stream is being read may be
+    one the read missed, and the watch skipped it (the stream was not cached yet). Such a read is not kept as
+    current; the next read of the store is."""
+    world, _second = watched
+    pid = world.submitted()
+    watch = world.service._watch
+    assert watch is not None
+    streams = [pid, register_id(world.project_id)]
+    eventually(lambda: watch.position == world.service.store.head_position())
+    since = watch.mark()
+    world.service.permit(pid)  # a read of the store, putting the stream in the cache
+    loaded = cached(world.service, pid)
+    assert loaded is not None
+    other = Notification(  # another writer's event on a stream this process does not cache
+        id=since + 1, originator_id=uuid.uuid4(), originator_version=1, topic="t", state=b""
+    )
+    watch.take_in([other], time.monotonic())
+    watch.confirm([loaded], since)
+    assert watch.current([pid], 0) is None
+    assert watch.current([pid], 0) is None  # and it stays unvouched until read again
+    world.service.readiness(pid, within=world.project_id, at_least=0)
+    eventually(lambda: watch.current(streams, 0) is not None, seconds=2)
+
+
+@pytest.mark.postgres
+def test_a_stream_this_process_writes_is_vouched_for_again_only_after_a_read(
+    watched: tuple[World, PermitService],
+) -> None:
+    """A command's save puts the committed stream in the cache without the watch's position in view: another
+    writer's next event may already be past it. Only a read of the store makes it current again."""
+    world, _second = watched
+    pid = world.submitted()
+    eventually(
+        lambda: (
+            bool(world.service.readiness(pid, within=world.project_id, at_least=0))
+            and vouched(world.service, pid, world.project_id)
+        )
+    )
+    world.run(c.WithdrawPermit(actor=world.actor("req"), permit_id=pid))
+    assert not vouched(world.service, pid, world.project_id)
+    eventually(
+        lambda: (
+            world.service.readiness(pid, within=world.project_id, at_least=0).status == "draft"
+            and vouched(world.service, pid, world.project_id)
+        )
+    )
+
+
+@pytest.mark.postgres
+def test_a_closed_watch_vouches_for_nothing(postgres_url: str, clock: ManualClock) -> None:
+    service = PermitService(postgres_url, clock=clock, watch_other_writers=True)
+    world = World.create(service, clock)
+    pid = world.submitted()
+    eventually(
+        lambda: (
+            bool(service.readiness(pid, within=world.project_id, at_least=0))
+            and vouched(service, pid, world.project_id)
+        )
+    )
+    service.close()
+    assert not vouched(service, pid, world.project_id)
+
+
+def test_readiness_asked_for_a_position_reads_the_store_where_no_watch_keeps_the_cache(
+    two: tuple[World, PermitService],
+) -> None:
+    """SQLite (one writing process) and a PostgreSQL service without a watch read both streams fresh: the
+    position asked for is always reflected."""
+    world, second = two
+    pid = world.submitted()
+    world.service.readiness(pid, within=world.project_id, at_least=0)
+    withdrawn = second.execute(c.WithdrawPermit(actor=world.actor("req"), permit_id=pid))
+    seen = world.service.readiness(pid, within=world.project_id, at_least=withdrawn.position)
+    assert seen.status == "draft"

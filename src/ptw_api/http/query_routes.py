@@ -199,7 +199,8 @@ def query_route(
             runtime: Runtime = request.app.state.runtime
             project_id: UUID = kwargs.pop("project_id")
             ids = {name: kwargs.pop(name) for name in path_ids}
-            runtime.wait_for_caller(request.user.sub, asked, reads)
+            # the position waited for, for a read that checks it itself (readiness, from the watched cache)
+            request.state.caller_position = runtime.wait_for_caller(request.user.sub, asked, reads)
             given = {k.removeprefix("q_"): v for k, v in kwargs.items() if v is not None}
             return reader(request, runtime, project_id, ids, params.parse_query(given, query))
 
@@ -334,7 +335,12 @@ def readiness_route(
     actor = request.user.actor_in(project_id) if q.as_me else None
     at = params.instant("at", q.at) if q.at else None
     return runtime.service.readiness(
-        ids["permit_id"], actor=actor, at=at, version=q.version, within=project_id
+        ids["permit_id"],
+        actor=actor,
+        at=at,
+        version=q.version,
+        within=project_id,
+        at_least=request.state.caller_position,  # RM-08: the caller's last write, or the position named
     )
 
 

@@ -58,10 +58,11 @@ class Runtime:
         with self._lock:
             return subject in self._positions
 
-    def wait_for_caller(self, subject: str, asked: int | None, projections: list[str]) -> None:
+    def wait_for_caller(self, subject: str, asked: int | None, projections: list[str]) -> int:
         """Wait until the projections have passed the caller's last write here, or the position the client
-        names (`X-PTW-Min-Position`, for clients served by several processes). A position past the store's head
-        was never returned by a command: refused at once rather than waited for and answered 503."""
+        names (`X-PTW-Min-Position`, for clients served by several processes); returns that position (0: none).
+        A position past the store's head was never returned by a command: refused at once rather than waited
+        for and answered 503."""
         if asked and asked > self.head():
             raise ValidationFailed(
                 "X-PTW-Min-Position is past the store's last position",
@@ -72,6 +73,7 @@ class Runtime:
             position = max(self._positions.get(subject, 0), asked or 0)
         if position:
             self.reads.wait_for(position, projections, timeout=self.settings.read_wait_seconds)
+        return position
 
     def organisation_of(self, principal: Any) -> UUID:
         """The caller's organisation (the `org` claim) for organisation settings."""

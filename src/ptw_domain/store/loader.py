@@ -13,13 +13,16 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 
 from ptw_domain.store.application import PtwStore
 from ptw_domain.store.streams import Stream, fold
+
+if TYPE_CHECKING:
+    from ptw_domain.store.watch import CacheWatch
 
 
 class Freshness(Enum):
@@ -29,8 +32,11 @@ class Freshness(Enum):
 
 
 class StreamLoader:
-    def __init__(self, store: PtwStore, *, reference_ttl_seconds: float) -> None:
+    def __init__(
+        self, store: PtwStore, *, reference_ttl_seconds: float, watch: CacheWatch | None = None
+    ) -> None:
         self._store = store
+        self._watch = watch
         self._ttl = reference_ttl_seconds
         self._references: dict[UUID, tuple[float, Stream[Any] | None]] = {}
 
@@ -55,9 +61,27 @@ class StreamLoader:
             self._references[stream_id] = (time.monotonic(), stream)
         return stream
 
-    def get_fresh(self, stream_ids: Sequence[UUID]) -> dict[UUID, Stream[Any] | None]:
+    def get_fresh(
+        self, stream_ids: Sequence[UUID], *, at_least: int | None = None
+    ) -> dict[UUID, Stream[Any] | None]:
         """FRESH reads of several streams; on a store shared by processes the cached ones are fast-forwarded
-        together in one round trip instead of one each."""
+        together in one round trip instead of one each.
+
+        `at_least`: a store position the answer must reflect. Where a watch keeps the cache (CacheWatch) and
+        knows every one of the streams current as of that position or later, they are answered from the cache
+        with no round trip; the streams read otherwise are offered to the watch to vouch for next time."""
+        watch = self._watch
+        if watch is not None and at_least is not None:
+            kept = watch.current(stream_ids, at_least)
+            if kept is not None:
+                return dict(kept)
+        since = watch.mark() if watch is not None else 0
+        found = self._read_fresh(stream_ids)
+        if watch is not None:
+            watch.confirm([s for s in found.values() if s is not None], since)
+        return found
+
+    def _read_fresh(self, stream_ids: Sequence[UUID]) -> dict[UUID, Stream[Any] | None]:
         cache = self._store.repository.cache
         cached = [s for i in stream_ids if (s := _peek(cache, i)) is not None]
         if len(cached) < 2 or not self._store.shared_by_processes:

@@ -18,10 +18,11 @@ import msgspec
 import pytest
 from litestar.testing import TestClient
 
+from ptw_api.http.app import create_app
 from ptw_api.http.auth import mint_token
 from ptw_api.http.settings import ApiSettings
 from ptw_domain.roles import Role
-from tests.api.http.conftest import SECRET, Caller, grant_of
+from tests.api.http.conftest import SECRET, Caller, grant_of, token_for
 from tests.builders import World
 
 SHORT_WAIT = 0.3  # seconds a read waits for the projections in the not-caught-up test
@@ -112,6 +113,31 @@ def test_rm08_another_caller_gets_the_same_guarantee_by_naming_the_position(
     assert [(i["id"], i["version"]) for i in listed["items"]] == [(pid, 2)]
     trail = auditor.get("/audit-trail", params={"permit": pid}, headers=told).json()
     assert [(r["position"], r["type"]) for r in trail["items"]][-1] == (position, "PermitEdited")
+
+
+def test_rm08_readiness_in_another_process_reflects_a_write_named_by_its_position(
+    site: World, as_person: Any, api_settings: ApiSettings, clock: Any
+) -> None:
+    """RM-08 for readiness across API processes sharing one store: the other process may answer readiness from
+    the streams its cache watch keeps current (ADR 0016), but never from a position before the one named;
+    without a position named it catches up by itself. (In memory nothing is shared between processes.)"""
+    if api_settings.database_url.startswith("memory"):
+        pytest.skip("an in-memory store is not shared by processes")
+    req = as_person("req")
+    pid = str(site.submitted())
+    with TestClient(create_app(api_settings, clock=clock)) as other:
+        elsewhere = Caller(other, site, token_for(api_settings, site, "ver"), site.project_id)
+        before = elsewhere.get(f"/permits/{pid}/readiness")
+        assert before.json()["status"] == "submitted", before.text
+        withdrawn = req.post(f"/permits/{pid}/withdraw", json={})
+        assert withdrawn.status_code == 200, withdrawn.text
+        told = {"X-PTW-Min-Position": withdrawn.headers["X-PTW-Position"]}
+        seen = elsewhere.get(f"/permits/{pid}/readiness", headers=told).json()
+        assert (seen["status"], seen["version"]) == ("draft", withdrawn.json()["version"])
+        deadline = time.monotonic() + 10
+        while elsewhere.get(f"/permits/{pid}/readiness").json()["version"] != seen["version"]:
+            assert time.monotonic() < deadline, "the other process never caught up"
+            time.sleep(0.01)
 
 
 def without_followers(database_url: str, read_wait_seconds: float) -> ApiSettings:
