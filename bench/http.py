@@ -285,6 +285,16 @@ class PaceSpec:
     rate: float
     headers: str = ""
     warmup: int = 0  # the first requests, not kept
+    # Paths every connection asks once, one after another, before the schedule begins. A connection is served
+    # by one worker for its life, so every worker that will serve a sample has read them (asked on other
+    # connections, a worker that none of those reached read a "cached" permit for the first time in the
+    # sampled rounds: seen as a sixth, then a half, of one worker's samples).
+    prime: tuple[str, ...] = ()
+
+    @property
+    def primed(self) -> int:
+        """The requests made before the schedule (in the server's request log, before the schedule's)."""
+        return PACE_CONNECTIONS * len(self.prime)
 
 
 @dataclass
@@ -297,12 +307,20 @@ class Sample:
     due: float = 0.0  # its slot, seconds from the start of the schedule
 
 
+PACE_CONNECTIONS = 8
+
+
 async def pace(host: str, spec: PaceSpec) -> list[Sample]:
     idle = []
-    for _ in range(8):  # one at a time, each answered once before the next is opened (see `drive`)
+    for _ in range(PACE_CONNECTIONS):  # one at a time, each answered once before the next is opened (`drive`)
         conn = await Connection.open(host, spec.port)
         await conn.request(get_request(host, spec.port, "/health/live"))
         idle.append(conn)
+    for conn in idle:
+        for path in spec.prime:
+            status, _body = await conn.request(get_request(host, spec.port, path, spec.headers))
+            if not 200 <= status < 300:
+                raise RuntimeError(f"priming {path} answered {status}")
     samples: list[Sample] = []
     tasks = []
 
@@ -336,26 +354,6 @@ async def pace(host: str, spec: PaceSpec) -> list[Sample]:
 
 def pace_sync(host: str, spec: PaceSpec) -> list[Sample]:
     return asyncio.run(pace(host, spec))
-
-
-async def prime(host: str, port: int, paths: list[str], headers: str, connections: int = 8) -> int:
-    """Ask every path on each of `connections` connections (opened one at a time, as `pace` opens its own,
-    so that they spread over the workers), one request after another: every worker that serves one of them
-    has read each path once before sampling begins. Returns the number of requests made."""
-    for _ in range(connections):
-        conn = await Connection.open(host, port)
-        try:
-            for path in paths:
-                status, _body = await conn.request(get_request(host, port, path, headers))
-                if not 200 <= status < 300:
-                    raise RuntimeError(f"priming {path} answered {status}")
-        finally:
-            conn.close()
-    return connections * len(paths)
-
-
-def prime_sync(host: str, port: int, paths: list[str], headers: str) -> int:
-    return asyncio.run(prime(host, port, paths, headers))
 
 
 def in_load_process(fn: Callable[..., Any], *args: Any) -> Any:
@@ -777,17 +775,14 @@ def latency(args: argparse.Namespace, tmp: Path) -> tuple[Latency, str]:
         bearer = f"Authorization: Bearer {token(url, project_id, person)}\r\n"
         access = tmp / "access.log"
         with serve("ptw_api.http.app:create_app", api_env(url), args.workers, tmp, access_log=access) as port:
-            # Each connection is served by one worker for its life; without this, a cached permit's first read
-            # in the other worker fell in the sampled rounds (up to a sixth of the "cached" samples were loads)
-            primed = in_load_process(
-                prime_sync, HOST, port, [paths["readiness"](i) for i in range(len(warm))], bearer
-            )
+            cached = tuple(paths["readiness"](i) for i in range(len(warm)))
             spec = PaceSpec(
                 port=port,
                 schedule=schedule,
                 rate=args.rate,
                 headers=bearer,
                 warmup=args.warmup_rounds * len(ENDPOINTS),
+                prime=cached,
             )
             began = time.perf_counter()
             with report.Steadiness(tmp) as steadiness:
@@ -797,22 +792,20 @@ def latency(args: argparse.Namespace, tmp: Path) -> tuple[Latency, str]:
             if args.low_rate:
                 # The same reads at a low rate, where the server keeps up: what each request costs, unqueued.
                 gentle = [(n, paths[n](i)) for i in range(args.low_samples + 10) for n in LOW_ENDPOINTS]
-                low = in_load_process(
-                    pace_sync,
-                    HOST,
-                    PaceSpec(port=port, schedule=gentle, rate=args.low_rate, headers=bearer, warmup=40),
+                gentle_spec = PaceSpec(
+                    port=port, schedule=gentle, rate=args.low_rate, headers=bearer, warmup=40, prime=cached
                 )
+                low = in_load_process(pace_sync, HOST, gentle_spec)
         bad = [s for s in got + low if not 200 <= s.status < 300]
         if bad:
             raise RuntimeError(f"{len(bad)} non-2xx answers, the first {bad[0].status} on {bad[0].name}")
         samples = {name: [s.ms for s in got if s.name == name] for name in ENDPOINTS}
         sizes = {name: max(s.size for s in got if s.name == name) for name in ENDPOINTS}
-        first = slice(primed, primed + len(schedule))
+        first = slice(spec.primed, spec.primed + len(schedule))
         server = server_times(access, project_id, set(warm), warmup=args.warmup_rounds, lines=first)
         low_samples = {name: [s.ms for s in low if s.name == name] for name in LOW_ENDPOINTS}
-        low_server = server_times(
-            access, project_id, set(warm), warmup=10, lines=slice(primed + len(schedule), None)
-        )
+        after = spec.primed + len(schedule) + spec.primed  # the low-rate connections prime too
+        low_server = server_times(access, project_id, set(warm), warmup=10, lines=slice(after, None))
         print("  in-process query functions …", flush=True)
         inproc, total = in_process(url, project_id, in_store, warm, as_of, args.inproc_samples)
         if args.profile:
