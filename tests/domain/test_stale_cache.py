@@ -194,6 +194,21 @@ def vouched(service: PermitService, permit_id: uuid.UUID, project_id: uuid.UUID,
     return watch.current([permit_id, register_id(project_id)], at_least) is not None
 
 
+def read_until_vouched(
+    service: PermitService, permit_id: uuid.UUID, project_id: uuid.UUID, at_least: int = 0
+) -> Any:
+    """Readiness, asked until the watch vouches for the streams it read (a read during which the watch took in
+    events is not vouched for; the next one is, once the watch is quiet). Returns the last answer."""
+    answers = []
+
+    def vouched_after_reading() -> bool:
+        answers.append(service.readiness(permit_id, within=project_id, at_least=at_least))
+        return vouched(service, permit_id, project_id, at_least)
+
+    eventually(vouched_after_reading)
+    return answers[-1]
+
+
 class StoreReads:
     """Counts the reads of events a service makes (delegating to its real recorder)."""
 
@@ -221,12 +236,7 @@ def test_readiness_is_answered_from_the_streams_the_watch_vouches_for(
     same as one read from it."""
     world, second = watched
     pid = world.submitted()
-    eventually(
-        lambda: (
-            bool(world.service.readiness(pid, within=world.project_id, at_least=0))
-            and vouched(world.service, pid, world.project_id)
-        )
-    )
+    read_until_vouched(world.service, pid, world.project_id)
     reads = StoreReads(world.service, monkeypatch)
     served = world.service.readiness(pid, within=world.project_id, at_least=0)
     assert reads.count == 0
@@ -242,23 +252,13 @@ def test_another_writers_change_reaches_readiness_served_from_the_cache(
     served from vouched streams again."""
     world, second = watched
     pid = world.submitted()
-    eventually(
-        lambda: (
-            bool(world.service.readiness(pid, within=world.project_id, at_least=0))
-            and vouched(world.service, pid, world.project_id)
-        )
-    )
+    read_until_vouched(world.service, pid, world.project_id)
     withdrawn = second.execute(c.WithdrawPermit(actor=world.actor("req"), permit_id=pid))
     assert withdrawn.position is not None
     seen = world.service.readiness(pid, within=world.project_id, at_least=withdrawn.position)
     assert seen.status == "draft" and seen.version == withdrawn.version
-    eventually(
-        lambda: (
-            world.service.readiness(pid, within=world.project_id, at_least=withdrawn.position).version
-            == seen.version
-            and vouched(world.service, pid, world.project_id, withdrawn.position or 0)
-        )
-    )
+    again = read_until_vouched(world.service, pid, world.project_id, withdrawn.position)
+    assert again.version == seen.version
 
 
 @pytest.mark.postgres
@@ -272,7 +272,6 @@ def test_streams_read_while_the_watch_took_in_events_are_not_vouched_for(
     pid = world.submitted()
     watch = world.service._watch
     assert watch is not None
-    streams = [pid, register_id(world.project_id)]
     eventually(lambda: watch.position == world.service.store.head_position())
     since = watch.mark()
     world.service.permit(pid)  # a read of the store, putting the stream in the cache
@@ -285,12 +284,7 @@ def test_streams_read_while_the_watch_took_in_events_are_not_vouched_for(
     watch.confirm([loaded], since)
     assert watch.current([pid], 0) is None
     assert watch.current([pid], 0) is None  # and it stays unvouched until read again
-    eventually(
-        lambda: (
-            bool(world.service.readiness(pid, within=world.project_id, at_least=0))
-            and watch.current(streams, 0) is not None
-        )
-    )
+    read_until_vouched(world.service, pid, world.project_id)
 
 
 @pytest.mark.postgres
@@ -301,20 +295,10 @@ def test_a_stream_this_process_writes_is_vouched_for_again_only_after_a_read(
     writer's next event may already be past it. Only a read of the store makes it current again."""
     world, _second = watched
     pid = world.submitted()
-    eventually(
-        lambda: (
-            bool(world.service.readiness(pid, within=world.project_id, at_least=0))
-            and vouched(world.service, pid, world.project_id)
-        )
-    )
+    read_until_vouched(world.service, pid, world.project_id)
     world.run(c.WithdrawPermit(actor=world.actor("req"), permit_id=pid))
     assert not vouched(world.service, pid, world.project_id)
-    eventually(
-        lambda: (
-            world.service.readiness(pid, within=world.project_id, at_least=0).status == "draft"
-            and vouched(world.service, pid, world.project_id)
-        )
-    )
+    assert read_until_vouched(world.service, pid, world.project_id).status == "draft"
 
 
 @pytest.mark.postgres
@@ -322,14 +306,14 @@ def test_a_closed_watch_vouches_for_nothing(postgres_url: str, clock: ManualCloc
     service = PermitService(postgres_url, clock=clock, watch_other_writers=True)
     world = World.create(service, clock)
     pid = world.submitted()
-    eventually(
-        lambda: (
-            bool(service.readiness(pid, within=world.project_id, at_least=0))
-            and vouched(service, pid, world.project_id)
-        )
-    )
-    service.close()
-    assert not vouched(service, pid, world.project_id)
+    read_until_vouched(service, pid, world.project_id)
+    watch = service._watch
+    assert watch is not None
+    watch.close()  # the cache is still there; the watch no longer follows the store
+    try:
+        assert not vouched(service, pid, world.project_id)
+    finally:
+        service.close()
 
 
 def test_readiness_asked_for_a_position_reads_the_store_where_no_watch_keeps_the_cache(
