@@ -318,7 +318,9 @@ def permit_at_route(
     "/permits/{permit_id:uuid}/readiness",
     operation_id="getReadiness",
     description="RDY-01..09: what may happen next to the permit and why not, now or at a past version or "
-    "instant; `as_me=true` evaluates the actor-dependent guards for the caller (RDY-05).",
+    "instant; `as_me=true` evaluates the actor-dependent guards for the caller (RDY-05). Reflects the caller's "
+    "last write and the `X-PTW-Min-Position` named (RM-08); another client's write of the last ~10 ms may not "
+    "be in it yet, and `version` says what was judged.",
     query=ReadinessParams,
     returns=Readiness,
     reads=[],
