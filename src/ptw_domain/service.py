@@ -12,12 +12,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 import msgspec
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError
 
 from ptw_domain import commands as c
 from ptw_domain.canonical import sha256_hex
@@ -42,7 +42,8 @@ from ptw_domain.project import ProjectState
 from ptw_domain.roles import SYSTEM_ACTOR, Actor
 from ptw_domain.simops.streams import register_id
 from ptw_domain.store.application import PtwStore, install_append_only_guard
-from ptw_domain.store.loader import Freshness, StreamLoader
+from ptw_domain.store.group_commit import GroupCommit
+from ptw_domain.store.loader import Freshness, NotCached, StreamLoader
 from ptw_domain.store.mapper import prepare_decoders
 from ptw_domain.store.settings import store_env
 from ptw_domain.store.streams import Stream, append, fold
@@ -82,6 +83,15 @@ class Attachment(Protocol):
 
 class _Unconfirmed(Exception):
     """A trusted attempt decided to record nothing; the answer needs fresh streams."""
+
+
+class _Decision(NamedTuple):
+    """A decided command before it is saved: the streams with events to record, the refusal to answer after
+    saving them (a refused command may still record facts, TIME-04) and the result but for its position."""
+
+    streams: list[Stream[Any]]
+    refusal: DomainError | None
+    result: CommandResult
 
 
 class CommandResult(msgspec.Struct, frozen=True, kw_only=True):
@@ -166,9 +176,13 @@ class PermitService:
             self._watch.close()
         self.store.close()
 
-    def _bench(self, *, trusting: bool = False) -> Workbench:
+    def _bench(self, *, trusting: bool = False, cached_only: bool = False) -> Workbench:
         return Workbench(
-            loader=self._loader, new_id=self._new_id, resolutions=self._resolutions, trusting=trusting
+            loader=self._loader,
+            new_id=self._new_id,
+            resolutions=self._resolutions,
+            trusting=trusting,
+            cached_only=cached_only,
         )
 
     # --- commands -------------------------------------------------------------------------------------------
@@ -230,6 +244,50 @@ class PermitService:
     def _attempt(
         self, command: c.Command, bench: Workbench, attach: Attachment | None = None
     ) -> CommandResult:
+        decided = self._decided(command, bench, attach)
+        if isinstance(decided, CommandResult):
+            return decided
+        recordings = self.store.save(*decided.streams) if decided.streams else []
+        self._loader.saved(decided.streams)
+        if decided.refusal is not None:
+            raise decided.refusal
+        return msgspec.structs.replace(
+            decided.result, position=max((r.notification.id for r in recordings), default=None)
+        )
+
+    async def execute_cached(
+        self, command: c.Command, *, within: UUID | None, group: GroupCommit
+    ) -> CommandResult | None:
+        """`execute` for the common case, without leaving the event loop (ADR 0017): the command decided on the
+        cache alone and its events appended through `group` with the other commands of the moment.
+
+        None, having recorded nothing, whenever that is not enough: a stream not in the cache (or a reference
+        past its time to live), a refusal or a no-op to confirm on fresh streams, a version another writer
+        took, a snapshot due. The caller then runs `execute`, in a thread, which answers it as always."""
+        command = self._stamp(command)
+        bench = self._bench(trusting=True, cached_only=True)
+        try:
+            if within is not None:
+                self._check_within(command, bench, within)
+            decided = self._decided(command, bench, None)
+        except (NotCached, _Unconfirmed, DomainError):
+            return None
+        assert not isinstance(decided, CommandResult)  # a trusting attempt replays nothing
+        if self.store.snapshot_due(decided.streams):
+            return None
+        stored = [self.store.mapper.to_stored_event(e) for s in decided.streams for e in s.pending]
+        try:
+            ids = await group.append(stored)
+        except (IntegrityError, OperationalError, InterfaceError):  # `execute` decides again, or retries
+            return None
+        self.store.committed(decided.streams)
+        self._loader.saved(decided.streams)
+        return msgspec.structs.replace(decided.result, position=max(ids))
+
+    def _decided(
+        self, command: c.Command, bench: Workbench, attach: Attachment | None
+    ) -> _Decision | CommandResult:
+        """What the command records (not yet saved), or the outcome already recorded for it (a replay)."""
         key = command.context.idempotency_key
         record_id = uuid5(_IDEMPOTENCY, f"{bench.scope_of(command)}:{key}") if key else None
         fingerprint = sha256_hex({"command": command.name, **_without_time(command)}) if key else ""
@@ -268,27 +326,16 @@ class PermitService:
                     stream_id=record_id,
                 )
             )
-        if attach is not None and change.refusal is None:
-            interim = CommandResult(
-                command=command.name,
-                stream_id=main.id if main else None,
-                version=main.version if main else None,
-                events=events,
-                permit_number=change.number,
-            )
-            streams += attach.streams(bench, command, interim)
-        recordings = self.store.save(*streams) if streams else []
-        self._loader.saved(streams)
-        if change.refusal is not None:
-            raise change.refusal
-        return CommandResult(
+        result = CommandResult(
             command=command.name,
             stream_id=main.id if main else None,
             version=main.version if main else None,
             events=events,
-            position=max((r.notification.id for r in recordings), default=None),
             permit_number=change.number,
         )
+        if attach is not None and change.refusal is None:
+            streams += attach.streams(bench, command, result)
+        return _Decision(streams, change.refusal, result)
 
     def _check_within(self, command: c.Command, bench: Workbench, project_id: UUID) -> None:
         """TEN-02: the command's scope is the request's project, or that project's organisation."""

@@ -38,6 +38,8 @@ class Workbench:
     new_id: Callable[[], UUID]
     resolutions: dict[ResolutionKey, ResolvedTemplate]
     trusting: bool = False
+    # only what memory holds (a command decided in the event loop, ADR 0017): a read of the store raises NotCached
+    cached_only: bool = False
     fresh: dict[UUID, Stream[Any] | None] = field(default_factory=dict)
 
     @property
@@ -82,6 +84,8 @@ class Workbench:
         in for any less fresh read of the same stream."""
         if stream_id in self.fresh:
             return self.fresh[stream_id]
+        if self.cached_only:
+            return self.loader.cached(stream_id, freshness)
         stream = self.loader.get(stream_id, freshness)
         if freshness is Freshness.FRESH:
             self.fresh[stream_id] = stream

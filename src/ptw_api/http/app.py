@@ -55,6 +55,8 @@ def create_app(settings: ApiSettings | None = None, *, clock: Clock | None = Non
         try:
             yield
         finally:
+            if runtime.group is not None:
+                await runtime.group.close()
             runtime.close()
 
     auth = jwt_auth(settings, exclude=["^/schema", "^/health", "^/metrics"])

@@ -17,6 +17,7 @@ from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 import msgspec
 from litestar import Request, Response, post
+from litestar.concurrency import sync_to_thread
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath, HeaderParameter, JSONBody, RawBody
 
@@ -32,6 +33,7 @@ from ptw_domain.handover import commands as handover
 from ptw_domain.isolation import commands as isolation
 from ptw_domain.people import commands as people
 from ptw_domain.records import commands as records
+from ptw_domain.service import CommandResult
 from ptw_domain.simops import commands as simops
 
 _NEW_IDS = uuid5(NAMESPACE_URL, "urn:ptw:api:new-id")
@@ -398,6 +400,25 @@ def build_command(
     return route.command(actor=actor, context=context, **fields), created, within
 
 
+async def answer_command(
+    request: Request[Principal, Any, Any],
+    route: CommandRoute,
+    data: msgspec.Struct,
+    ids: dict[str, UUID],
+    idempotency_key: str | None,
+    if_match: str | None,
+) -> Response[CommandOutcome]:
+    """Run the request's command: on PostgreSQL first in the event loop, decided on the cache and appended with
+    the other commands of the moment (ADR 0017); whenever that needs the store, as always, in a worker thread."""
+    runtime: Runtime = request.app.state.runtime
+    if runtime.group is not None and "organisation_id" not in route.command.__struct_fields__:
+        command, created, within = command_of(request, route, data, ids, idempotency_key, if_match)
+        result = await runtime.service.execute_cached(command, within=within, group=runtime.group)
+        if result is not None:
+            return answer(runtime, request.user, route, result, created)
+    return await sync_to_thread(run_command, request, route, data, ids, idempotency_key, if_match)
+
+
 def run_command(
     request: Request[Principal, Any, Any],
     route: CommandRoute,
@@ -407,6 +428,24 @@ def run_command(
     if_match: str | None,
 ) -> Response[CommandOutcome]:
     runtime: Runtime = request.app.state.runtime
+    command, created, within = command_of(request, route, data, ids, idempotency_key, if_match)
+    result = runtime.service.execute(command, within=within)
+    if result.replayed and result.position is None:
+        # SEC-09 returns the original outcome; its position is not kept, and the head is at or after it, so
+        # reads waiting for the head still reflect the original write (RM-08).
+        result = msgspec.structs.replace(result, position=runtime.head())
+    return answer(runtime, request.user, route, result, created)
+
+
+def command_of(
+    request: Request[Principal, Any, Any],
+    route: CommandRoute,
+    data: msgspec.Struct,
+    ids: dict[str, UUID],
+    idempotency_key: str | None,
+    if_match: str | None,
+) -> tuple[c.Command, dict[str, UUID], UUID | None]:
+    """The request's command (see `build_command`) with the request's facts (AUD-01) and server-made ids."""
     principal = request.user
     scope = ids.get("project_id") or principal.org  # SEC-09: keys are scoped per project (or organisation)
     context = c.CommandContext(
@@ -415,8 +454,8 @@ def run_command(
         client_app=request.headers.get("user-agent", "")[:200] or None,
         device_id=request.headers.get("x-device-id"),
     )
-    command, created, within = build_command(
-        runtime,
+    return build_command(
+        request.app.state.runtime,
         principal,
         route,
         data,
@@ -425,11 +464,16 @@ def run_command(
         context=context,
         expected=expected_version(if_match) if issubclass(route.command, c.PermitCommand) else None,
     )
-    result = runtime.service.execute(command, within=within)
-    if result.replayed and result.position is None:
-        # SEC-09 returns the original outcome; its position is not kept, and the head is at or after it, so
-        # reads waiting for the head still reflect the original write (RM-08).
-        result = msgspec.structs.replace(result, position=runtime.head())
+
+
+def answer(
+    runtime: Runtime,
+    principal: Principal,
+    route: CommandRoute,
+    result: CommandResult,
+    created: dict[str, UUID],
+) -> Response[CommandOutcome]:
+    """The command's outcome, with its position for the caller's next reads (RM-08) and the version (SEC-10)."""
     runtime.remember(principal.sub, result.position)
     headers = {}
     if result.position is not None:
@@ -509,7 +553,7 @@ def command_handler(route: CommandRoute) -> HTTPRouteHandler:
     if versioned:
         params.append(inspect.Parameter("if_match", kw, annotation=IfMatch, default=None))
 
-    def handler(**kwargs: Any) -> Response[CommandOutcome]:
+    async def handler(**kwargs: Any) -> Response[CommandOutcome]:
         request = kwargs.pop("request")
         kwargs.pop("data")
         data = strictly(body, kwargs.pop("body"))
@@ -526,7 +570,7 @@ def command_handler(route: CommandRoute) -> HTTPRouteHandler:
             )
         else:
             if_match = None
-        return run_command(request, route, data, kwargs, idempotency_key, if_match)
+        return await answer_command(request, route, data, kwargs, idempotency_key, if_match)
 
     handler.__signature__ = inspect.Signature(params, return_annotation=Response[CommandOutcome])  # type: ignore[attr-defined]
     handler.__annotations__ = {p.name: p.annotation for p in params} | {"return": Response[CommandOutcome]}
@@ -539,7 +583,6 @@ def command_handler(route: CommandRoute) -> HTTPRouteHandler:
         summary=route.command.__name__,
         description=route.summary,
         tags=[route.tag],
-        sync_to_thread=True,
         status_code=201 if route.created else 200,
         responses=PROBLEM_RESPONSES,
         opt={"rate": "write"},

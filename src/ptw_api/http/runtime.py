@@ -14,6 +14,8 @@ from ptw_api.http.settings import ApiSettings
 from ptw_domain.clock import Clock
 from ptw_domain.errors import NotFound, ValidationFailed
 from ptw_domain.service import PermitService
+from ptw_domain.store.group_commit import GroupCommit
+from ptw_domain.store.postgres import AppendFunctionRecorder
 from ptw_projections.database import open_read_database
 from ptw_projections.embedded import ReadModels
 from ptw_projections.reader import ReadSide
@@ -26,6 +28,9 @@ class Runtime:
         self.settings = settings
         # several workers (processes) write one store: keep each one's cache current (ADR 0006)
         self.service = PermitService(settings.database_url, clock=clock, watch_other_writers=True)
+        # PostgreSQL: commands decided in the event loop are appended together (ADR 0017)
+        recorder = self.service.store.recorder
+        self.group = GroupCommit(recorder) if isinstance(recorder, AppendFunctionRecorder) else None
         self.read_models: ReadModels | None = None
         if settings.run_projections:
             self.read_models = ReadModels(self.service.store, settings.database_url).start()

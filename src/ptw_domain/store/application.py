@@ -48,20 +48,27 @@ class PtwStore(Application[UUID]):
         recordings = self.events.put(
             processing_event.events, tracking=processing_event.tracking, **processing_event.saved_kwargs
         )
+        self.committed(list(processing_event.aggregates.values()))
+        return recordings
+
+    def committed(self, streams: Sequence[Any]) -> None:
+        """Streams whose pending events were just recorded: their committed state goes into the cache."""
         cache = self.repository.cache
         if cache is not None:
-            for stream_id, stream in processing_event.aggregates.items():
+            for stream in streams:
                 assert isinstance(stream, Stream)
-                cache.put(stream_id, stream.committed())
-        return recordings
+                cache.put(stream.id, stream.committed())
+
+    def snapshot_due(self, streams: Sequence[Stream[Any]]) -> bool:
+        """Whether saving these streams takes a snapshot of one of them (each kind at its interval)."""
+        return self.snapshots is not None and any(_snapshot_due(s) for s in streams)
 
     def _take_snapshots(self, processing_event: ProcessingEvent[UUID]) -> None:
         if self.snapshots is None:
             return
         for stream in processing_event.aggregates.values():
             assert isinstance(stream, Stream)
-            interval = KINDS[stream.kind][1]
-            if interval and any(e.version % interval == 0 for e in stream.pending):
+            if _snapshot_due(stream):
                 snapshot = StreamSnapshot(
                     stream_id=stream.id,
                     version=stream.version,
@@ -156,3 +163,8 @@ def install_append_only_guard(store: PtwStore) -> None:
                 f'CREATE OR REPLACE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON "{schema}"."{table}" '
                 f'FOR EACH ROW EXECUTE FUNCTION "{schema}".ptw_refuse_change()'
             )
+
+
+def _snapshot_due(stream: Stream[Any]) -> bool:
+    interval = KINDS[stream.kind][1]
+    return interval is not None and interval > 0 and any(e.version % interval == 0 for e in stream.pending)

@@ -31,6 +31,10 @@ class Freshness(Enum):
     REFERENCE = "reference"
 
 
+class NotCached(Exception):
+    """A read the cache alone cannot answer (a command decided in the event loop, ADR 0017): read the store."""
+
+
 class StreamLoader:
     def __init__(
         self, store: PtwStore, *, reference_ttl_seconds: float, watch: CacheWatch | None = None
@@ -41,19 +45,32 @@ class StreamLoader:
         self._references: dict[UUID, tuple[float, Stream[Any] | None]] = {}
 
     def get(self, stream_id: UUID, freshness: Freshness = Freshness.FRESH) -> Stream[Any] | None:
-        cache = self._store.repository.cache
-        if freshness is Freshness.TRUSTED:
-            cached = _peek(cache, stream_id)
-            if cached is not None:
-                return cached  # type: ignore[no-any-return]
-        if freshness is Freshness.REFERENCE:
-            seen = self._references.get(stream_id)
-            if seen is not None and time.monotonic() - seen[0] < self._ttl:
-                return seen[1]
+        known, stream = self._in_memory(stream_id, freshness)
+        if known:
+            return stream
         stream = self._load(stream_id)
         if freshness is Freshness.REFERENCE:
             self._references[stream_id] = (time.monotonic(), stream)
         return self._remember(stream_id, stream)
+
+    def cached(self, stream_id: UUID, freshness: Freshness) -> Stream[Any] | None:
+        """What `get` answers without reading the store (TRUSTED from the cache, REFERENCE within its time to
+        live); NotCached when it would read it."""
+        known, stream = self._in_memory(stream_id, freshness)
+        if not known:
+            raise NotCached(str(stream_id))
+        return stream
+
+    def _in_memory(self, stream_id: UUID, freshness: Freshness) -> tuple[bool, Stream[Any] | None]:
+        if freshness is Freshness.TRUSTED:
+            cached = _peek(self._store.repository.cache, stream_id)
+            if cached is not None:
+                return True, cached
+        if freshness is Freshness.REFERENCE:
+            seen = self._references.get(stream_id)
+            if seen is not None and time.monotonic() - seen[0] < self._ttl:
+                return True, seen[1]
+        return False, None
 
     def _remember(self, stream_id: UUID, stream: Stream[Any] | None) -> Stream[Any] | None:
         """A stream read fresh renews its reference entry, if it has one."""

@@ -93,6 +93,11 @@ class AppendFunctionRecorder(SerialisedDDL, PostgresApplicationRecorder):
         )
         self._schema, self._table = schema, table
 
+    @property
+    def append_sql(self) -> str:
+        """The append function's call for any number of events (four arrays, binary): for `GroupCommit`."""
+        return self._append_sql
+
     def select_stream(
         self, stream_id: UUID, snapshots_table: str
     ) -> tuple[StoredEvent | None, list[StoredEvent]]:

@@ -140,6 +140,24 @@ def test_rm08_readiness_in_another_process_reflects_a_write_named_by_its_positio
             time.sleep(0.01)
 
 
+def test_concurrent_commands_are_each_recorded_once_on_consecutive_versions(
+    site: World, as_person: Any
+) -> None:
+    """On PostgreSQL commands are decided in the event loop and appended together (ADR 0017), on the other
+    stores in worker threads: either way, concurrent edits of the same permits each land once, on consecutive
+    versions, each answered with a position of its own, whatever batch or second decision they went through."""
+    req = as_person("req")
+    pids = [drafted(site, req) for _ in range(3)]
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda k: edit(req, pids[k % 3], notes=f"edit {k}"), range(30)))
+    assert [a.status_code for a in answers] == [200] * 30, [a.text for a in answers if a.status_code != 200]
+    for pid in pids:
+        history = site.service.history(uuid.UUID(pid))
+        assert [e.version for e in history] == list(range(1, len(history) + 1))
+        assert sum(e.type == "PermitEdited" for e in history) == 10
+    assert len({a.json()["position"] for a in answers}) == 30
+
+
 def without_followers(database_url: str, read_wait_seconds: float) -> ApiSettings:
     """A process that runs no projection followers: its read models never reach a new write."""
     return ApiSettings(
