@@ -263,7 +263,8 @@ class PermitService:
 
         None, having recorded nothing, whenever that is not enough: a stream not in the cache (or a reference
         past its time to live), a refusal or a no-op to confirm on fresh streams, a version another writer
-        took, a snapshot due. The caller then runs `execute`, in a thread, which answers it as always."""
+        took, the store out of reach, a snapshot due. The caller then runs `execute`, in a thread, which answers
+        it as always."""
         command = self._stamp(command)
         bench = self._bench(trusting=True, cached_only=True)
         try:
