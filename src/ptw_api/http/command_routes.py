@@ -12,7 +12,7 @@ import inspect
 import re
 from collections.abc import Callable
 from functools import cache
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 import msgspec
@@ -400,81 +400,72 @@ def build_command(
     return route.command(actor=actor, context=context, **fields), created, within
 
 
-async def answer_command(
-    request: Request[Principal, Any, Any],
-    route: CommandRoute,
-    data: msgspec.Struct,
-    ids: dict[str, UUID],
-    idempotency_key: str | None,
-    if_match: str | None,
-) -> Response[CommandOutcome]:
+class Asked(NamedTuple):
+    """A command request as the handler has read it: the body decoded strictly, the path's ids, the headers."""
+
+    request: Request[Principal, Any, Any]
+    route: CommandRoute
+    data: msgspec.Struct
+    ids: dict[str, UUID]
+    idempotency_key: str | None
+    if_match: str | None
+
+
+async def answer_command(asked: Asked) -> Response[CommandOutcome]:
     """Run the request's command: on PostgreSQL first in the event loop, decided on the cache and appended with
     the other commands of the moment (ADR 0017); whenever that needs the store, as always, in a worker thread."""
-    runtime: Runtime = request.app.state.runtime
-    if runtime.group is not None and "organisation_id" not in route.command.__struct_fields__:
-        command, created, within = command_of(request, route, data, ids, idempotency_key, if_match)
+    runtime: Runtime = asked.request.app.state.runtime
+    if runtime.group is not None and "organisation_id" not in asked.route.command.__struct_fields__:
+        command, created, within = command_of(asked)
         result = await runtime.service.execute_cached(command, within=within, group=runtime.group)
         if result is not None:
-            return answer(runtime, request.user, route, result, created)
-    return await sync_to_thread(run_command, request, route, data, ids, idempotency_key, if_match)
+            return answer(runtime, asked, result, created)
+    return await sync_to_thread(run_command, asked)
 
 
-def run_command(
-    request: Request[Principal, Any, Any],
-    route: CommandRoute,
-    data: msgspec.Struct,
-    ids: dict[str, UUID],
-    idempotency_key: str | None,
-    if_match: str | None,
-) -> Response[CommandOutcome]:
-    runtime: Runtime = request.app.state.runtime
-    command, created, within = command_of(request, route, data, ids, idempotency_key, if_match)
+def run_command(asked: Asked) -> Response[CommandOutcome]:
+    runtime: Runtime = asked.request.app.state.runtime
+    command, created, within = command_of(asked)
     result = runtime.service.execute(command, within=within)
     if result.replayed and result.position is None:
         # SEC-09 returns the original outcome; its position is not kept, and the head is at or after it, so
         # reads waiting for the head still reflect the original write (RM-08).
         result = msgspec.structs.replace(result, position=runtime.head())
-    return answer(runtime, request.user, route, result, created)
+    return answer(runtime, asked, result, created)
 
 
-def command_of(
-    request: Request[Principal, Any, Any],
-    route: CommandRoute,
-    data: msgspec.Struct,
-    ids: dict[str, UUID],
-    idempotency_key: str | None,
-    if_match: str | None,
-) -> tuple[c.Command, dict[str, UUID], UUID | None]:
+def command_of(asked: Asked) -> tuple[c.Command, dict[str, UUID], UUID | None]:
     """The request's command (see `build_command`) with the request's facts (AUD-01) and server-made ids."""
+    request, key = asked.request, asked.idempotency_key
     principal = request.user
-    scope = ids.get("project_id") or principal.org  # SEC-09: keys are scoped per project (or organisation)
+    scope = (
+        asked.ids.get("project_id") or principal.org
+    )  # SEC-09: keys are scoped per project (or organisation)
     context = c.CommandContext(
         correlation_id=correlation_id(request),
-        idempotency_key=idempotency_key,
+        idempotency_key=key,
         client_app=request.headers.get("user-agent", "")[:200] or None,
         device_id=request.headers.get("x-device-id"),
     )
+    versioned = issubclass(asked.route.command, c.PermitCommand)
     return build_command(
         request.app.state.runtime,
         principal,
-        route,
-        data,
-        ids,
-        make_id=lambda name: new_id(f"{scope}:{principal.sub}", idempotency_key, name),
+        asked.route,
+        asked.data,
+        asked.ids,
+        make_id=lambda name: new_id(f"{scope}:{principal.sub}", key, name),
         context=context,
-        expected=expected_version(if_match) if issubclass(route.command, c.PermitCommand) else None,
+        expected=expected_version(asked.if_match) if versioned else None,
     )
 
 
 def answer(
-    runtime: Runtime,
-    principal: Principal,
-    route: CommandRoute,
-    result: CommandResult,
-    created: dict[str, UUID],
+    runtime: Runtime, asked: Asked, result: CommandResult, created: dict[str, UUID]
 ) -> Response[CommandOutcome]:
     """The command's outcome, with its position for the caller's next reads (RM-08) and the version (SEC-10)."""
-    runtime.remember(principal.sub, result.position)
+    route = asked.route
+    runtime.remember(asked.request.user.sub, result.position)
     headers = {}
     if result.position is not None:
         headers["X-PTW-Position"] = str(result.position)
@@ -570,7 +561,7 @@ def command_handler(route: CommandRoute) -> HTTPRouteHandler:
             )
         else:
             if_match = None
-        return await answer_command(request, route, data, kwargs, idempotency_key, if_match)
+        return await answer_command(Asked(request, route, data, kwargs, idempotency_key, if_match))
 
     handler.__signature__ = inspect.Signature(params, return_annotation=Response[CommandOutcome])  # type: ignore[attr-defined]
     handler.__annotations__ = {p.name: p.annotation for p in params} | {"return": Response[CommandOutcome]}
