@@ -17,7 +17,7 @@ from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 import msgspec
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError
+from eventsourcing.persistence import IntegrityError, PersistenceError
 
 from ptw_domain import commands as c
 from ptw_domain.canonical import sha256_hex
@@ -279,7 +279,9 @@ class PermitService:
         stored = [self.store.mapper.to_stored_event(e) for s in decided.streams for e in s.pending]
         try:
             ids = await group.append(stored)
-        except (IntegrityError, OperationalError, InterfaceError):  # `execute` decides again, or retries
+        except (
+            PersistenceError
+        ):  # a version taken (`execute` decides again), or the store failed (it retries)
             return None
         self.store.committed(decided.streams)
         self._loader.saved(decided.streams)

@@ -169,3 +169,24 @@ def test_what_needs_the_store_is_left_to_execute_with_nothing_recorded(
         assert len(other.history(pid)) == before
     finally:
         other.close()
+
+
+def test_a_store_that_fails_the_append_leaves_the_command_to_execute(world: World) -> None:
+    """The group's connection gone (here: the group closed): nothing recorded, None, and `execute` (with its
+    retries and its errors) answers the command instead."""
+    world.submitted(area="elsewhere")
+    pid = world.draft()
+    world.run(edit(world, pid, notes="cached"))
+    before = len(world.service.history(pid))
+
+    async def run() -> object:
+        group = group_of(world.service)
+        await group.close()
+        return await world.service.execute_cached(
+            edit(world, pid, notes="unreachable"), within=world.project_id, group=group
+        )
+
+    assert asyncio.run(run()) is None
+    assert len(world.service.history(pid)) == before
+    world.run(edit(world, pid, notes="unreachable"))  # the threaded path records it
+    assert world.service.permit(pid).content.notes == "unreachable"

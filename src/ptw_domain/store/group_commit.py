@@ -17,7 +17,13 @@ from collections.abc import Sequence
 from typing import Any
 
 import psycopg
-from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError, StoredEvent
+from eventsourcing.persistence import (
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    PersistenceError,
+    StoredEvent,
+)
 from psycopg_pool import AsyncConnectionPool
 
 from ptw_domain.store.postgres import AppendFunctionRecorder
@@ -42,11 +48,14 @@ class GroupCommit:
         self._wake = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
         self._opened = False
+        self._closed = False
 
     async def append(self, events: Sequence[StoredEvent]) -> list[int]:
         """Record one command's events, with whatever else waits; returns their notification ids. Raises
-        IntegrityError, having recorded none of them, when one of their versions is already taken, and the
-        store's OperationalError or InterfaceError when it could not be reached."""
+        IntegrityError, having recorded none of them, when one of their versions is already taken; another
+        PersistenceError (OperationalError, InterfaceError, ...) when the store failed."""
+        if self._closed:
+            raise OperationalError("the group commit is closed")
         loop = asyncio.get_running_loop()
         if self._writer is None:
             self._writer = loop.create_task(self._write_batches())
@@ -56,6 +65,7 @@ class GroupCommit:
         return await done
 
     async def close(self) -> None:
+        self._closed = True
         if self._writer is not None:
             self._writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -117,6 +127,8 @@ class GroupCommit:
             raise InterfaceError(error) from error
         except psycopg.OperationalError as error:
             raise OperationalError(error) from error
+        except psycopg.Error as error:  # any other failure of the statement: nothing of the batch was kept
+            raise PersistenceError(error) from error
 
 
 def _settle(done: asyncio.Future[list[int]], ids: Any = None, *, error: BaseException | None = None) -> None:
