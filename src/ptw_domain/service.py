@@ -276,14 +276,12 @@ class PermitService:
         assert not isinstance(decided, CommandResult)  # a trusting attempt replays nothing
         if self.store.snapshot_due(decided.streams):
             return None
-        stored = [self.store.mapper.to_stored_event(e) for s in decided.streams for e in s.pending]
         try:
-            ids = await group.append(stored)
+            ids = await self.store.save_together(group, decided.streams)
         except (
             PersistenceError
         ):  # a version taken (`execute` decides again), or the store failed (it retries)
             return None
-        self.store.committed(decided.streams)
         self._loader.saved(decided.streams)
         return msgspec.structs.replace(decided.result, position=max(ids))
 

@@ -415,6 +415,7 @@ async def answer_command(asked: Asked) -> Response[CommandOutcome]:
     """Run the request's command: on PostgreSQL first in the event loop, decided on the cache and appended with
     the other commands of the moment (ADR 0017); whenever that needs the store, as always, in a worker thread."""
     runtime: Runtime = asked.request.app.state.runtime
+    # a command naming an organisation is built with a read of its project (`build_command`): not in the loop
     if runtime.group is not None and "organisation_id" not in asked.route.command.__struct_fields__:
         command, created, within = command_of(asked)
         result = await runtime.service.execute_cached(command, within=within, group=runtime.group)
@@ -438,9 +439,8 @@ def command_of(asked: Asked) -> tuple[c.Command, dict[str, UUID], UUID | None]:
     """The request's command (see `build_command`) with the request's facts (AUD-01) and server-made ids."""
     request, key = asked.request, asked.idempotency_key
     principal = request.user
-    scope = (
-        asked.ids.get("project_id") or principal.org
-    )  # SEC-09: keys are scoped per project (or organisation)
+    # SEC-09: keys are scoped per project (or organisation)
+    scope = asked.ids.get("project_id") or principal.org
     context = c.CommandContext(
         correlation_id=correlation_id(request),
         idempotency_key=key,

@@ -8,7 +8,7 @@ memory rather than by re-reading the stream.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from eventsourcing.application import Application, ProcessingEvent
@@ -18,6 +18,9 @@ from ptw_domain.store.ddl import DDL_XACT_LOCK, ddl_lock_key
 from ptw_domain.store.mapper import EnvelopeMapper
 from ptw_domain.store.postgres import AppendFunctionRecorder
 from ptw_domain.store.streams import KINDS, Stream, StreamSnapshot, fold, fold_one
+
+if TYPE_CHECKING:
+    from ptw_domain.store.group_commit import GroupCommit
 
 APPLICATION_NAME = "ptw"
 
@@ -48,10 +51,18 @@ class PtwStore(Application[UUID]):
         recordings = self.events.put(
             processing_event.events, tracking=processing_event.tracking, **processing_event.saved_kwargs
         )
-        self.committed(list(processing_event.aggregates.values()))
+        self._cache_committed(list(processing_event.aggregates.values()))
         return recordings
 
-    def committed(self, streams: Sequence[Any]) -> None:
+    async def save_together(self, group: GroupCommit, streams: Sequence[Stream[Any]]) -> list[int]:
+        """`save` through a GroupCommit (ADR 0017): the same events in the same order, appended with the other
+        commands of the moment; returns their notification ids. Takes no snapshot: a caller with one due saves
+        through `save`."""
+        ids = await group.append([self.mapper.to_stored_event(e) for s in streams for e in s.pending])
+        self._cache_committed(streams)
+        return ids
+
+    def _cache_committed(self, streams: Sequence[Any]) -> None:
         """Streams whose pending events were just recorded: their committed state goes into the cache."""
         cache = self.repository.cache
         if cache is not None:

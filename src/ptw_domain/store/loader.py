@@ -63,7 +63,7 @@ class StreamLoader:
 
     def _in_memory(self, stream_id: UUID, freshness: Freshness) -> tuple[bool, Stream[Any] | None]:
         if freshness is Freshness.TRUSTED:
-            cached = _peek(self._store.repository.cache, stream_id)
+            cached = peek(self._store.repository.cache, stream_id)
             if cached is not None:
                 return True, cached
         if freshness is Freshness.REFERENCE:
@@ -88,19 +88,18 @@ class StreamLoader:
         knows every one of the streams current as of that position or later, they are answered from the cache
         with no round trip; the streams read otherwise are offered to the watch to vouch for next time."""
         watch = self._watch
-        if watch is not None and at_least is not None:
-            kept = watch.current(stream_ids, at_least)
-            if kept is not None:
-                return dict(kept)
-        since = watch.mark() if watch is not None else 0
+        if watch is None:
+            return self._read_fresh(stream_ids)
+        if at_least is not None and (kept := watch.current(stream_ids, at_least)) is not None:
+            return dict(kept)
+        since = watch.mark()
         found = self._read_fresh(stream_ids)
-        if watch is not None:
-            watch.confirm([s for s in found.values() if s is not None], since)
+        watch.confirm([s for s in found.values() if s is not None], since)
         return found
 
     def _read_fresh(self, stream_ids: Sequence[UUID]) -> dict[UUID, Stream[Any] | None]:
         cache = self._store.repository.cache
-        cached = [s for i in stream_ids if (s := _peek(cache, i)) is not None]
+        cached = [s for i in stream_ids if (s := peek(cache, i)) is not None]
         if len(cached) < 2 or not self._store.shared_by_processes:
             return {i: self.get(i) for i in stream_ids}
         assert cache is not None  # it holds `cached`
@@ -114,7 +113,7 @@ class StreamLoader:
     def _load(self, stream_id: UUID) -> Stream[Any] | None:
         """Fast-forward a cached stream (one SELECT); load an uncached one from its latest snapshot."""
         cache = self._store.repository.cache
-        cached = _peek(cache, stream_id)
+        cached = peek(cache, stream_id)
         if cached is None and self._store.loads_in_one_query:
             loaded = self._store.load_stream(stream_id)
             if loaded is not None and cache is not None:
@@ -136,7 +135,8 @@ class StreamLoader:
                 self._references[stream.id] = (now, stream.committed())
 
 
-def _peek(cache: Any, stream_id: UUID) -> Any:
+def peek(cache: Any, stream_id: UUID) -> Any:
+    """The cached stream, or None (a miss leaves the cache as it was)."""
     if cache is None:
         return None
     try:

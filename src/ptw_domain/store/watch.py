@@ -29,6 +29,7 @@ from uuid import UUID
 from eventsourcing.persistence import Notification
 
 from ptw_domain.store.application import PtwStore
+from ptw_domain.store.loader import peek
 from ptw_domain.store.postgres import AppendFunctionRecorder
 from ptw_domain.store.streams import Stream, fold_one
 
@@ -113,10 +114,10 @@ class CacheWatch:
             if self.position != since or self._read_at is None:
                 return
             for stream in streams:
-                if self._cached(stream.id) is stream:
+                if peek(self._cache, stream.id) is stream:
                     self._current[stream.id] = stream
             if len(self._current) > self._prune_at:  # forget the streams the cache has let go of since
-                self._current = {i: s for i, s in self._current.items() if self._cached(i) is s}
+                self._current = {i: s for i, s in self._current.items() if peek(self._cache, i) is s}
                 self._prune_at = max(PRUNE_AT, 2 * len(self._current))
 
     def current(self, stream_ids: Sequence[UUID], at_least: int) -> dict[UUID, Stream[Any]] | None:
@@ -134,24 +135,18 @@ class CacheWatch:
             for stream_id in stream_ids:
                 kept = self._current.get(stream_id)
                 # never vouched for, or replaced in the cache (a save here) or let go since
-                if kept is None or self._cached(stream_id) is not kept:
+                if kept is None or peek(self._cache, stream_id) is not kept:
                     self._current.pop(stream_id, None)
                     return None
                 found[stream_id] = kept
             return found
-
-    def _cached(self, stream_id: UUID) -> Any:
-        try:
-            return self._cache.get(stream_id)
-        except KeyError:
-            return None
 
     def apply(self, notification: Notification) -> None:
         """Fold the event into the cached stream it continues; drop a cached stream it does not continue (the
         next command loads it), and leave alone one already at or past it (this process wrote it). Called with
         the lock held (or before any reader, in tests)."""
         stream_id = UUID(str(notification.originator_id))
-        cached = self._cached(stream_id)
+        cached = peek(self._cache, stream_id)
         if cached is None:
             return
         assert isinstance(cached, Stream)
