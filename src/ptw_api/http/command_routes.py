@@ -16,13 +16,14 @@ from typing import Annotated, Any, NamedTuple
 from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 import msgspec
-from litestar import Request, Response, post
+from litestar import HttpMethod, Request, Response
 from litestar.concurrency import sync_to_thread
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath, HeaderParameter, JSONBody, RawBody
 
 from ptw_api.http.auth import Principal
 from ptw_api.http.openapi import PROBLEM_RESPONSES
+from ptw_api.http.permissions import GuardedRoute
 from ptw_api.http.problems import problem
 from ptw_api.http.runtime import Runtime, correlation_id
 from ptw_api.http.wire import PATH_IDS, CommandOutcome, body_type
@@ -568,8 +569,9 @@ def command_handler(route: CommandRoute) -> HTTPRouteHandler:
     handler.__name__ = handler.__qualname__ = _snake(route.command.__name__)
     handler.__doc__ = route.summary
     base = "/organisation" if route.organisation else "/projects/{project_id:uuid}"
-    return post(
+    return GuardedRoute(
         base + route.path,
+        http_method=HttpMethod.POST,
         operation_id=_camel(route.command.__name__),
         summary=route.command.__name__,
         description=route.summary,

@@ -8,6 +8,7 @@ from typing import Any
 from uuid import UUID
 
 from litestar.connection import ASGIConnection
+from litestar.handlers import HTTPRouteHandler
 from litestar.handlers.base import BaseRouteHandler
 
 from ptw_domain.errors import Forbidden
@@ -20,6 +21,16 @@ REPORT_READERS = frozenset(
 
 
 READ_SCOPE, WRITE_SCOPE = "ptw:read", "ptw:write"
+
+
+class GuardedRoute(HTTPRouteHandler):
+    """Litestar's HTTP route handler, but its guards are given the handler itself: Litestar gives each guard a
+    copy of it (`copy(self)`, so that a guard cannot change the route), which cost a command about 3 % of its
+    API time; `project_member` only reads the handler's `opt` (ADR 0016)."""
+
+    async def authorize_connection(self, connection: ASGIConnection[Any, Any, Any, Any]) -> None:
+        for guard in self.resolve_guards():
+            await guard(connection, self)  # type: ignore[misc]
 
 
 async def project_member(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:

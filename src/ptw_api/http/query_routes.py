@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
-from litestar import Request, Response, get
+from litestar import HttpMethod, Request, Response
 from litestar.concurrency import sync_to_thread
 from litestar.constants import RESERVED_KWARGS
 from litestar.handlers import HTTPRouteHandler
@@ -23,7 +23,7 @@ from litestar.params import FromPath, HeaderParameter, QueryParameter
 
 from ptw_api.http.auth import Principal
 from ptw_api.http.openapi import QUERY_RESPONSES
-from ptw_api.http.permissions import AUDIT_READERS, REPORT_READERS
+from ptw_api.http.permissions import AUDIT_READERS, REPORT_READERS, GuardedRoute
 from ptw_api.http.problems import problem
 from ptw_api.http.runtime import Runtime
 from ptw_api.http.wire import PATH_IDS
@@ -226,8 +226,9 @@ def query_route(
         handler.__annotations__ = {p.name: p.annotation for p in signature} | {"return": returns}
         handler.__name__ = handler.__qualname__ = reader.__name__
         handler.__doc__ = description
-        return get(
+        return GuardedRoute(
             "/projects/{project_id:uuid}" + path,
+            http_method=HttpMethod.GET,
             operation_id=operation_id,
             summary=operation_id,
             description=description,

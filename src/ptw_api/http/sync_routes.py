@@ -16,7 +16,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
-from litestar import Request, Response, post
+from litestar import HttpMethod, Request, Response
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath, JSONBody, RawBody
 from msgspec import Meta
@@ -24,6 +24,7 @@ from msgspec import Meta
 from ptw_api.http.auth import Principal
 from ptw_api.http.command_routes import ROUTES, CommandRoute, build_command, strict_decoder, strictly
 from ptw_api.http.openapi import PROBLEM_RESPONSES
+from ptw_api.http.permissions import GuardedRoute
 from ptw_api.http.problems import Blocker
 from ptw_api.http.query_routes import query_route
 from ptw_api.http.runtime import Runtime, correlation_id
@@ -224,8 +225,9 @@ def decode_item(
     )
 
 
-@post(
+@GuardedRoute(
     "/projects/{project_id:uuid}/sync",
+    http_method=HttpMethod.POST,
     operation_id="syncOfflineBatch",
     summary="SyncOfflineBatch",
     description="Run an offline device's batch (SYNC-01..13): up to 200 commands in at most 2 MiB, in order, each "
