@@ -263,7 +263,7 @@ class PermitService:
 
         None, having recorded nothing, whenever that is not enough: a stream not in the cache (or a reference
         past its time to live), a refusal or a no-op to confirm on fresh streams, a version another writer
-        took, the store out of reach, a snapshot due. The caller then runs `execute`, in a thread, which answers
+        took, the store out of reach. The caller then runs `execute`, in a thread, which answers
         it as always."""
         command = self._stamp(command)
         bench = self._bench(trusting=True, cached_only=True)
@@ -274,8 +274,6 @@ class PermitService:
         except (NotCached, _Unconfirmed, DomainError):
             return None
         assert not isinstance(decided, CommandResult)  # a trusting attempt replays nothing
-        if self.store.snapshot_due(decided.streams):
-            return None
         try:
             ids = await self.store.save_together(group, decided.streams)
         except (

@@ -190,3 +190,38 @@ def test_a_store_that_fails_the_append_leaves_the_command_to_execute(world: Worl
     assert len(world.service.history(pid)) == before
     world.run(edit(world, pid, notes="unreachable"))  # the threaded path records it
     assert world.service.permit(pid).content.notes == "unreachable"
+
+
+def test_a_snapshot_due_is_taken_after_the_append_and_loads_as_the_stream(
+    world: World, postgres_url: str, clock: ManualClock
+) -> None:
+    """The loop's path takes the permit's snapshot at its interval (every 50 versions) as `save` does, after
+    the events are recorded, instead of leaving the command to the threaded path."""
+    world.submitted(area="elsewhere")
+    pid = world.draft()
+    world.run(edit(world, pid, notes="cached"))
+    start = len(world.service.history(pid))
+
+    async def run() -> list[object]:
+        group = group_of(world.service)
+        try:
+            return [
+                await world.service.execute_cached(
+                    edit(world, pid, notes=f"loop {n}"), within=world.project_id, group=group
+                )
+                for n in range(start, 52)
+            ]
+        finally:
+            await group.close()
+
+    assert None not in asyncio.run(run())  # every one recorded in the loop, the 50th included
+    assert len(world.service.history(pid)) == 52
+    snapshots = world.service.store.snapshots
+    assert snapshots is not None
+    assert [s.originator_version for s in snapshots.get(pid)] == [50]
+    fresh = PermitService(postgres_url, clock=clock)  # loads from the snapshot and the two events after it
+    try:
+        assert fresh.permit(pid) == world.service.permit(pid)
+        assert fresh.permit(pid).content.notes == "loop 51"
+    finally:
+        fresh.close()

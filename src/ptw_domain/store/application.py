@@ -7,12 +7,14 @@ memory rather than by re-reading the stream.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from eventsourcing.application import Application, ProcessingEvent
-from eventsourcing.persistence import Mapper, Recording, StoredEvent
+from eventsourcing.persistence import Mapper, PersistenceError, Recording, StoredEvent
 
 from ptw_domain.store.ddl import DDL_XACT_LOCK, ddl_lock_key
 from ptw_domain.store.mapper import EnvelopeMapper
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
     from ptw_domain.store.group_commit import GroupCommit
 
 APPLICATION_NAME = "ptw"
+log = logging.getLogger("ptw.store")
 
 
 class PtwStore(Application[UUID]):
@@ -56,10 +59,16 @@ class PtwStore(Application[UUID]):
 
     async def save_together(self, group: GroupCommit, streams: Sequence[Stream[Any]]) -> list[int]:
         """`save` through a GroupCommit (ADR 0017): the same events in the same order, appended with the other
-        commands of the moment; returns their notification ids. Takes no snapshot: a caller with one due saves
-        through `save`."""
+        commands of the moment; returns their notification ids. A snapshot due is written after the append, as
+        `save` writes it, in a worker thread (the snapshot store's connection blocks); failing, it is only
+        logged, for the command is recorded either way."""
         ids = await group.append([self.mapper.to_stored_event(e) for s in streams for e in s.pending])
         self._cache_committed(streams)
+        if self.snapshots is not None and any(_snapshot_due(s) for s in streams):
+            try:
+                await asyncio.get_running_loop().run_in_executor(None, self._snapshot, streams)
+            except PersistenceError:  # the events are recorded; a snapshot only shortens later loads
+                log.warning("no snapshot taken after an append", exc_info=True)
         return ids
 
     def _cache_committed(self, streams: Sequence[Any]) -> None:
@@ -70,14 +79,14 @@ class PtwStore(Application[UUID]):
                 assert isinstance(stream, Stream)
                 cache.put(stream.id, stream.committed())
 
-    def snapshot_due(self, streams: Sequence[Stream[Any]]) -> bool:
-        """Whether saving these streams takes a snapshot of one of them (each kind at its interval)."""
-        return self.snapshots is not None and any(_snapshot_due(s) for s in streams)
-
     def _take_snapshots(self, processing_event: ProcessingEvent[UUID]) -> None:
+        self._snapshot(list(processing_event.aggregates.values()))
+
+    def _snapshot(self, streams: Sequence[Any]) -> None:
+        """Each stream whose pending events reach its kind's snapshot interval is snapshotted as it now is."""
         if self.snapshots is None:
             return
-        for stream in processing_event.aggregates.values():
+        for stream in streams:
             assert isinstance(stream, Stream)
             if _snapshot_due(stream):
                 snapshot = StreamSnapshot(
