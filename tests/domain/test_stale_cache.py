@@ -19,6 +19,7 @@ from ptw_domain.clock import ManualClock
 from ptw_domain.errors import InvalidTransition
 from ptw_domain.service import PermitService
 from ptw_domain.simops.streams import register_id
+from ptw_domain.store.postgres import AppendFunctionRecorder
 from ptw_domain.store.streams import Stream
 from tests.builders import World, edit, nominate
 
@@ -142,6 +143,22 @@ def test_a_watching_service_folds_what_another_process_writes_into_its_cache(
     assert stream.head_hash == second.history(pid)[-1].hash
     world.run(edit(world, pid, notes="C"))  # decided on the current version: the store takes it
     assert second.permit(pid).content.notes == "C"
+
+
+@pytest.mark.postgres
+def test_the_watch_reads_the_notifications_the_library_reads(watched: tuple[World, PermitService]) -> None:
+    """`select_since`, the watch's fixed statement, gives what the library's `select_notifications` gives after
+    a position: every later event in log order, with its state, a page at a time."""
+    world, _second = watched
+    for _ in range(3):
+        world.draft()
+    recorder = world.service.store.recorder
+    assert isinstance(recorder, AppendFunctionRecorder)
+    for start, limit in ((0, 10**6), (2, 5), (recorder.max_notification_id() or 0, 10)):
+        assert recorder.select_since(start, limit) == recorder.select_notifications(
+            start=start, limit=limit, inclusive_of_start=False
+        )
+    assert len(recorder.select_since(2, 5)) == 5
 
 
 @pytest.mark.postgres

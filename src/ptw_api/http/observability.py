@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import re
@@ -58,7 +59,7 @@ def correlation_middleware(app: ASGIApp) -> ASGIApp:
         correlation = given if _SAFE_ID.match(given) else new_correlation_id()
         scope.setdefault("state", {})["correlation_id"] = correlation
         method, path = scope["method"], scope.get("path_template", "unrouted")
-        progress = IN_PROGRESS.labels(method, path)
+        progress = _in_progress(method, path)
         progress.inc()
         started = time.perf_counter()
         status = 500
@@ -78,12 +79,25 @@ def correlation_middleware(app: ASGIApp) -> ASGIApp:
         finally:
             took = time.perf_counter() - started
             progress.dec()
-            REQUESTS.labels(method, path, status).inc()
-            REQUEST_TIME.labels(method, path, status).observe(took)
+            answered, timed = _figures(method, path, status)
+            answered.inc()
+            timed.observe(took)
             if log.isEnabledFor(logging.INFO):
                 log.info(request_line(scope, correlation, status, took))
 
     return middleware
+
+
+# The labelled figures of each (method, route, status), looked up once: `labels()` takes the metric's lock and
+# formats its values on every call, and the combinations are few (routes are templates).
+@functools.cache
+def _in_progress(method: str, path: str) -> Gauge:
+    return IN_PROGRESS.labels(method, path)
+
+
+@functools.cache
+def _figures(method: str, path: str, status: int) -> tuple[Counter, Histogram]:
+    return REQUESTS.labels(method, path, status), REQUEST_TIME.labels(method, path, status)
 
 
 def request_line(scope: Scope, correlation: str, status: int, took: float) -> str:

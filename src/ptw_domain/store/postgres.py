@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
+from eventsourcing.persistence import InterfaceError, Notification, OperationalError, StoredEvent
 from eventsourcing.postgres import (
     PostgresAggregateRecorder,
     PostgresApplicationRecorder,
@@ -25,6 +25,7 @@ from eventsourcing.postgres import (
     PostgresRecorder,
 )
 from eventsourcing.utils import retry
+from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
 
 from ptw_domain.store.ddl import DDL_LOCK, DDL_UNLOCK, ddl_lock_key
@@ -92,6 +93,10 @@ class AppendFunctionRecorder(SerialisedDDL, PostgresApplicationRecorder):
             "VALUES (id, version, topic, state)",
         )
         self._schema, self._table = schema, table
+        self._since_sql = (
+            f"SELECT notification_id, originator_id, originator_version, topic, state FROM {schema}.{table} "
+            "WHERE notification_id > %s ORDER BY notification_id LIMIT %s"
+        )
 
     @property
     def append_sql(self) -> str:
@@ -136,6 +141,16 @@ class AppendFunctionRecorder(SerialisedDDL, PostgresApplicationRecorder):
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(sql, [p for pair in versions.items() for p in pair], prepare=True)
             return [_stored(row["originator_id"], row) for row in curs.fetchall()]
+
+    def select_since(self, position: int, limit: int) -> list[Notification]:
+        """`select_notifications(position, limit, inclusive_of_start=False)` as one fixed statement: the cache
+        watch asks it many times a second, and the library composes its SQL anew on each call."""
+        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
+            curs.execute(self._since_sql, (position, limit), prepare=True)
+            return [
+                Notification(id=n, originator_id=o, originator_version=v, topic=t, state=bytes(state))
+                for n, o, v, t, state in curs.fetchall()
+            ]
 
     @contextmanager
     def listening(self) -> Iterator[Callable[[float], bool]]:

@@ -86,9 +86,7 @@ class CacheWatch:
     def _read(self) -> None:
         while True:
             started = time.monotonic()
-            notifications = self._recorder.select_notifications(
-                start=self.position, limit=PAGE, inclusive_of_start=False
-            )
+            notifications = self._recorder.select_since(self.position, PAGE)
             self.take_in(notifications, started)
             if len(notifications) < PAGE:
                 return
@@ -145,7 +143,8 @@ class CacheWatch:
         """Fold the event into the cached stream it continues; drop a cached stream it does not continue (the
         next command loads it), and leave alone one already at or past it (this process wrote it). Called with
         the lock held (or before any reader, in tests)."""
-        stream_id = UUID(str(notification.originator_id))
+        stream_id = notification.originator_id
+        assert isinstance(stream_id, UUID)  # as psycopg reads the column
         cached = peek(self._cache, stream_id)
         if cached is None:
             return
