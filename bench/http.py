@@ -34,6 +34,7 @@ import pstats
 import re
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -543,6 +544,8 @@ class Throughput:
     drafts: int
     recorded: int = 0  # events the command endpoint appended (warm-up included)
     refused: int = 0  # appends refused by the primary key: a worker's cached version was stale
+    # each round's command rate over the bare rate of the same round, in the order they ran
+    round_ratios: list[float] = field(default_factory=list)
 
     @property
     def ratio(self) -> float:
@@ -593,33 +596,36 @@ def throughput(args: argparse.Namespace, tmp: Path) -> tuple[Throughput, str]:
             serve("ptw_api.http.app:create_app", api_env(url), args.workers, tmp) as api_port,
             serve("bench.http:create_baseline_app", env, args.workers, tmp) as baseline_port,
         ):
-            api, baseline = alternate(
+            api_rounds, baseline_rounds = alternate(
                 [
                     (_with_port(spec, api_port), "the command endpoint"),
                     (_with_port(baseline_spec, baseline_port), "the bare endpoint"),
                 ],
                 args.rounds,
             )
+        api, baseline = LoadResult.merged(api_rounds), LoadResult.merged(baseline_rounds)
+        ratios = [a.rate / b.rate for a, b in zip(api_rounds, baseline_rounds, strict=True)]
         time.sleep(1.5)  # the servers' connections have closed; their statistics reach pg_stat at exit
         inserted_after, rows_after = append_counts(schema)
         recorded = rows_after - rows
         refused = inserted_after - inserted - recorded
         print(f"  command endpoint: {api.rate:,.0f} req/s", flush=True)
         print(f"  bare endpoint:    {baseline.rate:,.0f} req/s", flush=True)
+        print(f"  ratio per round:  {' '.join(f'{r:.2f}' for r in ratios)}", flush=True)
         if args.profile:
             profile = profile_requests(
                 url, [("POST", f"{base}/{pid}/edit", bearer) for pid in drafts[:300]], EDIT_BODY
             )
-    return Throughput(api, baseline, len(drafts), recorded, refused), profile
+    return Throughput(api, baseline, len(drafts), recorded, refused, ratios), profile
 
 
 ROUND_WARMUP = 1.0  # seconds before a later round measures: its connections opened and answered once
 
 
-def alternate(specs: list[tuple[LoadSpec, str]], rounds: int) -> list[LoadResult]:
+def alternate(specs: list[tuple[LoadSpec, str]], rounds: int) -> list[list[LoadResult]]:
     """Drive each spec's server in turn, `rounds` times over, each round a share of its measured seconds (the
     first with the spec's warm-up, the later ones a short one), so that a slow spell of the machine falls on
-    both endpoints alike rather than on whichever ran then; each endpoint's rounds merged."""
+    both endpoints alike rather than on whichever ran then; each endpoint's rounds in order."""
     done: list[list[LoadResult]] = [[] for _ in specs]
     for r in range(rounds):
         for (spec, what), parts in zip(specs, done, strict=True):
@@ -631,7 +637,7 @@ def alternate(specs: list[tuple[LoadSpec, str]], rounds: int) -> list[LoadResult
             )
             parts.append(in_load_process(drive_sync, HOST, part))
             check(parts[-1], what)
-    return [LoadResult.merged(parts) for parts in done]
+    return done
 
 
 def append_counts(schema: str) -> tuple[int, int]:
@@ -1079,6 +1085,14 @@ def render(t: Throughput | None, lat: Latency | None, f: dict[str, str], args: a
                 f"| {label} | {r.completed:,} | {r.rate:,.0f} | {percentile(r.latencies_ms, 0.5):.1f} | "
                 f"{percentile(r.latencies_ms, 0.99):.1f} | {r.rate / t.baseline.rate:.2f}x |"
             )
+        if t.round_ratios:
+            ordered = sorted(t.round_ratios)
+            lines += [
+                "",
+                f"The ratio round by round (each command round over the bare round that followed it): lowest "
+                f"{ordered[0]:.2f}x, median {statistics.median(ordered):.2f}x, highest {ordered[-1]:.2f}x "
+                f"({', '.join(f'{r:.2f}' for r in t.round_ratios)}, in the order run).",
+            ]
         if t.recorded:
             lines += [
                 "",
@@ -1175,7 +1189,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--seconds", type=float, default=20.0, help="measured seconds per throughput phase")
     p.add_argument("--warmup", type=float, default=5.0, help="warm-up seconds per throughput phase")
     p.add_argument(
-        "--rounds", type=int, default=4, help="throughput: the endpoints take turns, this many rounds each"
+        "--rounds", type=int, default=10, help="throughput: the endpoints take turns, this many rounds each"
     )
     p.add_argument("--drafts", type=int, default=2000, help="drafts the command endpoint edits round-robin")
     p.add_argument("--permits", type=int, default=100_000, help="permits in the latency fixture")
