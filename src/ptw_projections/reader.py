@@ -48,11 +48,9 @@ class ReadSide:
         return self._views[projection]
 
     def connect(self) -> Connection:
-        """A connection for queries, in autocommit: each statement is its own snapshot, as it is under
-        PostgreSQL's READ COMMITTED inside a transaction too, and the BEGIN and ROLLBACK round trips are spared.
-        A query reads the position before (or in the same statement as) the rows, so the rows reflect at least
-        the position it reports (RM-08)."""
-        return self.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        """A connection for queries, in autocommit (`ReadDatabase.reader`). A query reads the position before (or
+        in the same statement as) the rows, so the rows reflect at least the position it reports (RM-08)."""
+        return self.db.reader()
 
     def position(self, projection: str, conn: Connection | None = None) -> int:
         """The store position the live generation has applied (0 before it exists)."""
