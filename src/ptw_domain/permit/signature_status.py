@@ -15,10 +15,8 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
-from ptw_domain.permit.content import PermitContent
 from ptw_domain.permit.state import PermitState, core_hash_of
 from ptw_domain.signatures import Signature
-from ptw_domain.templates import TemplateRef
 
 
 class SignatureStatus(StrEnum):
@@ -45,25 +43,22 @@ def signature_views(
 ) -> list[SignatureView]:
     """Each signature of `state` with its status; `signed_states` holds the permit at each signed version."""
 
-    def reviewed(version: int) -> tuple[PermitContent, TemplateRef] | None:
+    def core_hash_at(version: int, cycle: int) -> str | None:
         found = signed_states.get(version)
-        return (found.content, found.template) if found is not None else None
+        return core_hash_of(found.content, found.template, cycle) if found is not None else None
 
-    return signature_views_from(state, reviewed, time_zone)
+    return signature_views_from(state, core_hash_at, time_zone)
 
 
 def signature_views_from(
-    state: PermitState,
-    reviewed: Callable[[int], tuple[PermitContent, TemplateRef] | None],
-    time_zone: str,
+    state: PermitState, core_hash_at: Callable[[int, int], str | None], time_zone: str
 ) -> list[SignatureView]:
-    """The same, for a reader that keeps only the content and template in force at each past version."""
+    """The same, for a reader that knows the core hash (SIG-06) of the content and template in force at each
+    past version (`core_hash_at(version, cycle)`, None for a version it has no content of)."""
     views = []
     for record in state.signatures:
         signature = record.signature
-        at_version = reviewed(signature.permit_version)
-        recomputed = core_hash_of(*at_version, signature.cycle) if at_version is not None else None
-        if recomputed != signature.core_hash:
+        if core_hash_at(signature.permit_version, signature.cycle) != signature.core_hash:
             status = SignatureStatus.BROKEN
         elif record.valid:
             status = SignatureStatus.VALID

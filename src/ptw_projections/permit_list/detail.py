@@ -32,7 +32,7 @@ from ptw_domain.errors import NotFound as DomainNotFound
 from ptw_domain.permit.content import PermitContent
 from ptw_domain.permit.expiry import expiry_due
 from ptw_domain.permit.signature_status import SignatureView, signature_views_from
-from ptw_domain.permit.state import PermitState
+from ptw_domain.permit.state import PermitState, core_hash_of
 from ptw_domain.permit.status import Status
 from ptw_domain.risk import RiskLevel
 from ptw_domain.service import PermitService
@@ -88,14 +88,23 @@ def permit_detail(reads: ReadSide, project_id: UUID, permit_id: UUID, *, as_of: 
     position = row.position  # in the statement's own snapshot, with every part (RM-08)
     state = _state.decode(row.state)
 
-    def reviewed(version: int) -> tuple[PermitContent, TemplateRef] | None:
-        """The content and template in force at `version` (the last change at or before it)."""
+    # (scope, cycle) -> core hash, each worked out once: the signatures of one cycle mostly share a scope
+    hashes: dict[tuple[int, int], str] = {}
+
+    def core_hash_at(version: int, cycle: int) -> str | None:
+        """The core hash of the content and template in force at `version` (the last change at or before it)."""
         found = None
-        for scope in scopes:
+        for index, scope in enumerate(scopes):
             if scope.from_version > version:
                 break
-            found = scope
-        return (_content.decode(found.content), _template.decode(found.template)) if found else None
+            found = index
+        if found is None:
+            return None
+        if (found, cycle) not in hashes:
+            scope = scopes[found]
+            content, template = _content.decode(scope.content), _template.decode(scope.template)
+            hashes[found, cycle] = core_hash_of(content, template, cycle)
+        return hashes[found, cycle]
 
     lines = [
         ConflictLine(
@@ -108,7 +117,7 @@ def permit_detail(reads: ReadSide, project_id: UUID, permit_id: UUID, *, as_of: 
         for c in parts
         if c.part == _CONFLICT  # by conflict id: a UUID's order is its text's on both backends
     ]
-    signatures = signature_views_from(state, reviewed, time_zone)
+    signatures = signature_views_from(state, core_hash_at, time_zone)
     return _detail(state, row.chain_head, signatures, lines, row.expires_at, as_of, position)
 
 
