@@ -80,13 +80,21 @@ def permit_detail(reads: ReadSide, project_id: UUID, permit_id: UUID, *, as_of: 
     find = reads.prepared("permit_detail", lambda: _statement(reads))
     with reads.connect() as conn:
         parts = conn.execute(find, {"permit_id": permit_id, "project_id": project_id}).all()
-        if not parts or parts[0].part != _PERMIT:
+        if not parts or parts[0][0] != _PERMIT:
             raise NotFound("permit", permit_id)
         time_zone = reads.time_zone(project_id, conn).key
-    row = parts[0]
-    scopes = [p for p in parts if p.part == _SCOPE]  # in version order
-    position = row.position  # in the statement's own snapshot, with every part (RM-08)
-    state = _state.decode(row.state)
+    # Rows unpacked by position, in the statement's column order (`_statement`): a row's field read by name costs
+    # ten times a read by position, about a tenth of the whole call for a permit with a score of conflicts.
+    # the position is the statement's own snapshot's, with every part (RM-08)
+    _, encoded, chain_head, expires_at, position = parts[0][:5]
+    state = _state.decode(encoded)
+    # (from_version, content, template) of each change, in version order
+    scopes = [(r[5], r[6], r[7]) for r in parts if r[0] == _SCOPE]
+    lines = [
+        ConflictLine(conflict_id=r[8], rule=r[9], severity=r[10], other_permit=r[11], open=r[12])
+        for r in parts
+        if r[0] == _CONFLICT  # by conflict id: a UUID's order is its text's on both backends
+    ]
 
     # (scope, cycle) -> core hash, each worked out once: the signatures of one cycle mostly share a scope
     hashes: dict[tuple[int, int], str] = {}
@@ -95,30 +103,18 @@ def permit_detail(reads: ReadSide, project_id: UUID, permit_id: UUID, *, as_of: 
         """The core hash of the content and template in force at `version` (the last change at or before it)."""
         found = None
         for index, scope in enumerate(scopes):
-            if scope.from_version > version:
+            if scope[0] > version:
                 break
             found = index
         if found is None:
             return None
         if (found, cycle) not in hashes:
-            scope = scopes[found]
-            content, template = _content.decode(scope.content), _template.decode(scope.template)
-            hashes[found, cycle] = core_hash_of(content, template, cycle)
+            _, content, template = scopes[found]
+            hashes[found, cycle] = core_hash_of(_content.decode(content), _template.decode(template), cycle)
         return hashes[found, cycle]
 
-    lines = [
-        ConflictLine(
-            conflict_id=c.conflict_id,
-            rule=c.rule,
-            severity=c.severity,
-            other_permit=c.other_permit,
-            open=c.open,
-        )
-        for c in parts
-        if c.part == _CONFLICT  # by conflict id: a UUID's order is its text's on both backends
-    ]
     signatures = signature_views_from(state, core_hash_at, time_zone)
-    return _detail(state, row.chain_head, signatures, lines, row.expires_at, as_of, position)
+    return _detail(state, chain_head, signatures, lines, expires_at, as_of, position)
 
 
 _PERMIT, _SCOPE, _CONFLICT = 0, 1, 2
@@ -152,6 +148,7 @@ def _statement(reads: ReadSide) -> CompoundSelect[Any]:
             "open": conflicts.c.open,
         },
     }
+    # `permit_detail` unpacks the rows by position: part, then these columns in this order
     columns = {name: c for given in filled.values() for name, c in given.items()}
 
     def part(tag: int) -> Select[Any]:
