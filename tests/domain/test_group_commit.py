@@ -8,11 +8,12 @@ through it, or records nothing and says so (None) whenever the store must be rea
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import Iterator
 
 import pytest
-from eventsourcing.persistence import IntegrityError, StoredEvent
+from eventsourcing.persistence import IntegrityError, PersistenceError, StoredEvent
 
 from ptw_domain import commands as c
 from ptw_domain.clock import ManualClock
@@ -225,3 +226,42 @@ def test_a_snapshot_due_is_taken_after_the_append_and_loads_as_the_stream(
         assert fresh.permit(pid).content.notes == "loop 51"
     finally:
         fresh.close()
+
+
+def test_a_snapshot_that_cannot_be_written_leaves_the_command_recorded_once(
+    world: World, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The events are committed before the snapshot is written: a failing snapshot store (the library's, made to
+    fail here) is logged and the command answered as recorded, never handed to `execute` to be recorded again."""
+    world.submitted(area="elsewhere")
+    pid = world.draft()
+    world.run(edit(world, pid, notes="cached"))
+    start = len(world.service.history(pid))
+    snapshots = world.service.store.snapshots
+    assert snapshots is not None
+
+    def unreachable(*_args: object, **_kwargs: object) -> None:
+        raise PersistenceError("the snapshot table is out of reach")
+
+    monkeypatch.setattr(snapshots, "put", unreachable)
+
+    async def run() -> list[object]:
+        group = group_of(world.service)
+        try:
+            return [
+                await world.service.execute_cached(
+                    edit(world, pid, notes=f"loop {n}"), within=world.project_id, group=group
+                )
+                for n in range(start, 50)
+            ]
+        finally:
+            await group.close()
+
+    with caplog.at_level(logging.WARNING, logger="ptw.store"):
+        assert None not in asyncio.run(run())
+    history = world.service.history(pid)
+    assert [e.version for e in history] == list(range(1, 51))  # each edit recorded once, the 50th included
+    assert world.service.permit(pid).content.notes == "loop 49"
+    assert "no snapshot taken after an append" in caplog.text
+    monkeypatch.undo()
+    assert list(snapshots.get(pid)) == []
