@@ -276,9 +276,8 @@ class PermitService:
         assert not isinstance(decided, CommandResult)  # a trusting attempt replays nothing
         try:
             ids = await self.store.save_together(group, decided.streams)
-        except (
-            PersistenceError
-        ):  # a version taken (`execute` decides again), or the store failed (it retries)
+        # a version taken (`execute` decides again), or the store failed (it retries)
+        except PersistenceError:
             return None
         self._loader.saved(decided.streams)
         return msgspec.structs.replace(decided.result, position=max(ids))

@@ -193,6 +193,25 @@ def test_a_store_that_fails_the_append_leaves_the_command_to_execute(world: Worl
     assert world.service.permit(pid).content.notes == "unreachable"
 
 
+def edits_in_the_loop(world: World, pid: uuid.UUID, start: int, until: int) -> list[object]:
+    """Edits `loop start` … `loop until-1` of the permit, one after another through one group, as the event loop
+    runs them; each one's result (None: left to `execute`)."""
+
+    async def run() -> list[object]:
+        group = group_of(world.service)
+        try:
+            return [
+                await world.service.execute_cached(
+                    edit(world, pid, notes=f"loop {n}"), within=world.project_id, group=group
+                )
+                for n in range(start, until)
+            ]
+        finally:
+            await group.close()
+
+    return asyncio.run(run())
+
+
 def test_a_snapshot_due_is_taken_after_the_append_and_loads_as_the_stream(
     world: World, postgres_url: str, clock: ManualClock
 ) -> None:
@@ -203,19 +222,8 @@ def test_a_snapshot_due_is_taken_after_the_append_and_loads_as_the_stream(
     world.run(edit(world, pid, notes="cached"))
     start = len(world.service.history(pid))
 
-    async def run() -> list[object]:
-        group = group_of(world.service)
-        try:
-            return [
-                await world.service.execute_cached(
-                    edit(world, pid, notes=f"loop {n}"), within=world.project_id, group=group
-                )
-                for n in range(start, 52)
-            ]
-        finally:
-            await group.close()
-
-    assert None not in asyncio.run(run())  # every one recorded in the loop, the 50th included
+    # every one recorded in the loop, the 50th included
+    assert None not in edits_in_the_loop(world, pid, start, 52)
     assert len(world.service.history(pid)) == 52
     snapshots = world.service.store.snapshots
     assert snapshots is not None
@@ -245,20 +253,8 @@ def test_a_snapshot_that_cannot_be_written_leaves_the_command_recorded_once(
 
     monkeypatch.setattr(snapshots, "put", unreachable)
 
-    async def run() -> list[object]:
-        group = group_of(world.service)
-        try:
-            return [
-                await world.service.execute_cached(
-                    edit(world, pid, notes=f"loop {n}"), within=world.project_id, group=group
-                )
-                for n in range(start, 50)
-            ]
-        finally:
-            await group.close()
-
     with caplog.at_level(logging.WARNING, logger="ptw.store"):
-        assert None not in asyncio.run(run())
+        assert None not in edits_in_the_loop(world, pid, start, 50)
     history = world.service.history(pid)
     assert [e.version for e in history] == list(range(1, 51))  # each edit recorded once, the 50th included
     assert world.service.permit(pid).content.notes == "loop 49"

@@ -364,6 +364,10 @@ def expected_version(if_match: str | None) -> int | None:
     return int(found.group(1))
 
 
+# a request's command, the ids the server made for it (answered as `created`) and the project it must act within
+Built = tuple[c.Command, dict[str, UUID], UUID | None]
+
+
 def build_command(
     runtime: Runtime,
     principal: Principal,
@@ -374,7 +378,7 @@ def build_command(
     make_id: Callable[[str], UUID],
     context: c.CommandContext,
     expected: int | None = None,
-) -> tuple[c.Command, dict[str, UUID], UUID | None]:
+) -> Built:
     """The domain command a request body makes (shared by the online endpoints and offline sync): the body's
     fields, the path's ids, the server-made ids the body leaves out (`make_id`), the actor from the token for
     the project (ROLE-08) and the server facts. Returns the command, the ids made, and the project it runs in
@@ -416,18 +420,21 @@ async def answer_command(asked: Asked) -> Response[CommandOutcome]:
     """Run the request's command: on PostgreSQL first in the event loop, decided on the cache and appended with
     the other commands of the moment (ADR 0017); whenever that needs the store, as always, in a worker thread."""
     runtime: Runtime = asked.request.app.state.runtime
+    built = None
     # a command naming an organisation is built with a read of its project (`build_command`): not in the loop
     if runtime.group is not None and "organisation_id" not in asked.route.command.__struct_fields__:
-        command, created, within = command_of(asked)
+        built = command_of(asked)
+        command, created, within = built
         result = await runtime.service.execute_cached(command, within=within, group=runtime.group)
         if result is not None:
             return answer(runtime, asked, result, created)
-    return await sync_to_thread(run_command, asked)
+    return await sync_to_thread(run_command, asked, built)
 
 
-def run_command(asked: Asked) -> Response[CommandOutcome]:
+def run_command(asked: Asked, built: Built | None = None) -> Response[CommandOutcome]:
+    """`execute` in a worker thread, for the command already built for the event loop's attempt if there was one."""
     runtime: Runtime = asked.request.app.state.runtime
-    command, created, within = command_of(asked)
+    command, created, within = built or command_of(asked)
     result = runtime.service.execute(command, within=within)
     if result.replayed and result.position is None:
         # SEC-09 returns the original outcome; its position is not kept, and the head is at or after it, so
@@ -436,7 +443,7 @@ def run_command(asked: Asked) -> Response[CommandOutcome]:
     return answer(runtime, asked, result, created)
 
 
-def command_of(asked: Asked) -> tuple[c.Command, dict[str, UUID], UUID | None]:
+def command_of(asked: Asked) -> Built:
     """The request's command (see `build_command`) with the request's facts (AUD-01) and server-made ids."""
     request, key = asked.request, asked.idempotency_key
     principal = request.user
