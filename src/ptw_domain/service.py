@@ -452,6 +452,7 @@ class PermitService:
         version: int | None = None,
         within: UUID | None = None,
         at_least: int | None = None,
+        cached_only: bool = False,
     ) -> Readiness:
         """RDY-01/05/09: readiness now, or at a past version or instant, optionally as an actor. `within` is the
         project a request is evaluated in: a permit of another project reads as missing (TEN-02).
@@ -459,9 +460,14 @@ class PermitService:
         `at_least` (with `within`): a store position the answer must reflect, such as the caller's last write
         (RM-08). A watching service (`watch_other_writers`) then answers from the streams its watch keeps
         current, with no round trip, when the watch has passed that position; without it (the default) the
-        permit and the register are read from the store."""
+        permit and the register are read from the store.
+
+        `cached_only`: answer from memory alone or raise NotCached, having read nothing (an API answering in its
+        event loop, which must not wait on the store: ADR 0016)."""
+        if cached_only and (version is not None or at is not None):
+            raise NotCached("a past version is read from the store")
         now = at or self.clock.now()
-        bench = self._bench()
+        bench = self._bench(cached_only=cached_only)
         if within is not None and version is None and at is None:
             bench.prefetch([permit_id, register_id(within)], at_least=at_least)  # what the evaluation reads
         state = (

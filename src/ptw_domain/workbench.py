@@ -95,7 +95,9 @@ class Workbench:
         """Read several streams FRESH at once (one round trip where the store allows) for the reads below;
         `at_least`: see `StreamLoader.get_fresh`."""
         wanted = [i for i in stream_ids if i not in self.fresh]
-        if wanted:
+        if wanted and self.cached_only:
+            self.fresh |= self.loader.vouched(wanted, at_least)
+        elif wanted:
             self.fresh |= self.loader.get_fresh(wanted, at_least=at_least)
 
     def permit(self, permit_id: UUID, freshness: Freshness = Freshness.FRESH) -> Stream[PermitState]:

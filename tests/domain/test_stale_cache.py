@@ -19,6 +19,7 @@ from ptw_domain.clock import ManualClock
 from ptw_domain.errors import InvalidTransition
 from ptw_domain.service import PermitService
 from ptw_domain.simops.streams import register_id
+from ptw_domain.store.loader import NotCached
 from ptw_domain.store.postgres import AppendFunctionRecorder
 from ptw_domain.store.streams import Stream
 from tests.builders import World, edit, nominate
@@ -331,6 +332,42 @@ def test_a_closed_watch_vouches_for_nothing(postgres_url: str, clock: ManualCloc
         assert not vouched(service, pid, world.project_id)
     finally:
         service.close()
+
+
+@pytest.mark.postgres
+def test_readiness_from_memory_alone_is_the_same_answer_or_not_cached_having_read_nothing(
+    watched: tuple[World, PermitService], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`cached_only` (an API answering in its event loop, ADR 0016): vouched streams give the answer a read of
+    the store gives; a permit not vouched for, a position the watch has not reached, or a past version raise
+    NotCached without a read of the store."""
+    world, second = watched
+    pid, other = world.submitted(), world.submitted()
+    read_until_vouched(world.service, pid, world.project_id)
+    reads = StoreReads(world.service, monkeypatch)
+    served = world.service.readiness(pid, within=world.project_id, at_least=0, cached_only=True)
+    assert served == second.readiness(pid, within=world.project_id)
+    ahead = world.service.store.head_position() + 1
+    for asked in (
+        {"permit_id": other, "at_least": 0},  # written here, never read since: not vouched for
+        {"permit_id": pid, "at_least": ahead},
+        {"permit_id": pid, "at_least": 0, "version": 1},
+    ):
+        with pytest.raises(NotCached):
+            world.service.readiness(within=world.project_id, cached_only=True, **asked)  # type: ignore[arg-type]
+    assert reads.count == 0
+
+
+def test_readiness_from_memory_alone_without_a_watch_is_never_answered(
+    two: tuple[World, PermitService],
+) -> None:
+    """Without a watch nothing vouches for a cached stream: readiness from memory alone is always NotCached
+    (the API then answers it in its thread pool, from the store)."""
+    world, _second = two
+    pid = world.submitted()
+    world.service.readiness(pid, within=world.project_id, at_least=0)
+    with pytest.raises(NotCached):
+        world.service.readiness(pid, within=world.project_id, at_least=0, cached_only=True)
 
 
 def test_readiness_asked_for_a_position_reads_the_store_where_no_watch_keeps_the_cache(

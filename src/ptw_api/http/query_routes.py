@@ -30,6 +30,7 @@ from ptw_api.http.wire import PATH_IDS
 from ptw_domain.chain import StreamVerdict
 from ptw_domain.errors import NotFound
 from ptw_domain.permit.readiness import Readiness
+from ptw_domain.store.loader import NotCached
 from ptw_projections import params
 from ptw_projections.audit_trail.query import AuditPage, AuditQuery, list_audit_events
 from ptw_projections.board.query import BoardAt, board_at
@@ -170,7 +171,9 @@ def query_route(
     write to wait for (RM-08). Inline is for reads of one permit (a few indexed statements, then Python that
     holds the GIL anyway), whose hand-off to a pool thread and back cost more than their round trips hold up
     the loop; a read whose database time the filters decide (the list: an unindexed filter or a deep page takes
-    hundreds of milliseconds) stays in the pool, where it holds up no other request (ADR 0016)."""
+    hundreds of milliseconds) stays in the pool, where it holds up no other request (ADR 0016). An inline read
+    that would wait on the store (readiness of a permit this worker's cache does not vouch for) raises NotCached
+    having read nothing, and is answered in the pool instead."""
 
     def register(reader: Reader) -> HTTPRouteHandler:
         path_ids = PATH_IDS.findall(path)
@@ -195,12 +198,16 @@ def query_route(
             )
         names = set(query.__struct_fields__)
 
-        def answer(request: Request[Principal, Any, Any], asked: int | None, kwargs: dict[str, Any]) -> Any:
+        def answer(
+            request: Request[Principal, Any, Any], asked: int | None, kwargs: dict[str, Any], in_loop: bool
+        ) -> Any:
             runtime: Runtime = request.app.state.runtime
             project_id: UUID = kwargs.pop("project_id")
             ids = {name: kwargs.pop(name) for name in path_ids}
             # the position waited for, for a read that checks it itself (readiness, from the watched cache)
             request.state.caller_position = runtime.wait_for_caller(request.user.sub, asked, reads)
+            # in the event loop a read of the store raises NotCached (readiness): it is answered in the pool
+            request.state.cached_only = in_loop
             given = {k.removeprefix("q_"): v for k, v in kwargs.items() if v is not None}
             return reader(request, runtime, project_id, ids, params.parse_query(given, query))
 
@@ -219,8 +226,11 @@ def query_route(
             asked = kwargs.pop("min_position")
             runtime: Runtime = request.app.state.runtime
             if inline and not runtime.must_wait(request.user.sub, asked):
-                return answer(request, asked, kwargs)
-            return await sync_to_thread(answer, request, asked, kwargs)
+                try:
+                    return answer(request, asked, dict(kwargs), True)
+                except NotCached:
+                    pass  # it reads the store: in the pool, where the wait holds up no other request
+            return await sync_to_thread(answer, request, asked, kwargs, False)
 
         handler.__signature__ = inspect.Signature(signature, return_annotation=returns)  # type: ignore[attr-defined]
         handler.__annotations__ = {p.name: p.annotation for p in signature} | {"return": returns}
@@ -344,6 +354,7 @@ def readiness_route(
         version=q.version,
         within=project_id,
         at_least=request.state.caller_position,  # RM-08: the caller's last write, or the position named
+        cached_only=request.state.cached_only,
     )
 
 

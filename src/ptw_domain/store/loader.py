@@ -97,6 +97,14 @@ class StreamLoader:
         watch.confirm([s for s in found.values() if s is not None], since)
         return found
 
+    def vouched(self, stream_ids: Sequence[UUID], at_least: int | None) -> dict[UUID, Stream[Any] | None]:
+        """`get_fresh` from memory alone: the streams the watch vouches for as of `at_least`; NotCached when
+        that needs a read of the store (no watch, no position to reflect, or a stream not vouched for)."""
+        kept = None if self._watch is None or at_least is None else self._watch.current(stream_ids, at_least)
+        if kept is None:
+            raise NotCached(", ".join(map(str, stream_ids)))
+        return dict(kept)
+
     def _read_fresh(self, stream_ids: Sequence[UUID]) -> dict[UUID, Stream[Any] | None]:
         cache = self._store.repository.cache
         cached = [s for i in stream_ids if (s := peek(cache, i)) is not None]
