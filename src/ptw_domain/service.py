@@ -468,13 +468,18 @@ class PermitService:
             raise NotCached("a past version is read from the store")
         now = at or self.clock.now()
         bench = self._bench(cached_only=cached_only)
-        if within is not None and version is None and at is None:
+        current = within is not None and version is None and at is None
+        if current:
             bench.prefetch([permit_id, register_id(within)], at_least=at_least)  # what the evaluation reads
         state = (
             bench.permit(permit_id).state if within is not None or (version is None and at is None) else None
         )
         if state is not None and within is not None and state.project_id != within:
             raise NotFound("no such permit", facts={"permit_id": str(permit_id)})
+        if current:
+            assert state is not None
+            # and its isolations, which the evaluation reads fresh: together, from the watched cache where it can
+            bench.prefetch(state.isolations.isolation_ids(), at_least=at_least)
         if version is not None:
             state = self.permit_at_version(permit_id, version)
         elif at is not None:

@@ -19,7 +19,7 @@ from ptw_domain.clock import ManualClock
 from ptw_domain.errors import InvalidTransition
 from ptw_domain.service import PermitService
 from ptw_domain.simops.streams import register_id
-from ptw_domain.store.loader import NotCached
+from ptw_domain.store.loader import Freshness, NotCached
 from ptw_domain.store.postgres import AppendFunctionRecorder
 from ptw_domain.store.streams import Stream
 from tests.builders import World, edit, nominate
@@ -356,6 +356,80 @@ def test_readiness_from_memory_alone_is_the_same_answer_or_not_cached_having_rea
         with pytest.raises(NotCached):
             world.service.readiness(within=world.project_id, cached_only=True, **asked)  # type: ignore[arg-type]
     assert reads.count == 0
+
+
+def answered_from_memory(service: PermitService, permit_id: uuid.UUID, project_id: uuid.UUID) -> None:
+    """Readiness read from the store, then from memory alone, until memory alone answers (the watch vouches only
+    for streams read while it took in nothing)."""
+
+    def attempt() -> bool:
+        service.readiness(permit_id, within=project_id, at_least=0)
+        try:
+            service.readiness(permit_id, within=project_id, at_least=0, cached_only=True)
+        except NotCached:
+            return False
+        return True
+
+    eventually(attempt)
+
+
+@pytest.mark.postgres
+def test_a_permits_isolations_are_read_with_it_and_vouched_for_like_it(
+    watched: tuple[World, PermitService], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Readiness reads the permit's isolations fresh: together with it, and from the watched cache once vouched
+    for, so that readiness of an isolated permit is answered from memory too, as a read of the store answers."""
+    world, second = watched
+    pid = world.submitted()
+    world.assign_point(pid)
+    assert world.permit(pid).isolations.isolation_ids()
+    answered_from_memory(world.service, pid, world.project_id)
+    reads = StoreReads(world.service, monkeypatch)
+    served = world.service.readiness(pid, within=world.project_id, at_least=0, cached_only=True)
+    assert reads.count == 0
+    assert served == second.readiness(pid, within=world.project_id)
+
+
+@pytest.mark.postgres
+def test_references_the_watch_keeps_current_are_renewed_without_a_read(
+    postgres_url: str, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Project settings, templates and policy are trusted for the reference time to live; in a watching service a
+    reference the watch has kept current since it was read is renewed past it without a read, and another
+    process's change to it arrives through the watch."""
+    service = PermitService(postgres_url, clock=clock, watch_other_writers=True, reference_ttl_seconds=0.05)
+    second = PermitService(postgres_url, clock=clock)
+    try:
+        world = World.create(service, clock)
+        pid = world.submitted()
+
+        def renewed_past_their_time_to_live() -> bool:
+            """Read from the store (a reference lapsed is read again, and vouched for if the watch took in
+            nothing meanwhile), then from memory alone once every reference read has lapsed."""
+            service.readiness(pid, within=world.project_id, at_least=0)
+            time.sleep(0.1)
+            try:
+                service.readiness(pid, within=world.project_id, at_least=0, cached_only=True)
+            except NotCached:
+                return False
+            return True
+
+        eventually(renewed_past_their_time_to_live)
+        reads = StoreReads(service, monkeypatch)
+        time.sleep(0.1)
+        service.readiness(pid, within=world.project_id, at_least=0, cached_only=True)
+        assert reads.count == 0
+        changed = dataclasses.replace(world, service=second).change_settings(offline_max_age_hours=24)
+
+        def seen() -> bool:
+            project = service._loader.get(world.project_id, Freshness.REFERENCE)
+            return project is not None and project.version == changed.version
+
+        eventually(seen)
+        assert reads.count == 0
+    finally:
+        service.close()
+        second.close()
 
 
 def test_readiness_from_memory_alone_without_a_watch_is_never_answered(

@@ -5,7 +5,8 @@
   (stream id, version) refuses a write decided on a stale version, and the service then decides again FRESH.
 - REFERENCE: configuration a decision reads but does not write (project settings, templates, role policy),
   trusted for `reference_ttl_seconds`; misses are remembered too. Within one process a publication is seen at
-  once (saves refresh the cache); another process sees it within the TTL (ADR 0002).
+  once (saves refresh the cache); another process sees it within the TTL (ADR 0002). Where a watch keeps the
+  cache (CacheWatch), a reference it has kept current since it was read is renewed without a read.
 """
 
 from __future__ import annotations
@@ -48,9 +49,13 @@ class StreamLoader:
         known, stream = self._in_memory(stream_id, freshness)
         if known:
             return stream
+        watch = self._watch if freshness is Freshness.REFERENCE else None
+        since = watch.mark() if watch is not None else 0
         stream = self._load(stream_id)
         if freshness is Freshness.REFERENCE:
             self._references[stream_id] = (time.monotonic(), stream)
+            if watch is not None and stream is not None:
+                watch.confirm([stream], since)  # from now on renewed without a read while the watch vouches
         return self._remember(stream_id, stream)
 
     def cached(self, stream_id: UUID, freshness: Freshness) -> Stream[Any] | None:
@@ -70,7 +75,22 @@ class StreamLoader:
             seen = self._references.get(stream_id)
             if seen is not None and time.monotonic() - seen[0] < self._ttl:
                 return True, seen[1]
+            if seen is not None and (renewed := self._renewed(stream_id)) is not None:
+                return True, renewed
         return False, None
+
+    def _renewed(self, stream_id: UUID) -> Stream[Any] | None:
+        """A reference past its time to live that the watch has kept current since it was read: as fresh as a
+        read of the store now (the watch vouches only while it has read the store within the last second), so
+        it is renewed without one. Otherwise every reference lapsed once a second and the next read in each
+        worker paid a round trip for it (a readiness, or a command sent to the threaded path: ADR 0016)."""
+        if self._watch is None:
+            return None
+        kept = self._watch.current([stream_id], 0)
+        if kept is None:
+            return None
+        self._references[stream_id] = (time.monotonic(), kept[stream_id])
+        return kept[stream_id]
 
     def _remember(self, stream_id: UUID, stream: Stream[Any] | None) -> Stream[Any] | None:
         """A stream read fresh renews its reference entry, if it has one."""
