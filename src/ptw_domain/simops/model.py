@@ -5,9 +5,9 @@ and the same hashes."""
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterable
 from datetime import datetime, timedelta
 from functools import lru_cache
+from itertools import chain
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 import msgspec
@@ -97,10 +97,9 @@ def conflict_id(older: UUID, newer: UUID, rule: str) -> UUID:
 
 
 def _overlap(a: Footprint, b: Footprint) -> tuple[datetime, datetime | None] | None:
-    """SIM-03/TIME-06: half-open intervals intersect."""
-    start = max(a.start, b.start)
-    ends = [e for e in (a.end, b.end) if e is not None]
-    end = min(ends) if ends else None
+    """SIM-03/TIME-06: half-open intervals intersect. Plain comparisons: it runs for every candidate pair."""
+    start = a.start if a.start >= b.start else b.start
+    end = b.end if a.end is None or (b.end is not None and b.end < a.end) else a.end
     return (start, end) if end is None or start < end else None
 
 
@@ -185,15 +184,14 @@ def nearby_keys(register: Register, fp: Footprint) -> list[str]:
     return place_keys(fp) + [f"area:{n}" for area in fp.areas for n in adjacency.get(area, ())]
 
 
-def candidates_near(register: Register, fp: Footprint) -> Iterable[Footprint]:
+def candidates_near(register: Register, fp: Footprint) -> list[Footprint]:
     """The footprints sharing a place key with `fp` or in an adjacent area, from the index (never a scan of every
     permit)."""
-    seen: set[UUID] = set()
-    for key in nearby_keys(register, fp):
-        for permit_id in register.index.get(key, ()):
-            if permit_id != fp.permit_id and permit_id not in seen:
-                seen.add(permit_id)
-                yield register.footprints[permit_id]
+    index, footprints = register.index, register.footprints
+    # each permit once (one may be found under several keys), in the order first found, as a dict builds it
+    near = dict.fromkeys(chain.from_iterable(index.get(key, ()) for key in nearby_keys(register, fp)))
+    near.pop(fp.permit_id, None)
+    return [footprints[permit_id] for permit_id in near]
 
 
 def conflicts_of(register: Register, fp: Footprint) -> dict[UUID, tuple[ConflictFacts, str]]:
