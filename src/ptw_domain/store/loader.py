@@ -110,8 +110,8 @@ class StreamLoader:
         watch = self._watch
         if watch is None:
             return self._read_fresh(stream_ids)
-        if at_least is not None and (kept := watch.current(stream_ids, at_least)) is not None:
-            return dict(kept)
+        if (kept := self._kept(stream_ids, at_least)) is not None:
+            return kept
         since = watch.mark()
         found = self._read_fresh(stream_ids)
         watch.confirm([s for s in found.values() if s is not None], since)
@@ -120,10 +120,19 @@ class StreamLoader:
     def vouched(self, stream_ids: Sequence[UUID], at_least: int | None) -> dict[UUID, Stream[Any] | None]:
         """`get_fresh` from memory alone: the streams the watch vouches for as of `at_least`; NotCached when
         that needs a read of the store (no watch, no position to reflect, or a stream not vouched for)."""
-        kept = None if self._watch is None or at_least is None else self._watch.current(stream_ids, at_least)
+        kept = self._kept(stream_ids, at_least)
         if kept is None:
             raise NotCached(", ".join(map(str, stream_ids)))
-        return dict(kept)
+        return kept
+
+    def _kept(
+        self, stream_ids: Sequence[UUID], at_least: int | None
+    ) -> dict[UUID, Stream[Any] | None] | None:
+        """The cached streams, if the watch vouches for every one of them as of `at_least`; else None."""
+        if self._watch is None or at_least is None:
+            return None
+        kept = self._watch.current(stream_ids, at_least)
+        return None if kept is None else dict(kept)
 
     def _read_fresh(self, stream_ids: Sequence[UUID]) -> dict[UUID, Stream[Any] | None]:
         cache = self._store.repository.cache
