@@ -114,7 +114,9 @@ def test_readiness_is_503_when_a_projection_stopped(site: World, client: TestCli
     """A projection that fails is stopped (the others go on) and the probe names it."""
     runtime = client.app.state.runtime
     runtime.reads.wait_for(runtime.head(), list(PROJECTIONS), timeout=60)
-    with runtime.reads.db.engine.begin() as conn:
+    # BEGIN IMMEDIATE: a read transaction that later writes fails at once (database is locked) if a follower
+    # committed since it began; this one waits for the write lock first
+    with runtime.reads.db.writing() as conn:
         tables = conn.execute(
             text("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'board%'")
         )
