@@ -358,12 +358,15 @@ def test_readiness_from_memory_alone_is_the_same_answer_or_not_cached_having_rea
     assert reads.count == 0
 
 
-def answered_from_memory(service: PermitService, permit_id: uuid.UUID, project_id: uuid.UUID) -> None:
-    """Readiness read from the store, then from memory alone, until memory alone answers (the watch vouches only
-    for streams read while it took in nothing)."""
+def answered_from_memory(
+    service: PermitService, permit_id: uuid.UUID, project_id: uuid.UUID, *, pause: float = 0.0
+) -> None:
+    """Readiness read from the store, then (after `pause` seconds) from memory alone, until memory alone answers
+    (the watch vouches only for streams read while it took in nothing)."""
 
     def attempt() -> bool:
         service.readiness(permit_id, within=project_id, at_least=0)
+        time.sleep(pause)
         try:
             service.readiness(permit_id, within=project_id, at_least=0, cached_only=True)
         except NotCached:
@@ -402,19 +405,8 @@ def test_references_the_watch_keeps_current_are_renewed_without_a_read(
     try:
         world = World.create(service, clock)
         pid = world.submitted()
-
-        def renewed_past_their_time_to_live() -> bool:
-            """Read from the store (a reference lapsed is read again, and vouched for if the watch took in
-            nothing meanwhile), then from memory alone once every reference read has lapsed."""
-            service.readiness(pid, within=world.project_id, at_least=0)
-            time.sleep(0.1)
-            try:
-                service.readiness(pid, within=world.project_id, at_least=0, cached_only=True)
-            except NotCached:
-                return False
-            return True
-
-        eventually(renewed_past_their_time_to_live)
+        # once every reference read has lapsed (one lapsed is read again, and vouched for if the watch was quiet)
+        answered_from_memory(service, pid, world.project_id, pause=0.1)
         reads = StoreReads(service, monkeypatch)
         time.sleep(0.1)
         service.readiness(pid, within=world.project_id, at_least=0, cached_only=True)

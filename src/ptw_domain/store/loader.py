@@ -84,9 +84,7 @@ class StreamLoader:
         read of the store now (the watch vouches only while it has read the store within the last second), so
         it is renewed without one. Otherwise every reference lapsed once a second and the next read in each
         worker paid a round trip for it (a readiness, or a command sent to the threaded path: ADR 0016)."""
-        if self._watch is None:
-            return None
-        kept = self._watch.current([stream_id], 0)
+        kept = self._kept([stream_id], 0)
         if kept is None:
             return None
         self._references[stream_id] = (time.monotonic(), kept[stream_id])

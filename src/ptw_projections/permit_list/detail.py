@@ -84,8 +84,8 @@ def permit_detail(reads: ReadSide, project_id: UUID, permit_id: UUID, *, as_of: 
             raise NotFound("permit", permit_id)
         time_zone = reads.time_zone(project_id, conn).key
     # Rows unpacked by position, in the statement's column order (`_statement`): a row's field read by name costs
-    # ten times a read by position, about a tenth of the whole call for a permit with a score of conflicts.
-    # the position is the statement's own snapshot's, with every part (RM-08)
+    # ten times a read by position, about a tenth of the whole call for a permit with a score of conflicts. The
+    # position is the statement's own snapshot's, with every part (RM-08).
     _, encoded, chain_head, expires_at, position = parts[0][:5]
     state = _state.decode(encoded)
     # (from_version, content, template) of each change, in version order
