@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import re
@@ -333,3 +334,26 @@ def test_SEC_06_limits_stay_per_user_when_the_server_knows_no_client_address(
         assert client.blocking_portal.call(post_without_client_address, client.app, path, req) == 422
     assert client.blocking_portal.call(post_without_client_address, client.app, path, req) == 429
     assert client.blocking_portal.call(post_without_client_address, client.app, path, app) == 422
+
+
+# --- process settings while serving --------------------------------------------------------------------------------
+
+
+def test_serving_freezes_what_lives_for_the_process_and_shutdown_gives_it_back(database_url: str) -> None:
+    """The app's startup takes what exists (modules, classes, the runtime) out of the cycle collector's walks
+    (ADR 0016, GC update); its shutdown gives it back, so that a process serving one app after another (as the
+    tests do) keeps no old app's reference cycles."""
+
+    def walked(thing: object) -> bool:
+        """Whether the collector walks `thing` (its generations hold it; the frozen objects are not listed)."""
+        return any(o is thing for o in gc.get_objects())
+
+    made_before = [object()]
+    app = create_app(settings_for(database_url))
+    with TestClient(app):
+        assert gc.get_freeze_count() > 10_000  # the interpreter's modules and classes alone are that many
+        assert not walked(made_before) and not walked(app.state.runtime)
+        made_while_serving = [object()]
+        assert walked(made_while_serving)
+    assert gc.get_freeze_count() == 0
+    assert walked(made_before)
