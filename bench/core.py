@@ -275,7 +275,7 @@ def load_op(store: PtwStore, pid: uuid.UUID, events: int) -> Callable[[int], Non
         if store.loads_in_one_query:
             stream = store.load_stream(pid)
         else:
-            stream = store.repository.get(pid, projector_func=fold)  # type: ignore[arg-type]
+            stream = store.repository.get(pid, projector_func=fold)
         assert stream is not None
         assert stream.version == events
 

@@ -180,7 +180,7 @@ def grow(url: str, store: PtwStore, permits: int) -> UUID:
                     row = {str(k): v for k, v in r._asdict().items()}
                     grouped.setdefault(row[key], []).append(row)
                 rows_of[(name, table)] = grouped
-    project_id = seeds[0]["project_id"]
+    project_id: UUID = seeds[0]["project_id"]
     finished = [s for s in seeds if s["status"] in ("closed", "cancelled")]
     cards = [r for rows in rows_of[("board", "board_permits")].values() for r in rows if r["day"] == OPEN_DAY]
     with db.writing() as conn:
@@ -359,9 +359,9 @@ def render(
         p99 = percentile(values, 0.99)
         lines.append(f"| {name} | {percentile(values, 0.5):.2f} | {p99:.2f} | {p99 / base_p99:.1f}x |")
         if not name.startswith("baseline"):
-            bar = {KPI_NAME: KPI_BAR_MS, BOARD_NAME: BOARD_BAR_MS}.get(name, LIST_BAR_MS)
+            bar_ms = {KPI_NAME: KPI_BAR_MS, BOARD_NAME: BOARD_BAR_MS}.get(name, LIST_BAR_MS)
             label = name if name in (KPI_NAME, BOARD_NAME) else f"list: {name}"
-            bars.append((label, f"p99 ≤ {bar:.0f} ms", f"{p99:.2f} ms", p99 <= bar))
+            bars.append((label, f"p99 ≤ {bar_ms:.0f} ms", f"{p99:.2f} ms", p99 <= bar_ms))
     lines += [
         "",
         steadiness.line("the queries"),

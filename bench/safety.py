@@ -54,7 +54,7 @@ from ptw_domain.people.state import PermitRole
 from ptw_domain.permit.context import PermitContext
 from ptw_domain.permit.expiry import effective_status
 from ptw_domain.permit.progress import progress
-from ptw_domain.permit.readiness import _WARNINGS, Action, evaluate, guards_of
+from ptw_domain.permit.readiness import _WARNINGS, Action, Guard, GuardCheck, evaluate, guards_of
 from ptw_domain.service import PermitService
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
@@ -275,12 +275,21 @@ def breakdown(ctx: PermitContext, n: int) -> list[tuple[str, float]]:
         "progress: closeout_progress": closeout_progress,
     }
     ops: dict[str, Callable[[], Any]] = {"progress": lambda: progress(ctx)}
-    ops.update({label: (lambda fn=fn: fn(ctx)) for label, fn in areas.items()})
+    for label, fn in areas.items():
+        # The defaults bind this iteration's values (a closure would see the loop's last).
+        def area(fn: Callable[[PermitContext], object] = fn) -> object:
+            return fn(ctx)
+
+        ops[label] = area
     counts = {}
     for action in Action:
         guards = [g for g in guards_of(action) if not (g.actor_dependent and ctx.actor is None)]
         counts[action] = len(guards)
-        ops[f"guards:{action.value}"] = lambda guards=guards: [g.check(ctx) for g in guards]
+
+        def check_all(guards: list[Guard] = guards) -> object:
+            return [g.check(ctx) for g in guards]
+
+        ops[f"guards:{action.value}"] = check_all
     ops["warnings"] = lambda: [check(ctx) for check in _WARNINGS]
     ops["effective_status"] = lambda: effective_status(ctx.state, ctx.template, ctx.now)
     ops["guards_of"] = lambda: [guards_of(a) for a in Action]
@@ -319,10 +328,18 @@ def per_guard(ctx: PermitContext, n: int, top: int = 8) -> list[tuple[str, float
         for g in guards_of(action):
             if not (g.actor_dependent and ctx.actor is None):
                 name = f"{action.value} {g.rule} ({g.check.__module__.split('.')[-2]}.{g.check.__name__})"
-                ops[name] = lambda g=g: g.check(ctx)
+
+                def check_one(g: Guard = g) -> object:
+                    return g.check(ctx)
+
+                ops[name] = check_one
     for check in _WARNINGS:
         name = f"warning {check.__module__.split('.')[-2]}.{check.__name__} (runs x {len(Action)})"
-        ops[name] = lambda check=check: check(ctx)
+
+        def warn(check: GuardCheck = check) -> object:
+            return check(ctx)
+
+        ops[name] = warn
     return sorted(cpu_medians(ops, n).items(), key=lambda r: -r[1])[:top]
 
 

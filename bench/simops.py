@@ -157,7 +157,7 @@ def instrument(service: PermitService, meter: Meter) -> Callable[[], None]:
 
     def undo() -> None:
         gc.callbacks.remove(on_gc)
-        handlers.simops_streams = original_step  # type: ignore[assignment]
+        handlers.simops_streams = original_step
 
     return undo
 
@@ -425,10 +425,10 @@ def cold_load(url: str, site: Site, n: int) -> tuple[float, float, int]:
                 store.load_stream(rid)
                 if store.loads_in_one_query
                 else store.repository.get(rid, projector_func=fold)
-            )  # type: ignore[arg-type]
+            )
             samples.append(time.perf_counter_ns() - t0)
             assert loaded is not None
-        version = loaded.version
+            version = loaded.version
     finally:
         store.close()
     return p50(samples[2:]), pct(samples[2:], 0.99), version
@@ -596,15 +596,15 @@ def render(runs: list[Run], facts: dict[str, str], args: argparse.Namespace) -> 
     for run in runs:
         d = deltas(run)
         for command in ("withdraw", "submit", None):
-            e = select(run, "EMPTY", command)
-            b = select(run, "BUSY", command)
-            ew, bw = [s.wall for s in e], [s.wall for s in b]
-            label = {"withdraw": "WithdrawPermit", "submit": "SubmitPermit", None: "both (the sequence)"}
+            es = select(run, "EMPTY", command)
+            bs = select(run, "BUSY", command)
+            ew, bw = [s.wall for s in es], [s.wall for s in bs]
+            labels = {"withdraw": "WithdrawPermit", "submit": "SubmitPermit", None: "both (the sequence)"}
             lines.append(
-                f"| {STORE_NAMES[run.store]} | {label[command]} | {p50(ew):,.0f} | {p50(bw):,.0f} | "
+                f"| {STORE_NAMES[run.store]} | {labels[command]} | {p50(ew):,.0f} | {p50(bw):,.0f} | "
                 f"{pct(ew, 0.99):,.0f} | {pct(bw, 0.99):,.0f} | **{d[command or 'both']:+,.0f}** | "
                 f"{max(ew) / 1000:,.0f} | {max(bw) / 1000:,.0f} | "
-                f"{p50([s.cpu for s in e]):,.0f} / {p50([s.cpu for s in b]):,.0f} |"
+                f"{p50([s.cpu for s in es]):,.0f} / {p50([s.cpu for s in bs]):,.0f} |"
             )
     pg = next((r for r in runs if r.store == "postgres"), None)
     lines += [
@@ -727,9 +727,9 @@ def render(runs: list[Run], facts: dict[str, str], args: argparse.Namespace) -> 
             "|---|---:|---:|---:|",
         ]
         for depth, label, _, _ in PROFILED:
-            e, b = pg.profile["EMPTY"][label], pg.profile["BUSY"][label]
+            e_us, b_us = pg.profile["EMPTY"][label], pg.profile["BUSY"][label]
             shown = "&nbsp;&nbsp;" * depth + label
-            lines.append(f"| {shown} | {e:,.0f} | {b:,.0f} | {b - e:+,.0f} |")
+            lines.append(f"| {shown} | {e_us:,.0f} | {b_us:,.0f} | {b_us - e_us:+,.0f} |")
     lines.append("")
     return "\n".join(lines)
 

@@ -25,6 +25,7 @@ from ptw_domain.isolation import handling as isolation_handling
 from ptw_domain.people import commands as pc
 from ptw_domain.people.state import PermitRole
 from ptw_domain.permit.content import Origin, PermitContent
+from ptw_domain.permit.readiness import Action
 from ptw_domain.permit.state import PermitState
 from ptw_domain.presence import PresenceEvidence, ScanEvidence
 from ptw_domain.roles import Actor, CompanyKind, Member, Role
@@ -248,7 +249,7 @@ class World:
 
     def approved(self, **content: Any) -> uuid.UUID:
         pid = self.under_review(**content)
-        if "ISO-09" in [b.rule for b in self.service.readiness(pid).actions["approve"].blockers]:
+        if "ISO-09" in [b.rule for b in self.service.readiness(pid).actions[Action.APPROVE].blockers]:
             self.assign_point(pid)  # structured isolation: a required point, assigned before approval
         self.run(approve(self, pid))
         return pid
@@ -329,7 +330,7 @@ class World:
             )
         watch = ("watch",) if self.permit(pid).people.fire_watch else ()
         self.brief(pid, crew, *watch)  # TBT-03: the crew and the fire watch attend
-        activate_blockers = self.service.readiness(pid).actions["activate"].blockers
+        activate_blockers = self.service.readiness(pid).actions[Action.ACTIVATE].blockers
         if any(b.rule == "ISO-10" for b in activate_blockers):  # required isolations in place and proved
             self.isolate_and_verify(pid)
         if any(
