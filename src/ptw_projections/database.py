@@ -42,6 +42,8 @@ class ReadDatabase:
     temporary: str | None = None  # a file to remove on dispose (the read side of an in-memory store)
     # PostgreSQL: an engine of its own for queries, its connections in autocommit from the moment they are made
     queries: Engine | None = None
+    # PostgreSQL: the same for reports, whose connections also keep generic plans (`report`)
+    reports: Engine | None = None
 
     @property
     def is_postgres(self) -> bool:
@@ -89,15 +91,35 @@ class ReadDatabase:
             return self.queries.connect()
         return self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
 
+    @contextmanager
+    def report(self) -> Iterator[Connection]:
+        """A connection for a report's few fixed statements, run again and again with other instants: on PostgreSQL
+        in autocommit with `REPORT_SETTINGS` set when the connection is made, so that a report costs only its own
+        statements' round trips (not BEGIN, the settings and COMMIT around them: 3 of 6, ADR 0016). Elsewhere a
+        transaction of the main engine."""
+        if self.reports is not None:
+            with self.reports.connect() as conn:
+                yield conn
+            return
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
     def dispose(self) -> None:
         self.engine.dispose()
-        if self.queries is not None:
-            self.queries.dispose()
+        for pool in (self.queries, self.reports):
+            if pool is not None:
+                pool.dispose()
         if self.temporary:
             for suffix in ("", "-wal", "-shm"):
                 with contextlib.suppress(FileNotFoundError):
                     os.remove(self.temporary + suffix)
 
+
+# A report's connections (`ReadDatabase.report`): a statement psycopg has prepared keeps one generic plan instead of
+# being planned anew for every instant, which cost more than running it; a generic plan estimates ranges coarsely,
+# which must not turn a few index ranges into a parallel plan.
+REPORT_SETTINGS = "-c plan_cache_mode=force_generic_plan -c max_parallel_workers_per_gather=0"
+REPORT_CONNECTIONS = 2  # kept open; as many more on demand
 
 # A following runner holds one connection for as long as it follows: the one its batches are written on, which
 # also holds its projection's advisory lock (runner.py, locks.py).
@@ -145,6 +167,13 @@ def open_read_database(store_url: str, *, pool_size: int = 5, followers: int = 0
         }
         engine = create_engine(address, pool_size=pool_size + CONNECTIONS_PER_FOLLOWER * followers, **both)
         queries = create_engine(address, isolation_level="AUTOCOMMIT", pool_size=pool_size, **both)
+        options = f"{both['connect_args']['options']} {REPORT_SETTINGS}"
+        reports = create_engine(
+            address,
+            isolation_level="AUTOCOMMIT",
+            pool_size=REPORT_CONNECTIONS,
+            **(both | {"connect_args": {"options": options}}),
+        )
         # Batches of rows go out as multi-row INSERT … VALUES pages (as with psycopg2) instead of one statement
         # per row in a pipeline: several times faster for the projections' bulk writes.
         engine.dialect.use_insertmanyvalues_wo_returning = True
@@ -153,7 +182,7 @@ def open_read_database(store_url: str, *, pool_size: int = 5, followers: int = 0
             _lock_ddl(conn, schema)
             conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
         _ensure_trigram_extension(engine)
-        return ReadDatabase(engine, schema, store_url, queries=queries)
+        return ReadDatabase(engine, schema, store_url, queries=queries, reports=reports)
     raise ValueError(f"no read database for URL scheme {parts.scheme!r}")
 
 

@@ -862,3 +862,26 @@ def test_RPT_03_isolation_lock_removals_by_exception_are_listed_too(
         lock_id,
         "iso",
     )
+
+
+@pytest.mark.postgres
+def test_a_report_connection_keeps_generic_plans_without_a_transaction(postgres_url: str) -> None:
+    """The KPI report's statements run with generic plans and no parallel plans, set when the connection is made
+    (no BEGIN, settings and COMMIT per report); the queries' connections keep the planner's own choice."""
+    from sqlalchemy import text
+
+    from ptw_projections.database import open_read_database
+
+    db = open_read_database(postgres_url)
+    settings = text(
+        "SELECT current_setting('plan_cache_mode'), current_setting('max_parallel_workers_per_gather'), "
+        "now() = statement_timestamp()"  # equal only outside a transaction block
+    )
+    try:
+        with db.report() as conn:
+            conn.execute(text("SELECT pg_sleep(0.01)"))
+            assert tuple(conn.execute(settings).one()) == ("force_generic_plan", "0", True)
+        with db.reader() as conn:
+            assert conn.execute(settings).one()[0] == "auto"
+    finally:
+        db.dispose()

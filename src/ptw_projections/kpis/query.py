@@ -279,15 +279,6 @@ _FIRST_DAY = bindparam("first_day", type_=Integer)
 _LAST_DAY = bindparam("last_day", type_=Integer)
 _FIRST_START = bindparam("first_start", type_=UtcDateTime)
 _AFTER_LAST = bindparam("after_last", type_=UtcDateTime)
-# Set for the transaction of one report (each statement its own snapshot, as in autocommit): a statement psycopg
-# has prepared keeps one generic plan instead of being planned anew for every as_of, which cost more than running
-# it; a generic plan estimates ranges coarsely, which must not turn a few index ranges into a parallel plan.
-_GENERIC_PLANS = select(
-    func.set_config("plan_cache_mode", "force_generic_plan", True),
-    func.set_config("max_parallel_workers_per_gather", "0", True),
-)
-
-
 def kpis(
     reads: ReadSide,
     project_id: UUID,
@@ -313,9 +304,7 @@ def kpis(
         "size": list_size,
         **_day_params(window_from, as_of),
     }
-    with reads.db.engine.connect() as conn, conn.begin():
-        if conn.dialect.name == "postgresql":
-            conn.execute(_GENERIC_PLANS)
+    with reads.db.report() as conn:
         conditions = []
         if chosen != KpiFilters():
             zone = reads.time_zone(project_id, conn)
