@@ -279,6 +279,8 @@ _FIRST_DAY = bindparam("first_day", type_=Integer)
 _LAST_DAY = bindparam("last_day", type_=Integer)
 _FIRST_START = bindparam("first_start", type_=UtcDateTime)
 _AFTER_LAST = bindparam("after_last", type_=UtcDateTime)
+
+
 def kpis(
     reads: ReadSide,
     project_id: UUID,
