@@ -119,7 +119,7 @@ class ReadDatabase:
 # being planned anew for every instant, which cost more than running it; a generic plan estimates ranges coarsely,
 # which must not turn a few index ranges into a parallel plan.
 REPORT_SETTINGS = "-c plan_cache_mode=force_generic_plan -c max_parallel_workers_per_gather=0"
-REPORT_CONNECTIONS = 2  # kept open; as many more on demand
+REPORT_CONNECTIONS = 2  # kept open; up to the pool size more on demand (`open_read_database`)
 
 # A following runner holds one connection for as long as it follows: the one its batches are written on, which
 # also holds its projection's advisory lock (runner.py, locks.py).
