@@ -708,6 +708,8 @@ class Latency:
     low: dict[str, list[float]] = field(default_factory=dict)  # client ms at --low-rate
     low_server: dict[str, list[float]] = field(default_factory=dict)
     steadiness: str = ""  # report.Steadiness.line of the sampled schedule
+    # per read: in-process ms through the app back to back, and after WAKE_PAUSE (`wake_up`)
+    wake: dict[str, tuple[list[float], list[float]]] = field(default_factory=dict)
 
 
 SLOW_MS = 100.0
@@ -833,6 +835,13 @@ def latency(args: argparse.Namespace, tmp: Path) -> tuple[Latency, str]:
         low_server = server_times(access, project_id, set(warm), warmup=10, lines=slice(after, None))
         print("  in-process query functions …", flush=True)
         inproc, total = in_process(url, project_id, in_store, warm, as_of, args.inproc_samples)
+        print("  waking up: the reads in-process, back to back and after a pause …", flush=True)
+        wake_paths = {
+            "health": ["/health/live"],
+            "detail": [paths["detail"](i) for i in range(len(in_store))],
+            "readiness": [paths["readiness"](i) for i in range(len(warm))],
+        }
+        wake = in_load_process(wake_up, url, bearer, wake_paths, args.inproc_samples)
         if args.profile:
             calls = [
                 ("GET", paths[name](i), bearer)
@@ -857,6 +866,7 @@ def latency(args: argparse.Namespace, tmp: Path) -> tuple[Latency, str]:
         low_samples if low else {},
         low_server if low else {},
         steadiness.line("the sampled schedule"),
+        wake,
     ), profile
 
 
@@ -889,6 +899,82 @@ def server_times(
         if seen[name] > warmup:
             out[name].append(float(entry["ms"]))
     return out
+
+
+WAKE_PAUSE = 0.02  # seconds: about what each of two workers sees between requests at 50 requests/s
+WAKE_READS = ("health", "detail", "readiness")
+
+
+def wake_up(
+    url: str, bearer: str, paths: dict[str, list[str]], n: int
+) -> dict[str, tuple[list[float], list[float]]]:
+    """The reads through the whole app in this process (ASGI, no sockets, no other process): `n` back to back,
+    then `n` each after a pause of WAKE_PAUSE. What the pause adds is what a request costs a machine that went idle
+    in between (caches gone cold, a halted core woken), which every request of the paced schedule pays."""
+    from ptw_api.http.app import create_app
+
+    app = create_app(api_settings(url))
+    token = bearer.split(": ", 1)[1].strip().encode()
+
+    async def call(path: str) -> None:
+        scope: Any = {  # an ASGI HTTP scope, as uvicorn makes it
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "root_path": "",
+            "query_string": b"",
+            "headers": [(b"host", HOST.encode()), (b"authorization", token)],
+            "client": (HOST, 1),
+            "server": (HOST, 80),
+        }
+        sent: list[Any] = []
+
+        async def receive() -> Any:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: Any) -> None:
+            sent.append(message)
+
+        await app(scope, receive, send)
+        if sent[0]["status"] != 200:
+            raise RuntimeError(f"{path} answered {sent[0]['status']}")
+
+    async def timed(path: str, pause: float) -> float:
+        if pause:
+            await asyncio.sleep(pause)
+        started = time.perf_counter()
+        await call(path)
+        return (time.perf_counter() - started) * 1000
+
+    async def run() -> dict[str, tuple[list[float], list[float]]]:
+        messages: asyncio.Queue[Any] = asyncio.Queue()
+        lifespan: Any = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}
+        started: list[Any] = []
+
+        async def lifespan_send(message: Any) -> None:
+            started.append(message)
+
+        await messages.put({"type": "lifespan.startup"})
+        life = asyncio.create_task(app(lifespan, messages.get, lifespan_send))
+        while not started:
+            await asyncio.sleep(0.01)
+        out: dict[str, tuple[list[float], list[float]]] = {}
+        for name in WAKE_READS:
+            for path in paths[name]:
+                await call(path)  # each read once before: readiness from the cache, as served
+            hot = [await timed(paths[name][i % len(paths[name])], 0) for i in range(n)]
+            paused = [await timed(paths[name][i % len(paths[name])], WAKE_PAUSE) for i in range(n)]
+            out[name] = (hot, paused)
+        await messages.put({"type": "lifespan.shutdown"})
+        await life
+        return out
+
+    logging.getLogger("ptw.api.access").setLevel(logging.WARNING)  # as under uvicorn here: no handler for it
+    return asyncio.run(run())
 
 
 def in_process(
@@ -1192,6 +1278,19 @@ def render(t: Throughput | None, lat: Latency | None, f: dict[str, str], args: a
                     f"| {name} | {percentile(c, 0.5):.2f} | {percentile(c, 0.95):.2f} | {percentile(c, 0.99):.2f} | "
                     f"{percentile(s, 0.5):.2f} | {percentile(s, 0.99):.2f} |"
                 )
+        if lat.wake:
+            lines += [
+                "",
+                "Informative: what waking up costs. The reads through the whole app in one process (ASGI: no "
+                f"sockets, no other process), {args.inproc_samples} back to back, then as many each after a "
+                f"{WAKE_PAUSE * 1000:g} ms pause, about what each worker sees between requests at this rate:",
+                "",
+                f"| read | back to back p50 (ms) | after a {WAKE_PAUSE * 1000:g} ms pause p50 (ms) | ratio |",
+                "|---|---:|---:|---:|",
+            ]
+            for name, (hot, paused) in lat.wake.items():
+                a, b = percentile(hot, 0.5), percentile(paused, 0.5)
+                lines.append(f"| {name} | {a:.2f} | {b:.2f} | {b / a:.1f}x |")
         lines.append("")
         for name, bar in LATENCY_BARS_MS.items():
             p99 = percentile(lat.samples[name], 0.99)

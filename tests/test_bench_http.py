@@ -201,6 +201,7 @@ def test_thr_lat_report_states_each_bar_and_whether_it_is_met() -> None:
         slow=[(1.0, 150.0), (1.5, 200.0), (10.0, 300.0)],
         low=dict.fromkeys(bench.LOW_ENDPOINTS, [2.0] * 10),
         low_server=dict.fromkeys(bench.LOW_ENDPOINTS, [1.0] * 10),
+        wake={"detail": ([1.5] * 10, [3.0] * 10)},
     )
     facts = {"date": "today", "machine": "m", "git": "g", "load": "0 / 0"}
     text = bench.render(bench.Throughput(slow, fast, 100, 1000, 100), latency, facts, bench.parse([]))
@@ -210,6 +211,7 @@ def test_thr_lat_report_states_each_bar_and_whether_it_is_met() -> None:
     assert "matches 321 permits" in text
     assert "The API recorded 1,000 edits (warm-up included: 10.0 a permit); 100 (10%) were first" in text
     assert "| kpis | 2.00 | 2.00 | 2.00 | 1.00 | 1.00 |" in text  # the informative low-rate rows
+    assert "| detail | 1.50 | 3.00 | 2.0x |" in text  # what waking up costs, informative
     assert "3 of 504 answers (0.6%) took over 100 ms at the client" in text
     assert "fall in 2 stretches of time over 9 s; the largest, 0.5 s long from 1.0 s" in text
 
