@@ -107,8 +107,9 @@ def _freeze_what_lives_for_the_process() -> None:
     cycle collector's reach (`gc.freeze`). Left in, every full collection walked them all, 130-160 ms on a slow
     machine, in the event loop, holding up every request in flight (ADR 0016, GC update); collections now walk
     only what requests made since. Reference counting still frees frozen objects; the app's shutdown unfreezes
-    them, so a process that serves one app after another (the tests) leaks no reference cycle of an old app."""
-    gc.collect()
+    them, so a process that serves one app after another (the tests) leaks no reference cycle of an old app. No
+    collection first: it would cost every start that same walk, and what garbage the start left is given back
+    at shutdown."""
     gc.freeze()
 
 
