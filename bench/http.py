@@ -52,7 +52,8 @@ from uuid import UUID
 import msgspec
 import psycopg
 from eventsourcing.persistence import StoredEvent
-from litestar import Litestar, post
+from litestar import Litestar, Response, get, post
+from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, JSONBody
 from psycopg_pool import ConnectionPool
 
@@ -105,10 +106,15 @@ def create_baseline_app(dsn: str | None = None, schema: str | None = None) -> Li
 
     Like the real API's handlers it is synchronous and runs in Litestar's thread pool, with a pool of 8
     connections per process (the store's pool size). uvicorn calls it with no arguments: the database comes
-    from PTW_BENCH_BASELINE_DSN and PTW_BENCH_BASELINE_SCHEMA."""
+    from PTW_BENCH_BASELINE_DSN and PTW_BENCH_BASELINE_SCHEMA.
+
+    For the latency phase it also answers `GET /permits/{id}`: one raw SELECT by primary key of the permit's
+    stored state in the list's read table, sent back as it is stored (no token, no decoding, no encoding), in
+    the event loop as the real detail is. The least a read of a permit can cost on this machine."""
     dsn = dsn or os.environ[BASELINE_DSN_ENV]
     schema = schema or os.environ[BASELINE_SCHEMA_ENV]
     sql = f"INSERT INTO {baseline_table(schema)} (item_id, body) VALUES (%s, %s) RETURNING position"
+    read = f'SELECT state FROM "{schema}_read".permit_list__permits WHERE permit_id = %s'
     pool = ConnectionPool(dsn, min_size=2, max_size=8, kwargs={"autocommit": True}, open=False)
 
     @asynccontextmanager
@@ -126,7 +132,19 @@ def create_baseline_app(dsn: str | None = None, schema: str | None = None) -> Li
         assert row is not None
         return Recorded(item_id=item_id, position=row[0])
 
-    return Litestar(route_handlers=[edit], lifespan=[lifespan])
+    @get("/permits/{permit_id:uuid}", sync_to_thread=False)
+    def permit(permit_id: FromPath[UUID]) -> Response[bytes]:
+        with pool.connection() as conn:
+            row = conn.execute(read, (permit_id,), prepare=True).fetchone()
+        if row is None:
+            raise NotFoundException()
+        return Response(bytes(row[0]), media_type="application/json")
+
+    @get("/health/live", sync_to_thread=False)
+    def live() -> str:
+        return "ok"
+
+    return Litestar(route_handlers=[edit, permit, live], lifespan=[lifespan])
 
 
 # --- the load generator: a minimal keep-alive HTTP/1.1 client -----------------------------------------------------
@@ -291,6 +309,7 @@ class PaceSpec:
     # connections, a worker that none of those reached read a "cached" permit for the first time in the
     # sampled rounds: seen as a sixth, then a half, of one worker's samples).
     prime: tuple[str, ...] = ()
+    elsewhere: dict[str, int] = field(default_factory=dict)  # requests of these names go to that port
 
     @property
     def primed(self) -> int:
@@ -306,18 +325,21 @@ class Sample:
     late_ms: float  # how far after its scheduled time the request went out (the client's own lag)
     size: int
     due: float = 0.0  # its slot, seconds from the start of the schedule
+    started: float = 0.0  # when it was taken up, time.perf_counter (the same clock in every process)
 
 
 PACE_CONNECTIONS = 8
 
 
 async def pace(host: str, spec: PaceSpec) -> list[Sample]:
-    idle = []
-    for _ in range(PACE_CONNECTIONS):  # one at a time, each answered once before the next is opened (`drive`)
-        conn = await Connection.open(host, spec.port)
-        await conn.request(get_request(host, spec.port, "/health/live"))
-        idle.append(conn)
-    for conn in idle:
+    pools: dict[int, list[Connection]] = {}
+    for port in (spec.port, *spec.elsewhere.values()):
+        pools[port] = []
+        for _ in range(PACE_CONNECTIONS):  # one at a time, each answered once before the next opens (`drive`)
+            conn = await Connection.open(host, port)
+            await conn.request(get_request(host, port, "/health/live"))
+            pools[port].append(conn)
+    for conn in pools[spec.port]:
         for path in spec.prime:
             status, _body = await conn.request(get_request(host, spec.port, path, spec.headers))
             if not 200 <= status < 300:
@@ -327,18 +349,20 @@ async def pace(host: str, spec: PaceSpec) -> list[Sample]:
 
     async def one(name: str, path: str, due: float, keep: bool) -> None:
         started = time.perf_counter()
-        raw = get_request(host, spec.port, path, spec.headers)
-        conn = idle.pop(0) if idle else await Connection.open(host, spec.port)
+        port = spec.elsewhere.get(name, spec.port)
+        idle = pools[port]
+        raw = get_request(host, port, path, spec.headers)
+        conn = idle.pop(0) if idle else await Connection.open(host, port)
         try:
             status, body = await conn.request(raw)
         except (ConnectionError, asyncio.IncompleteReadError):  # the server closed an idle connection
             conn.close()
-            conn = await Connection.open(host, spec.port)
+            conn = await Connection.open(host, port)
             status, body = await conn.request(raw)
         ms = (time.perf_counter() - started) * 1000
         idle.append(conn)
         if keep:
-            samples.append(Sample(name, ms, status, (started - due) * 1000, len(body), due - begin))
+            samples.append(Sample(name, ms, status, (started - due) * 1000, len(body), due - begin, started))
 
     begin = time.perf_counter() + 0.05
     for i, (name, path) in enumerate(spec.schedule):
@@ -348,8 +372,9 @@ async def pace(host: str, spec: PaceSpec) -> list[Sample]:
             await asyncio.sleep(delay)
         tasks.append(asyncio.create_task(one(name, path, due, i >= spec.warmup)))
     await asyncio.gather(*tasks)
-    for conn in idle:
-        conn.close()
+    for idle in pools.values():
+        for conn in idle:
+            conn.close()
     return samples
 
 
@@ -683,12 +708,14 @@ def _with_port(spec: Any, port: int, **changes: Any) -> Any:
 PROJECTED = ("permit_list", "kpis", "board")
 LOW_ENDPOINTS = ("list", "detail", "readiness", "kpis")
 ENDPOINTS = ("list", "detail", "readiness", "kpis", "readiness_cold")
+BARE_READ = "bare_detail"  # the bare app's read of a permit's stored state, sampled in turn with the API's
 LABELS = {
     "list": f"list `GET …/permits?{LIST_QUERY}&as_of=…`",
     "detail": "detail `GET …/permits/{id}`",
     "readiness": "readiness `GET …/permits/{id}/readiness` (permit cached and vouched for by the worker's watch)",
     "kpis": "KPIs `GET …/kpis?as_of=…`",
     "readiness_cold": "readiness, first read of the permit in its worker (stream loaded)",
+    BARE_READ: "floor: the bare app's `GET /permits/{id}` (one raw SELECT of the stored state, sent as stored)",
 }
 
 
@@ -710,6 +737,21 @@ class Latency:
     steadiness: str = ""  # report.Steadiness.line of the sampled schedule
     # per read: in-process ms through the app back to back, and after WAKE_PAUSE (`wake_up`)
     wake: dict[str, tuple[list[float], list[float]]] = field(default_factory=dict)
+    clear: dict[str, list[float]] = field(
+        default_factory=dict
+    )  # client ms of the samples no slow spell came near
+
+
+def clear_of(samples: list[Sample], spells: list[tuple[float, float]]) -> dict[str, list[float]]:
+    """Per read, the client times of the samples whose request overlapped none of the machine's slow spells
+    (`report.Steadiness.slow_spells`)."""
+    spells = sorted(spells)
+    out: dict[str, list[float]] = {name: [] for name in (*ENDPOINTS, BARE_READ)}
+    for s in samples:
+        end = s.started + s.ms / 1000
+        if not any(a < end and s.started < b for a, b in spells):
+            out[s.name].append(s.ms)
+    return out
 
 
 SLOW_MS = 100.0
@@ -794,27 +836,36 @@ def latency(args: argparse.Namespace, tmp: Path) -> tuple[Latency, str]:
             "readiness": lambda i: f"{base}/permits/{warm[i % len(warm)]}/readiness",
             "kpis": lambda i: f"{base}/kpis?as_of={as_of}",
             "readiness_cold": lambda i: f"{base}/permits/{cold[i % len(cold)]}/readiness",
+            BARE_READ: lambda i: f"/permits/{in_store[i % len(in_store)]}",
         }
         rounds = args.samples + args.warmup_rounds
         if len(cold) < rounds:
             raise RuntimeError(f"{len(cold)} permits for first reads, {rounds} needed: raise --generated")
-        schedule = [(name, paths[name](i)) for i in range(rounds) for name in ENDPOINTS]
+        names = (*ENDPOINTS, BARE_READ)
+        schedule = [(name, paths[name](i)) for i in range(rounds) for name in names]
         bearer = f"Authorization: Bearer {token(url, project_id, person)}\r\n"
         access = tmp / "access.log"
-        with serve("ptw_api.http.app:create_app", api_env(url), args.workers, tmp, access_log=access) as port:
+        bare_env = {BASELINE_DSN_ENV: DSN, BASELINE_SCHEMA_ENV: schema}
+        with (
+            serve("ptw_api.http.app:create_app", api_env(url), args.workers, tmp, access_log=access) as port,
+            serve("bench.http:create_baseline_app", bare_env, args.workers, tmp) as bare_port,
+        ):
             cached = tuple(paths["readiness"](i) for i in range(len(warm)))
             spec = PaceSpec(
                 port=port,
                 schedule=schedule,
-                rate=args.rate,
+                rate=args.rate
+                * len(names)
+                / len(ENDPOINTS),  # the API's reads at --rate, the bare one besides
                 headers=bearer,
-                warmup=args.warmup_rounds * len(ENDPOINTS),
+                warmup=args.warmup_rounds * len(names),
                 prime=cached,
+                elsewhere={BARE_READ: bare_port},
             )
             began = time.perf_counter()
             with report.Steadiness(tmp) as steadiness:
                 got = in_load_process(pace_sync, HOST, spec)
-            achieved = len(schedule) / (time.perf_counter() - began)
+            achieved = rounds * len(ENDPOINTS) / (time.perf_counter() - began)
             low: list[Sample] = []
             if args.low_rate:
                 # The same reads at a low rate, where the server keeps up: what each request costs, unqueued.
@@ -826,12 +877,12 @@ def latency(args: argparse.Namespace, tmp: Path) -> tuple[Latency, str]:
         bad = [s for s in got + low if not 200 <= s.status < 300]
         if bad:
             raise RuntimeError(f"{len(bad)} non-2xx answers, the first {bad[0].status} on {bad[0].name}")
-        samples = {name: [s.ms for s in got if s.name == name] for name in ENDPOINTS}
-        sizes = {name: max(s.size for s in got if s.name == name) for name in ENDPOINTS}
-        first = slice(spec.primed, spec.primed + len(schedule))
+        samples = {name: [s.ms for s in got if s.name == name] for name in names}
+        sizes = {name: max(s.size for s in got if s.name == name) for name in names}
+        first = slice(spec.primed, spec.primed + rounds * len(ENDPOINTS))
         server = server_times(access, project_id, set(warm), warmup=args.warmup_rounds, lines=first)
         low_samples = {name: [s.ms for s in low if s.name == name] for name in LOW_ENDPOINTS}
-        after = spec.primed + len(schedule) + spec.primed  # the low-rate connections prime too
+        after = spec.primed + rounds * len(ENDPOINTS) + spec.primed  # the low-rate connections prime too
         low_server = server_times(access, project_id, set(warm), warmup=10, lines=slice(after, None))
         print("  in-process query functions …", flush=True)
         inproc, total = in_process(url, project_id, in_store, warm, as_of, args.inproc_samples)
@@ -867,6 +918,7 @@ def latency(args: argparse.Namespace, tmp: Path) -> tuple[Latency, str]:
         low_server if low else {},
         steadiness.line("the sampled schedule"),
         wake,
+        clear_of(got, steadiness.slow_spells()),
     ), profile
 
 
@@ -1225,7 +1277,9 @@ def render(t: Throughput | None, lat: Latency | None, f: dict[str, str], args: a
             f"through their lifecycles in the store, the projections {', '.join(PROJECTED)} caught up, their "
             f"tables grown to {lat.permits:,} by cloning), {args.workers} workers, projections not in-process. "
             f"Open-loop at {lat.rate:g} requests/s (achieved {lat.achieved:.1f}/s; the client sent 99% of "
-            f"requests within {lat.late_p99:.1f} ms of their slot), the five reads in turn, "
+            f"requests within {lat.late_p99:.1f} ms of their slot), the five reads in turn"
+            + (" (the floor's read besides, in a slot of its own)" if BARE_READ in lat.samples else "")
+            + ", "
             f"{args.samples} samples each after {args.warmup_rounds} warm-up rounds "
             f"({args.warmup_rounds * len(ENDPOINTS) / lat.rate:.0f} s). The list query matches "
             f"{lat.list_total:,} permits (50 a page); detail and readiness rotate over permits that exist in "
@@ -1240,15 +1294,23 @@ def render(t: Throughput | None, lat: Latency | None, f: dict[str, str], args: a
             "| in-process p50 (ms) | in-process p99 (ms) | answer (bytes) |",
             "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
-        for name in ENDPOINTS:
-            c, s = lat.samples[name], lat.server[name]
-            inproc = lat.inproc.get(name)
+        for name, c in lat.samples.items():
+            s, inproc = lat.server.get(name), lat.inproc.get(name)
+            sp = f"{percentile(s, 0.5):.2f} | {percentile(s, 0.99):.2f}" if s else "– | –"
             ip = f"{percentile(inproc, 0.5):.2f} | {percentile(inproc, 0.99):.2f}" if inproc else "– | –"
             lines.append(
                 f"| {LABELS[name]} | {percentile(c, 0.5):.2f} | {percentile(c, 0.95):.2f} | "
-                f"{percentile(c, 0.99):.2f} | {percentile(s, 0.5):.2f} | {percentile(s, 0.99):.2f} | {ip} | "
-                f"{lat.sizes[name]:,} |"
+                f"{percentile(c, 0.99):.2f} | {sp} | {ip} | {lat.sizes[name]:,} |"
             )
+        if BARE_READ in lat.samples:
+            lines += [
+                "",
+                "The floor row is a bare Litestar app served beside the API by the same uvicorn with the same "
+                "workers, sampled in turn with the API's reads (the API still gets its reads at "
+                f"{lat.rate:g}/s): one raw psycopg SELECT by primary key of a permit's stored state, sent back as "
+                "stored, in the event loop; no token, no decoding, no encoding. Its p99 is what this machine "
+                "gives the least any read over HTTP can do here.",
+            ]
         kept = sum(len(v) for v in lat.samples.values())
         if lat.slow:
             runs = episodes(lat.slow)
@@ -1263,6 +1325,24 @@ def render(t: Throughput | None, lat: Latency | None, f: dict[str, str], args: a
             ]
         if lat.steadiness:
             lines += ["", lat.steadiness]
+        if lat.clear:
+            lines += [
+                "",
+                "Informative: the same samples, without those whose request overlapped a slow spell of the machine "
+                f"(a probe that took 3x its median, widened by the {report.PROBE_PERIOD * 1000:g} ms between "
+                "probes on either side). The bars above are on all samples.",
+                "",
+                "| endpoint | samples kept | client p50 (ms) | client p95 (ms) | client p99 (ms) |",
+                "|---|---:|---:|---:|---:|",
+            ]
+            for name in lat.clear:
+                c = lat.clear[name]
+                figures = (
+                    f"{percentile(c, 0.5):.2f} | {percentile(c, 0.95):.2f} | {percentile(c, 0.99):.2f}"
+                    if c
+                    else "– | – | –"
+                )
+                lines.append(f"| {LABELS[name]} | {len(c):,} of {len(lat.samples[name]):,} | {figures} |")
         if lat.low:
             lines += [
                 "",

@@ -79,24 +79,27 @@ def write_block(name: str, section: str, body: str) -> None:
     DOC.write_text(text)
 
 
-# A fixed piece of CPU work, timed every 10 ms by a process of its own until it is told to stop (SIGTERM); the
-# durations go to the file named by argv[1] when it stops. Timed in the thread's CPU time, so that waiting for a
-# core the bench's own load holds does not count, while the machine running slowly does.
-_PROBE = """
+PROBE_PERIOD = 0.01  # seconds between probes
+
+# A fixed piece of CPU work, timed every PROBE_PERIOD by a process of its own until it is told to stop (SIGTERM);
+# each probe's wall-clock start and end (time.perf_counter: CLOCK_MONOTONIC, the same in every process) and CPU
+# time go to the file named by argv[1] when it stops. Timed in the thread's CPU time, so that waiting for a core
+# the bench's own load holds does not count, while the machine running slowly does.
+_PROBE = f"""
 import signal, sys, time
-durations = []
+probes = []
 def stop(*_):
     with open(sys.argv[1], "w") as out:
-        out.write("\\n".join(f"{d:.6f}" for d in durations))
+        out.write("\\n".join(f"{{a:.6f}} {{b:.6f}} {{d:.6f}}" for a, b, d in probes))
     sys.exit(0)
 signal.signal(signal.SIGTERM, stop)
 while True:
-    started = time.thread_time()
+    began, started = time.perf_counter(), time.thread_time()
     total = 0
     for i in range(3000):
         total += i * i
-    durations.append(time.thread_time() - started)
-    time.sleep(0.01)
+    probes.append((began, time.perf_counter(), time.thread_time() - started))
+    time.sleep({PROBE_PERIOD})
 """
 
 
@@ -111,6 +114,9 @@ class Steadiness:
         self._path = directory / f"steadiness-{os.getpid()}-{id(self)}.txt"
         self._process: subprocess.Popen[bytes] | None = None
         self.durations: list[float] = []
+        self.spans: list[
+            tuple[float, float]
+        ] = []  # each probe's wall-clock span (time.perf_counter, any process)
 
     def __enter__(self) -> Steadiness:
         self._process = subprocess.Popen([sys.executable, "-c", _PROBE, str(self._path)])
@@ -121,8 +127,22 @@ class Steadiness:
         self._process.terminate()
         self._process.wait(timeout=10)
         text = self._path.read_text() if self._path.exists() else ""
-        self.durations = [float(v) for v in text.split()]
+        probes = [[float(v) for v in line.split()] for line in text.splitlines()]
+        self.durations = [cpu for _start, _end, cpu in probes]
+        self.spans = [(start, end) for start, end, _cpu in probes]
         self._path.unlink(missing_ok=True)
+
+    def slow_spells(self) -> list[tuple[float, float]]:
+        """The wall-clock spans of the probes that took 3x their median CPU time or more, each widened by the
+        probes' period on either side (the machine's state between two probes is not known)."""
+        if not self.durations:
+            return []
+        median = sorted(self.durations)[len(self.durations) // 2]
+        return [
+            (start - PROBE_PERIOD, end + PROBE_PERIOD)
+            for (start, end), cpu in zip(self.spans, self.durations, strict=True)
+            if cpu >= 3 * median
+        ]
 
     def line(self, phase: str) -> str:
         if not self.durations:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,40 @@ def test_thr_bare_endpoint_records_one_row_per_request(postgres_dsn: str, postgr
         rows = conn.execute(f"SELECT item_id, body FROM {bench.baseline_table(schema)}").fetchall()
     assert rows == [(item, b'{"changes":{"description":"bench edit 7"}}')]
     assert ok.json()["position"] == 1
+
+
+@pytest.mark.postgres
+def test_lat_bare_read_sends_a_permits_stored_state_as_stored(postgres_dsn: str, postgres_url: str) -> None:
+    """Issue 5 LAT floor: the bare app's read of a permit is one SELECT of the state the list projection stored
+    for it, the bytes sent unchanged; a permit it has no row for is not found."""
+    from ptw_domain.store.application import PtwStore
+    from ptw_domain.store.settings import store_env
+    from ptw_projections.database import open_read_database
+    from ptw_projections.registry import projections
+    from ptw_projections.runner import Runner
+
+    schema = postgres_url.rsplit("schema=", 1)[1]
+    _project, drafts, _person = bench.prepare_drafts(postgres_url, 2)
+    store, db = PtwStore(env=store_env(postgres_url)), open_read_database(postgres_url)
+    try:
+        (projection,) = projections(["permit_list"])
+        runner = Runner(store, db, projection)
+        runner.catch_up(runner.live_generation())
+    finally:
+        store.close()
+        db.dispose()
+    with psycopg.connect(postgres_dsn) as conn:
+        row = conn.execute(
+            f'SELECT state FROM "{schema}_read".permit_list__permits WHERE permit_id = %s', (drafts[1],)
+        ).fetchone()
+    assert row is not None
+    with TestClient(bench.create_baseline_app(postgres_dsn, schema)) as client:
+        found = client.get(f"/permits/{drafts[1]}")
+        missing = client.get(f"/permits/{uuid.uuid4()}")
+    assert found.status_code == 200 and found.headers["content-type"] == "application/json"
+    assert found.content == bytes(row[0])
+    assert str(drafts[1]) in found.text
+    assert missing.status_code == 404
 
 
 @pytest.mark.postgres
@@ -187,21 +222,23 @@ def test_thr_lat_report_states_each_bar_and_whether_it_is_met() -> None:
     slow = bench.LoadResult(completed=500, window=10.0, latencies_ms=[9.0] * 10, failures=[], total=600)
     samples = {name: [1.0] * 99 + [50.0] * 2 for name in bench.ENDPOINTS}
     samples["kpis"] = [3.0] * 100
+    samples[bench.BARE_READ] = [0.5] * 100  # the floor: no server log, no in-process figure
     latency = bench.Latency(
         permits=100_000,
         generated=1500,
         rate=50.0,
         achieved=49.9,
         samples=samples,
-        server=samples,
+        server={n: samples[n] for n in bench.ENDPOINTS},
         inproc={"list": [0.5]},
         late_p99=0.4,
         list_total=321,
-        sizes=dict.fromkeys(bench.ENDPOINTS, 10),
+        sizes=dict.fromkeys(samples, 10),
         slow=[(1.0, 150.0), (1.5, 200.0), (10.0, 300.0)],
         low=dict.fromkeys(bench.LOW_ENDPOINTS, [2.0] * 10),
         low_server=dict.fromkeys(bench.LOW_ENDPOINTS, [1.0] * 10),
         wake={"detail": ([1.5] * 10, [3.0] * 10)},
+        clear={**samples, "list": [1.0] * 99, "kpis": []},
     )
     facts = {"date": "today", "machine": "m", "git": "g", "load": "0 / 0"}
     text = bench.render(bench.Throughput(slow, fast, 100, 1000, 100), latency, facts, bench.parse([]))
@@ -212,8 +249,50 @@ def test_thr_lat_report_states_each_bar_and_whether_it_is_met() -> None:
     assert "The API recorded 1,000 edits (warm-up included: 10.0 a permit); 100 (10%) were first" in text
     assert "| kpis | 2.00 | 2.00 | 2.00 | 1.00 | 1.00 |" in text  # the informative low-rate rows
     assert "| detail | 1.50 | 3.00 | 2.0x |" in text  # what waking up costs, informative
-    assert "3 of 504 answers (0.6%) took over 100 ms at the client" in text
+    assert (
+        "| 0.50 | 0.50 | 0.50 | – | – | – | – | 10 |" in text
+        and "The floor row is a bare Litestar app" in text
+    )
+    assert "3 of 604 answers (0.5%) took over 100 ms at the client" in text
     assert "fall in 2 stretches of time over 9 s; the largest, 0.5 s long from 1.0 s" in text
+    # clear of the machine's slow spells, informative: the bar table stays on every sample
+    assert "| list `GET …/permits?" in text and "| 99 of 101 | 1.00 | 1.00 | 1.00 |" in text
+    assert "| 0 of 100 | – | – | – |" in text
+
+
+def test_lat_samples_near_a_slow_spell_of_the_machine_are_set_apart() -> None:
+    """Issue 5 LAT: a sample counts as clear only if its request, from taking it up to the last byte, overlaps
+    no slow spell; touching one at either end is enough to be set apart."""
+    spells = [(10.0, 10.03), (20.0, 20.5)]
+    samples = [
+        bench.Sample("detail", 5.0, 200, 0.0, 10, started=9.99),  # ends at 9.995: before the first spell
+        bench.Sample("detail", 20.0, 200, 0.0, 10, started=9.99),  # runs into it
+        bench.Sample("list", 2.0, 200, 0.0, 10, started=20.49),  # starts inside the second
+        bench.Sample("list", 2.0, 200, 0.0, 10, started=20.6),
+    ]
+    clear = bench.clear_of(samples, spells)
+    assert clear["detail"] == [5.0]
+    assert clear["list"] == [2.0] and len(samples) == 4
+    assert clear["kpis"] == []
+
+
+def test_lat_the_steadiness_probe_says_when_the_machine_was_slow(tmp_path: Path) -> None:
+    """The probe's slow spells are wall-clock spans on the clock the load process stamps its samples with, so
+    samples can be set against them."""
+    from bench import report
+
+    before = time.perf_counter()
+    with report.Steadiness(tmp_path) as steadiness:
+        time.sleep(0.3)
+    after = time.perf_counter()
+    assert len(steadiness.durations) == len(steadiness.spans) >= 5
+    assert all(before < a <= b < after for a, b in steadiness.spans)
+    # a slow probe's span, widened by the period between probes (what the machine did then is not known)
+    steadiness.durations, steadiness.spans = (
+        [1.0, 1.0, 5.0, 1.0],
+        [(1.0, 1.1), (2.0, 2.1), (3.0, 3.5), (4.0, 4.1)],
+    )
+    assert steadiness.slow_spells() == [(3.0 - report.PROBE_PERIOD, 3.5 + report.PROBE_PERIOD)]
 
 
 def test_lat_slow_answers_are_grouped_into_stretches_of_time() -> None:
