@@ -1303,6 +1303,8 @@ def render(t: Throughput | None, lat: Latency | None, f: dict[str, str], args: a
                 f"{percentile(c, 0.99):.2f} | {sp} | {ip} | {lat.sizes[name]:,} |"
             )
         if BARE_READ in lat.samples:
+            floor50 = percentile(lat.samples[BARE_READ], 0.5)
+            floor99 = percentile(lat.samples[BARE_READ], 0.99)
             lines += [
                 "",
                 "The floor row is a bare Litestar app served beside the API by the same uvicorn with the same "
@@ -1310,6 +1312,14 @@ def render(t: Throughput | None, lat: Latency | None, f: dict[str, str], args: a
                 f"{lat.rate:g}/s): one raw psycopg SELECT by primary key of a permit's stored state, sent back as "
                 "stored, in the event loop; no token, no decoding, no encoding. Its p99 is what this machine "
                 "gives the least any read over HTTP can do here.",
+                "",
+                "The API's reads against the floor, client p50 / p99: "
+                + ", ".join(
+                    f"{name} {percentile(lat.samples[name], 0.5) / floor50:.1f}x / "
+                    f"{percentile(lat.samples[name], 0.99) / floor99:.1f}x"
+                    for name in LATENCY_BARS_MS
+                )
+                + ".",
             ]
         kept = sum(len(v) for v in lat.samples.values())
         if lat.slow:

@@ -253,6 +253,8 @@ def test_thr_lat_report_states_each_bar_and_whether_it_is_met() -> None:
         "| 0.50 | 0.50 | 0.50 | – | – | – | – | 10 |" in text
         and "The floor row is a bare Litestar app" in text
     )
+    assert "against the floor, client p50 / p99: list 2.0x / 100.0x, detail 2.0x / 100.0x," in text
+    assert "kpis 6.0x / 6.0x." in text
     assert "3 of 604 answers (0.5%) took over 100 ms at the client" in text
     assert "fall in 2 stretches of time over 9 s; the largest, 0.5 s long from 1.0 s" in text
     # clear of the machine's slow spells, informative: the bar table stays on every sample
