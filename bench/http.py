@@ -737,9 +737,25 @@ class Latency:
     steadiness: str = ""  # report.Steadiness.line of the sampled schedule
     # per read: in-process ms through the app back to back, and after WAKE_PAUSE (`wake_up`)
     wake: dict[str, tuple[list[float], list[float]]] = field(default_factory=dict)
-    clear: dict[str, list[float]] = field(
-        default_factory=dict
-    )  # client ms of the samples no slow spell came near
+    # client ms of the samples no slow spell came near, and the share of the schedule's time the spells cover
+    clear: dict[str, list[float]] = field(default_factory=dict)
+    spell_share: float = 0.0
+
+
+def spell_share(samples: list[Sample], spells: list[tuple[float, float]]) -> float:
+    """The share of the time from the first request taken up to the last answered that the slow spells cover
+    (overlapping spells counted once)."""
+    if not samples:
+        return 0.0
+    begin = min(s.started for s in samples)
+    end = max(s.started + s.ms / 1000 for s in samples)
+    covered, reach = 0.0, begin
+    for a, b in sorted(spells):
+        a, b = max(a, reach), min(b, end)
+        if b > a:
+            covered += b - a
+            reach = b
+    return covered / (end - begin)
 
 
 def clear_of(samples: list[Sample], spells: list[tuple[float, float]]) -> dict[str, list[float]]:
@@ -919,6 +935,7 @@ def latency(args: argparse.Namespace, tmp: Path) -> tuple[Latency, str]:
         steadiness.line("the sampled schedule"),
         wake,
         clear_of(got, steadiness.slow_spells()),
+        spell_share(got, steadiness.slow_spells()),
     ), profile
 
 
@@ -1353,6 +1370,19 @@ def render(t: Throughput | None, lat: Latency | None, f: dict[str, str], args: a
                     else "– | – | –"
                 )
                 lines.append(f"| {LABELS[name]} | {len(c):,} of {len(lat.samples[name]):,} | {figures} |")
+            over = {
+                name: (
+                    sum(ms > bar for ms in lat.samples[name]),
+                    sum(ms > bar for ms in lat.clear.get(name, [])),
+                )
+                for name, bar in LATENCY_BARS_MS.items()
+            }
+            lines += [
+                "",
+                "Of the answers slower than their bar, those that overlapped a slow spell: "
+                + ", ".join(f"{name} {n - clear:,} of {n:,}" for name, (n, clear) in over.items())
+                + f"; the spells, widened, cover {lat.spell_share:.1%} of the schedule's time.",
+            ]
         if lat.low:
             lines += [
                 "",

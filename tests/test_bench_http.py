@@ -239,6 +239,7 @@ def test_thr_lat_report_states_each_bar_and_whether_it_is_met() -> None:
         low_server=dict.fromkeys(bench.LOW_ENDPOINTS, [1.0] * 10),
         wake={"detail": ([1.5] * 10, [3.0] * 10)},
         clear={**samples, "list": [1.0] * 99, "kpis": []},
+        spell_share=0.031,
     )
     facts = {"date": "today", "machine": "m", "git": "g", "load": "0 / 0"}
     text = bench.render(bench.Throughput(slow, fast, 100, 1000, 100), latency, facts, bench.parse([]))
@@ -255,6 +256,11 @@ def test_thr_lat_report_states_each_bar_and_whether_it_is_met() -> None:
     )
     assert "against the floor, client p50 / p99: list 2.0x / 100.0x, detail 2.0x / 100.0x," in text
     assert "kpis 6.0x / 6.0x." in text
+    assert (
+        "overlapped a slow spell: list 2 of 2, detail 0 of 2, readiness 0 of 2, kpis 0 of 0; the spells, "
+        in text
+    )
+    assert "cover 3.1% of the schedule's time." in text
     assert "3 of 604 answers (0.5%) took over 100 ms at the client" in text
     assert "fall in 2 stretches of time over 9 s; the largest, 0.5 s long from 1.0 s" in text
     # clear of the machine's slow spells, informative: the bar table stays on every sample
@@ -276,6 +282,9 @@ def test_lat_samples_near_a_slow_spell_of_the_machine_are_set_apart() -> None:
     assert clear["detail"] == [5.0]
     assert clear["list"] == [2.0] and len(samples) == 4
     assert clear["kpis"] == []
+    # from 9.99 s to 20.602 s, of which the spells cover 0.03 + 0.5 s (the one inside the first counted once)
+    assert bench.spell_share(samples, [*spells, (10.01, 10.02), (30.0, 31.0)]) == pytest.approx(0.53 / 10.612)
+    assert bench.spell_share([], spells) == 0.0
 
 
 def test_lat_the_steadiness_probe_says_when_the_machine_was_slow(tmp_path: Path) -> None:
