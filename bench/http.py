@@ -13,7 +13,9 @@ Run from the repository root:  .venv/bin/python -m bench.http [--quick] [--worke
 2. Latency. bench.projections' fixture (generated permits in the store, cloned in the read tables to 100,000), the
    projections caught up, then the API is sampled open-loop at a fixed request rate on list, detail, readiness
    and KPIs; p50/p95/p99 at the client, the server-side time from the API's own request log, and the query
-   function alone in-process, side by side.
+   function alone in-process, side by side. In the same schedule, the floor: the bare app's read of a permit's
+   stored state (one raw SELECT, the bytes sent as stored). The samples that overlapped a slow spell of the
+   machine (bench.report.Steadiness) are also reported apart.
 
 Every phase uses a fresh PostgreSQL schema `bench_<random>` that is dropped at the end.
 """
@@ -859,6 +861,7 @@ def latency(args: argparse.Namespace, tmp: Path) -> tuple[Latency, str]:
             raise RuntimeError(f"{len(cold)} permits for first reads, {rounds} needed: raise --generated")
         names = (*ENDPOINTS, BARE_READ)
         schedule = [(name, paths[name](i)) for i in range(rounds) for name in names]
+        rate = args.rate * len(names) / len(ENDPOINTS)  # the API's reads at --rate, the floor's besides
         bearer = f"Authorization: Bearer {token(url, project_id, person)}\r\n"
         access = tmp / "access.log"
         bare_env = {BASELINE_DSN_ENV: DSN, BASELINE_SCHEMA_ENV: schema}
@@ -870,9 +873,7 @@ def latency(args: argparse.Namespace, tmp: Path) -> tuple[Latency, str]:
             spec = PaceSpec(
                 port=port,
                 schedule=schedule,
-                rate=args.rate
-                * len(names)
-                / len(ENDPOINTS),  # the API's reads at --rate, the bare one besides
+                rate=rate,
                 headers=bearer,
                 warmup=args.warmup_rounds * len(names),
                 prime=cached,
