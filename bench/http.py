@@ -763,7 +763,6 @@ def spell_share(samples: list[Sample], spells: list[tuple[float, float]]) -> flo
 def clear_of(samples: list[Sample], spells: list[tuple[float, float]]) -> dict[str, list[float]]:
     """Per read, the client times of the samples whose request overlapped none of the machine's slow spells
     (`report.Steadiness.slow_spells`)."""
-    spells = sorted(spells)
     out: dict[str, list[float]] = {name: [] for name in (*ENDPOINTS, BARE_READ)}
     for s in samples:
         end = s.started + s.ms / 1000
@@ -918,6 +917,7 @@ def latency(args: argparse.Namespace, tmp: Path) -> tuple[Latency, str]:
             ]
             profile = profile_requests(url, calls, "")
     late = percentile([s.late_ms for s in got], 0.99)
+    spells = steadiness.slow_spells()
     slow = [(s.due, s.ms) for s in got if s.ms > SLOW_MS]
     return Latency(
         args.permits,
@@ -935,8 +935,8 @@ def latency(args: argparse.Namespace, tmp: Path) -> tuple[Latency, str]:
         low_server if low else {},
         steadiness.line("the sampled schedule"),
         wake,
-        clear_of(got, steadiness.slow_spells()),
-        spell_share(got, steadiness.slow_spells()),
+        clear_of(got, spells),
+        spell_share(got, spells),
     ), profile
 
 

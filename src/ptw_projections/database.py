@@ -158,22 +158,21 @@ def open_read_database(store_url: str, *, pool_size: int = 5, followers: int = 0
         # default pglz, which is most of what a batch costs the server. Read-side commits do not wait for the
         # WAL flush unless the URL asks (read_synchronous_commit=on): everything here is rebuilt from the
         # events, and a commit lost in a server crash loses its rows and position together (ADR 0015).
-        both: dict[str, Any] = {
-            "max_overflow": pool_size,
-            "pool_recycle": 1800,  # no pre-ping: it would cost every query a round trip
-            "connect_args": {
-                "options": f"-c default_toast_compression=lz4 -c synchronous_commit={synchronous_commit}"
-            },
-        }
-        engine = create_engine(address, pool_size=pool_size + CONNECTIONS_PER_FOLLOWER * followers, **both)
-        queries = create_engine(address, isolation_level="AUTOCOMMIT", pool_size=pool_size, **both)
-        options = f"{both['connect_args']['options']} {REPORT_SETTINGS}"
-        reports = create_engine(
-            address,
-            isolation_level="AUTOCOMMIT",
-            pool_size=REPORT_CONNECTIONS,
-            **(both | {"connect_args": {"options": options}}),
-        )
+        options = f"-c default_toast_compression=lz4 -c synchronous_commit={synchronous_commit}"
+
+        def pooled(size: int, settings: str = "", **more: Any) -> Engine:
+            return create_engine(
+                address,
+                pool_size=size,
+                max_overflow=pool_size,
+                pool_recycle=1800,  # no pre-ping: it would cost every query a round trip
+                connect_args={"options": f"{options} {settings}".rstrip()},
+                **more,
+            )
+
+        engine = pooled(pool_size + CONNECTIONS_PER_FOLLOWER * followers)
+        queries = pooled(pool_size, isolation_level="AUTOCOMMIT")
+        reports = pooled(REPORT_CONNECTIONS, REPORT_SETTINGS, isolation_level="AUTOCOMMIT")
         # Batches of rows go out as multi-row INSERT … VALUES pages (as with psycopg2) instead of one statement
         # per row in a pipeline: several times faster for the projections' bulk writes.
         engine.dialect.use_insertmanyvalues_wo_returning = True
