@@ -33,18 +33,26 @@ def version(dist: str) -> str:
         return "?"
 
 
-def git_head() -> str:
+def git_head(root: Path = DOC.parent.parent) -> str:
+    """The commit measured, marked when tracked files differed from it (the benchmarks page, which runs rewrite,
+    aside), so that a recorded figure names the code it measured."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], capture_output=True, text=True, check=True, cwd=root).stdout
+
     try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=DOC.parent,
+        head = git("rev-parse", "--short", "HEAD").strip()
+        changed = git(
+            "status",
+            "--porcelain",
+            "--untracked-files=no",
+            "--",
+            ".",
+            f":!{DOC.relative_to(DOC.parent.parent)}",
         )
-        return out.stdout.strip()
-    except Exception:
+    except (OSError, subprocess.CalledProcessError):
         return "?"
+    return f"{head} (+ uncommitted changes)" if changed else head
 
 
 def machine_facts(load_at_start: float, versions: dict[str, str]) -> dict[str, str]:
@@ -61,7 +69,7 @@ def machine_facts(load_at_start: float, versions: dict[str, str]) -> dict[str, s
 def machine_line(facts: dict[str, str]) -> str:
     """The report's sentence on the machine, the commit and the load around the run."""
     return (
-        f"Machine: {facts['machine']}; commit {facts['git']} (+ working tree). "
+        f"Machine: {facts['machine']}; commit {facts['git']}. "
         f"Load average (1 min) at start / end of the run: {facts['load']}."
     )
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
 import time
 import uuid
 from pathlib import Path
@@ -312,3 +313,26 @@ def test_lat_slow_answers_are_grouped_into_stretches_of_time() -> None:
     slow = [(10.0, 300.0), (1.0, 150.0), (1.5, 200.0), (2.4, 120.0)]
     assert bench.episodes(slow) == [(1.0, 2.4, 3), (10.0, 10.0, 1)]
     assert bench.episodes([]) == []
+
+
+def test_report_names_the_commit_measured_and_marks_uncommitted_code(tmp_path: Path) -> None:
+    from bench import report
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True, text=True).stdout
+
+    git("init", "-q")
+    (tmp_path / "docs").mkdir()
+    page, code = tmp_path / "docs" / "benchmarks.md", tmp_path / "serve.py"
+    page.write_text("figures\n")
+    code.write_text("x = 1\n")
+    git("add", ".")
+    git("-c", "user.name=b", "-c", "user.email=b@b", "commit", "-qm", "start")
+    head = git("rev-parse", "--short", "HEAD").strip()
+
+    page.write_text("figures of an earlier run\n")  # runs rewrite the page: not a change of the code measured
+    (tmp_path / "notes.txt").write_text("untracked\n")
+    assert report.git_head(tmp_path) == head
+    code.write_text("x = 2\n")
+    assert report.git_head(tmp_path) == f"{head} (+ uncommitted changes)"
+    assert report.git_head(tmp_path / "nowhere") == "?"
