@@ -1,7 +1,7 @@
 """Fixtures shared by every test: one suite, every storage backend (memory, SQLite, PostgreSQL).
 
-PostgreSQL tests are mandatory where PTW_REQUIRE_POSTGRES=1 (CI): a missing server fails them instead of
-skipping. Each PostgreSQL test gets its own schema, dropped afterwards.
+PostgreSQL and Redis tests are mandatory where PTW_REQUIRE_POSTGRES=1 and PTW_REQUIRE_REDIS=1 (CI): a missing
+server fails them instead of skipping. Each PostgreSQL test gets its own schema, dropped afterwards.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from ptw_domain.service import PermitService
 from tests.builders import START, World
 
 PG_DSN = os.environ.get("PTW_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("PTW_TEST_REDIS", "redis://127.0.0.1:6379/0")
 
 
 def _postgres_available() -> bool:
@@ -28,6 +29,20 @@ def _postgres_available() -> bool:
             return True
     except Exception:
         return False
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """A Redis server for the shared rate-limit counts; mandatory where PTW_REQUIRE_REDIS=1 (CI)."""
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).ping()
+    except redis.RedisError:
+        if os.environ.get("PTW_REQUIRE_REDIS") == "1":
+            pytest.fail(f"Redis is required here (PTW_REQUIRE_REDIS=1) but {REDIS_URL} is unreachable")
+        pytest.skip("Redis not reachable; set PTW_REQUIRE_REDIS=1 to make this a failure")
+    return REDIS_URL
 
 
 @pytest.fixture(scope="session")

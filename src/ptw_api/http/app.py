@@ -13,16 +13,11 @@ import gc
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
-from typing import Any
 
-from litestar import Litestar, Request, Router
+from litestar import Litestar, Router
 from litestar.config.app import AppConfig
-from litestar.middleware import DefineMiddleware
-from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, ScalarRenderPlugin, SwaggerRenderPlugin
-from litestar.stores.base import Store
-from litestar.stores.memory import MemoryStore
 
 from ptw_api.http.auth import jwt_auth
 from ptw_api.http.command_routes import command_handlers
@@ -31,6 +26,7 @@ from ptw_api.http.openapi import ClosedStructSchemaPlugin
 from ptw_api.http.permissions import project_member
 from ptw_api.http.problems import exception_handlers, problem_details_plugin
 from ptw_api.http.query_routes import query_handlers
+from ptw_api.http.rate_limits import RATE_LIMITS, rate_limit_middleware, rate_limit_store
 from ptw_api.http.runtime import Runtime
 from ptw_api.http.settings import ApiSettings
 from ptw_api.http.sync_routes import sync_handlers
@@ -43,8 +39,6 @@ API_VERSION = "1.0.0"
 # Set for the process while the app is served.
 GIL_SWITCH_INTERVAL = 0.001
 BODY_LIMIT = 1024 * 1024  # SEC-11
-# SEC-06, per user and minute: (category, requests). Sync and bulk exports join with their issue.
-RATE_LIMITS = (("read", 600), ("write", 120), ("kpis", 120), ("sync", 60))
 
 
 def create_app(settings: ApiSettings | None = None, *, clock: Clock | None = None) -> Litestar:
@@ -84,9 +78,11 @@ def create_app(settings: ApiSettings | None = None, *, clock: Clock | None = Non
         plugins=[problem_details_plugin(), ClosedStructSchemaPlugin()],
         exception_handlers=exception_handlers(),  # type: ignore[arg-type]
         middleware=[
-            _rate_limit(category, limit) for category, limit in RATE_LIMITS if settings.rate_limits_enabled
+            rate_limit_middleware(category, limit)
+            for category, limit in RATE_LIMITS
+            if settings.rate_limits_enabled
         ],
-        stores={"rate_limit": _rate_store(settings)},
+        stores={"rate_limit": rate_limit_store(settings)},
         request_max_body_size=BODY_LIMIT,
         openapi_config=OpenAPIConfig(
             title="ptw — Permit-to-Work API",
@@ -118,34 +114,6 @@ def _correlation_first(config: AppConfig) -> AppConfig:
     and answered with its correlation id too (SEC-13)."""
     config.middleware.insert(0, correlation_middleware)
     return config
-
-
-def _rate_limit(category: str, per_minute: int) -> DefineMiddleware:
-    """SEC-06: one limiter per category, keyed by the caller (the token's subject, known once authenticated)."""
-
-    def caller(request: Request[Any, Any, Any]) -> str:
-        user = request.scope.get("user")
-        address = request.client.host if request.client else "-"  # the subject first, always (per user)
-        return f"{category}:{getattr(user, 'sub', None) or address}"
-
-    def applies(request: Request[Any, Any, Any]) -> bool:
-        return bool(request.route_handler.opt.get("rate") == category)
-
-    return RateLimitConfig(
-        rate_limit=("minute", per_minute),
-        identifier_for_request=caller,
-        check_throttle_handler=applies,
-        exclude=["^/schema", "^/health", "^/metrics"],
-    ).middleware
-
-
-def _rate_store(settings: ApiSettings) -> Store:
-    """A shared Redis store when several processes serve (SEC-06 holds per user, not per process)."""
-    if settings.rate_limit_store.startswith("redis://"):
-        from litestar.stores.redis import RedisStore
-
-        return RedisStore.with_client(url=settings.rate_limit_store, namespace="ptw-rate")
-    return MemoryStore()
 
 
 __all__ = ["create_app"]

@@ -21,6 +21,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, His
 from sqlalchemy import text
 
 from ptw_api.http.openapi import PROBLEM_RESPONSES
+from ptw_api.http.rate_limits import SharedCounts
 from ptw_api.http.runtime import Runtime
 
 log = logging.getLogger("ptw.api.access")
@@ -166,6 +167,9 @@ class HealthController(Controller):
             checks.append(Check(name="read_database", ok=True))
         except Exception as error:
             checks.append(Check(name="read_database", ok=False, detail=type(error).__name__))
+        counts = request.app.stores.get("rate_limit")
+        if isinstance(counts, SharedCounts):  # informative: every process falls back alike, so never unready
+            checks.append(Check(name="rate_limit_store", ok=True, detail=counts.state()))
         stopped = dict(runtime.read_models.errors) if runtime.read_models else {}
         if head is not None:
             for lag in runtime.reads.lag(head):

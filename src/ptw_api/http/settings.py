@@ -47,6 +47,8 @@ class ApiSettings(msgspec.Struct, frozen=True, kw_only=True):
     read_wait_seconds: float = 2.0
     # SEC-06: a shared store when several API processes serve (e.g. redis://127.0.0.1:6379/0); memory otherwise.
     rate_limit_store: str = "memory"
+    # the key prefix in that store: deployments that share one Redis set their own
+    rate_limit_namespace: str = "ptw-rate"
     rate_limits_enabled: bool = True
     openapi_ui: bool = True
 

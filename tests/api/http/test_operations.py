@@ -18,7 +18,8 @@ import pytest
 from litestar.testing import TestClient
 from sqlalchemy import text
 
-from ptw_api.http.app import RATE_LIMITS, create_app
+from ptw_api.http.app import create_app
+from ptw_api.http.rate_limits import RATE_LIMITS
 from ptw_api.http.settings import ApiSettings
 from ptw_domain.clock import ManualClock
 from tests.api.http.conftest import SECRET, Caller, token_for
