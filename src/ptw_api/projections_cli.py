@@ -18,7 +18,7 @@ from ptw_domain.store.settings import store_env
 from ptw_projections.database import open_read_database
 from ptw_projections.locks import ProjectionBusy
 from ptw_projections.registry import PROJECTIONS, projections
-from ptw_projections.runner import ProjectionFailed, Runner
+from ptw_projections.runner import ProjectionFailed, Runner, follow_through_outages
 from ptw_projections.verify import verify as verify_projection
 
 
@@ -117,7 +117,7 @@ def run(ctx: click.Context, names: tuple[str, ...], until_caught_up: bool) -> No
 
         def follow(runner: Runner) -> None:
             try:
-                runner.follow(stop)
+                follow_through_outages(runner, stop)
             except BaseException as error:
                 errors.append(error)
                 stop.set()

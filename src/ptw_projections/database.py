@@ -120,6 +120,8 @@ class ReadDatabase:
 # which must not turn a few index ranges into a parallel plan.
 REPORT_SETTINGS = "-c plan_cache_mode=force_generic_plan -c max_parallel_workers_per_gather=0"
 REPORT_CONNECTIONS = 2  # kept open; up to the pool size more on demand (`open_read_database`)
+# Seconds to connect, unless the URL's connect_timeout says: as long as the store waits for a connection.
+CONNECT_TIMEOUT = 5
 
 # A following runner holds one connection for as long as it follows: the one its batches are written on, which
 # also holds its projection's advisory lock (runner.py, locks.py).
@@ -149,6 +151,7 @@ def open_read_database(store_url: str, *, pool_size: int = 5, followers: int = 0
         query = parse_qs(parts.query)
         store_schema = query.get("schema", [None])[0]
         synchronous_commit = query.get("read_synchronous_commit", ["off"])[0]
+        connect_timeout = int(query.get("connect_timeout", [CONNECT_TIMEOUT])[0])
         if synchronous_commit not in ("on", "off"):
             raise ValueError("read_synchronous_commit takes on or off")
         schema = f"{store_schema}_read" if store_schema else DEFAULT_READ_SCHEMA
@@ -166,7 +169,11 @@ def open_read_database(store_url: str, *, pool_size: int = 5, followers: int = 0
                 pool_size=size,
                 max_overflow=pool_size,
                 pool_recycle=1800,  # no pre-ping: it would cost every query a round trip
-                connect_args={"options": f"{options} {settings}".rstrip()},
+                # a database host that does not answer fails a request in seconds (503), not the OS's minutes
+                connect_args={
+                    "options": f"{options} {settings}".rstrip(),
+                    "connect_timeout": connect_timeout,
+                },
                 **more,
             )
 

@@ -10,8 +10,10 @@ position and error are recorded for `ptw projections status`, and nothing after 
 from __future__ import annotations
 
 import gc
+import logging
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +28,7 @@ from ptw_domain.store.mapper import decode_event
 from ptw_domain.store.postgres import AppendFunctionRecorder
 from ptw_projections.catalogue import Generation, PositionMoved, Stage
 from ptw_projections.database import ReadDatabase
+from ptw_projections.errors import database_unavailable
 from ptw_projections.folding import History
 from ptw_projections.locks import hold_projection
 from ptw_projections.log import Entry, log_reader
@@ -33,6 +36,7 @@ from ptw_projections.projection import Positioned, Projection
 from ptw_projections.schema import Layout
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
 
@@ -122,7 +126,9 @@ class Runner:
             return self._apply_batch(generation, rows)
         except PositionMoved:
             raise
-        except Exception:
+        except Exception as error:
+            if database_unavailable(error):  # not the events' fault: nothing was kept, the batch comes again
+                raise
             if len(rows) == 1:
                 self._record_failure(generation, rows[0])
             for row in rows:  # isolate the poison event; the batch before it is still good
@@ -130,7 +136,9 @@ class Runner:
                     self._apply_batch(generation, [row])
                 except PositionMoved:
                     raise
-                except Exception:
+                except Exception as alone:
+                    if database_unavailable(alone):
+                        raise
                     self._record_failure(generation, row)
             raise AssertionError("a batch failed but each of its events applied alone") from None
 
@@ -317,6 +325,35 @@ def _current_exception() -> tuple[type[BaseException], BaseException]:
     return kind, value
 
 
+def follow_through_outages(
+    runner: Runner, stop: threading.Event, *, first_wait: float = 0.5, longest_wait: float = 30.0
+) -> None:
+    """Follow until `stop` is set, waiting out an outage of the database (a restart, a failover): the follower
+    starts again from its tracked position, so no event is missed or applied twice. Any other error (a poison
+    event) is raised: the projection stops where `ptw projections status` shows it."""
+    wait = first_wait
+    while not stop.is_set():
+        started = time.monotonic()
+        try:
+            runner.follow(stop)
+            return
+        except Exception as error:
+            if not database_unavailable(error):
+                raise
+            if time.monotonic() - started > longest_wait:
+                wait = first_wait  # it had been following well: a new outage
+            log.warning(
+                "projection %s: the database did not answer (%s: %s); trying again in %.1f s",
+                runner.projection.name,
+                type(error).__name__,
+                error,
+                wait,
+            )
+            if stop.wait(wait):
+                return
+            wait = min(2 * wait, longest_wait)
+
+
 def start_followers(
     runners: Sequence[Runner], stop: threading.Event, on_error: Callable[[Runner, Exception], None]
 ) -> list[threading.Thread]:
@@ -326,7 +363,7 @@ def start_followers(
 
         def target(r: Runner = runner) -> None:
             try:
-                r.follow(stop)
+                follow_through_outages(r, stop)
             except Exception as error:
                 on_error(r, error)
 

@@ -172,7 +172,12 @@ class HealthController(Controller):
             checks.append(Check(name="rate_limit_store", ok=True, detail=counts.state()))
         stopped = dict(runtime.read_models.errors) if runtime.read_models else {}
         if head is not None:
-            for lag in runtime.reads.lag(head):
+            try:
+                lags = runtime.reads.lag(head)
+            except Exception as error:  # the positions are in the read database
+                checks.append(Check(name="projections", ok=False, detail=type(error).__name__))
+                lags = []
+            for lag in lags:
                 failure = stopped.get(lag.name)
                 ok = lag.lag <= max_lag and failure is None
                 detail = f"lag {lag.lag}" + (f"; stopped: {failure}" if failure else "")

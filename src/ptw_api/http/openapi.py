@@ -33,10 +33,16 @@ PROBLEM_RESPONSES: dict[int, ResponseSpec] = {
     413: _spec("Body over the limit (SEC-11)"),
     422: _spec("Invalid field, unknown or derived field, wrong type, bad parameter (SEC-12)"),
     429: _spec("Rate limited (SEC-06); see Retry-After"),
+    503: _spec("The event store or read database did not answer (`unavailable`); see Retry-After"),
 }
 QUERY_RESPONSES: dict[int, ResponseSpec] = {
     k: v for k, v in PROBLEM_RESPONSES.items() if k in (400, 401, 403, 404, 422, 429)
-} | {503: _spec("The read models did not reach the caller's last write in time (RM-08); see Retry-After")}
+} | {
+    503: _spec(
+        "The read models did not reach the caller's last write in time (`not_caught_up`, RM-08), or the "
+        "database did not answer (`unavailable`); see Retry-After"
+    )
+}
 
 
 class ClosedStructSchemaPlugin(StructSchemaPlugin):

@@ -14,6 +14,9 @@ from collections.abc import Callable
 from typing import Any
 
 import msgspec
+import psycopg
+import sqlalchemy.exc
+from eventsourcing import persistence
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
 from litestar.plugins.problem_details import (
@@ -24,10 +27,11 @@ from litestar.plugins.problem_details import (
 from litestar.types import ExceptionHandler
 
 from ptw_domain.errors import DomainError
-from ptw_projections.errors import InvalidQuery, NotCaughtUp
+from ptw_projections.errors import InvalidQuery, NotCaughtUp, database_unavailable
 from ptw_projections.errors import NotFound as ReadNotFound
 
 log = logging.getLogger("ptw.api")
+UNAVAILABLE_RETRY_AFTER = 5  # seconds: about what a restart or a failover of PostgreSQL takes
 
 TITLES = {
     "bad_request": "The request could not be read",
@@ -47,6 +51,7 @@ TITLES = {
     "idempotency_key_reused": "The idempotency key was used for a different request",
     "rate_limited": "Too many requests",
     "not_caught_up": "The read models have not reached your last write yet",
+    "unavailable": "The database did not answer",
     "internal_error": "Internal error",
 }
 _CODE_BY_STATUS = {
@@ -207,6 +212,24 @@ def _respond(request: Request[Any, Any, Any], error: ProblemDetailsException) ->
     return response
 
 
+def _database_error(error: Exception) -> ProblemDetailsException:
+    return _unavailable(error) if database_unavailable(error) else _internal(error)
+
+
+def _unavailable(error: Exception) -> ProblemDetailsException:
+    """The store or the read database is gone or overloaded (a restart, a failover, no free connection): the
+    client should come back, not report a bug. A command cut off while committing may have been recorded; its
+    retry with the same Idempotency-Key is recorded at most once (SEC-09)."""
+    log.warning("the database did not answer: %s: %s", type(error).__name__, error)
+    return problem(
+        "unavailable",
+        503,
+        "the event store or the read database did not answer; try again shortly (a command with the same "
+        "Idempotency-Key is recorded at most once)",
+        headers={"Retry-After": str(UNAVAILABLE_RETRY_AFTER)},
+    )
+
+
 def _internal(error: Exception) -> ProblemDetailsException:
     log.exception("unhandled error", exc_info=error)
     return problem("internal_error", 500, "an unexpected error; nothing was recorded by this request")
@@ -218,6 +241,10 @@ _CONVERSIONS: dict[type[Exception], Callable[[Any], ProblemDetailsException]] = 
     ReadNotFound: from_read_not_found,
     NotCaughtUp: from_not_caught_up,
     HTTPException: from_http_exception,
+    # the database unreachable, a connection lost or none free in time, a lock not granted in time: 503
+    persistence.PersistenceError: _database_error,
+    sqlalchemy.exc.SQLAlchemyError: _database_error,
+    psycopg.Error: _database_error,
     Exception: _internal,
 }
 
