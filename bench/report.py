@@ -122,9 +122,8 @@ class Steadiness:
         self._path = directory / f"steadiness-{os.getpid()}-{id(self)}.txt"
         self._process: subprocess.Popen[bytes] | None = None
         self.durations: list[float] = []
-        self.spans: list[
-            tuple[float, float]
-        ] = []  # each probe's wall-clock span (time.perf_counter, any process)
+        # each probe's wall-clock span (time.perf_counter, the same clock in any process)
+        self.spans: list[tuple[float, float]] = []
 
     def __enter__(self) -> Steadiness:
         self._process = subprocess.Popen([sys.executable, "-c", _PROBE, str(self._path)])

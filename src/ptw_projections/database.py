@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError, ProgrammingError
 from sqlalchemy.sql.dml import Insert
 
 from ptw_domain.store.ddl import DDL_XACT_LOCK, ddl_lock_key
+from ptw_domain.store.settings import connect_timeout
 
 DEFAULT_READ_SCHEMA = "ptw_read"
 _BEGIN_WITH_FIRST = "ptw_begin_with_first_statement"  # execution option: see `_begin_with_first_statement`
@@ -120,8 +121,6 @@ class ReadDatabase:
 # which must not turn a few index ranges into a parallel plan.
 REPORT_SETTINGS = "-c plan_cache_mode=force_generic_plan -c max_parallel_workers_per_gather=0"
 REPORT_CONNECTIONS = 2  # kept open; up to the pool size more on demand (`open_read_database`)
-# Seconds to connect, unless the URL's connect_timeout says: as long as the store waits for a connection.
-CONNECT_TIMEOUT = 5
 
 # A following runner holds one connection for as long as it follows: the one its batches are written on, which
 # also holds its projection's advisory lock (runner.py, locks.py).
@@ -151,7 +150,6 @@ def open_read_database(store_url: str, *, pool_size: int = 5, followers: int = 0
         query = parse_qs(parts.query)
         store_schema = query.get("schema", [None])[0]
         synchronous_commit = query.get("read_synchronous_commit", ["off"])[0]
-        connect_timeout = int(query.get("connect_timeout", [CONNECT_TIMEOUT])[0])
         if synchronous_commit not in ("on", "off"):
             raise ValueError("read_synchronous_commit takes on or off")
         schema = f"{store_schema}_read" if store_schema else DEFAULT_READ_SCHEMA
@@ -162,6 +160,7 @@ def open_read_database(store_url: str, *, pool_size: int = 5, followers: int = 0
         # WAL flush unless the URL asks (read_synchronous_commit=on): everything here is rebuilt from the
         # events, and a commit lost in a server crash loses its rows and position together (ADR 0015).
         options = f"-c default_toast_compression=lz4 -c synchronous_commit={synchronous_commit}"
+        timeout = connect_timeout(query)  # a host that does not answer fails a request in seconds (503)
 
         def pooled(size: int, settings: str = "", **more: Any) -> Engine:
             return create_engine(
@@ -169,11 +168,7 @@ def open_read_database(store_url: str, *, pool_size: int = 5, followers: int = 0
                 pool_size=size,
                 max_overflow=pool_size,
                 pool_recycle=1800,  # no pre-ping: it would cost every query a round trip
-                # a database host that does not answer fails a request in seconds (503), not the OS's minutes
-                connect_args={
-                    "options": f"{options} {settings}".rstrip(),
-                    "connect_timeout": connect_timeout,
-                },
+                connect_args={"options": f"{options} {settings}".rstrip(), "connect_timeout": timeout},
                 **more,
             )
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 from urllib.parse import parse_qs, unquote, urlsplit
 
 DEFAULT_URL = "sqlite:///ptw.db"
+# Seconds a PostgreSQL call waits for a connection unless the URL's connect_timeout says (the library's default
+# is 30 s, and it tries a call 10 times): with the database gone, a request fails in under a minute, as 503.
+CONNECT_TIMEOUT = 5
 
 
 def store_env(url: str, *, pool_size: int = 8) -> dict[str, str]:
@@ -43,9 +46,7 @@ def store_env(url: str, *, pool_size: int = 8) -> dict[str, str]:
             "POSTGRES_POOL_SIZE": str(min(2, pool_size)),
             "POSTGRES_MAX_OVERFLOW": str(2 * pool_size - min(2, pool_size)),
             "POSTGRES_LOCK_TIMEOUT": "5",
-            # How long a call waits for a pooled connection (the library's default is 30 s, and it tries a
-            # call 10 times): with the database gone, a request fails in under a minute, as 503 `unavailable`.
-            "POSTGRES_CONNECT_TIMEOUT": query.get("connect_timeout", ["5"])[0],
+            "POSTGRES_CONNECT_TIMEOUT": str(connect_timeout(query)),
             "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "10",
         }
         if "schema" in query:
@@ -55,3 +56,8 @@ def store_env(url: str, *, pool_size: int = 8) -> dict[str, str]:
         f"unsupported database URL scheme {parts.scheme!r}: use memory://, sqlite:///path or "
         "postgresql://user@host:port/db"
     )
+
+
+def connect_timeout(query: dict[str, list[str]]) -> int:
+    """The seconds to wait for a PostgreSQL connection, from a parsed database URL query (store and read side)."""
+    return int(query.get("connect_timeout", [str(CONNECT_TIMEOUT)])[0])
